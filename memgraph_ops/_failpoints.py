@@ -1,0 +1,17 @@
+"""Named crash points for crash tests.
+
+`MEMGRAPH_FAILPOINT=<name>` makes the process kill itself with SIGKILL when it reaches the
+failpoint of that name: no exception handler, `finally` block or atexit hook runs, exactly as
+when the machine loses power or the OOM killer strikes. Unset (always, outside tests), a
+failpoint costs one dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+
+def failpoint(name: str) -> None:
+    if os.environ.get("MEMGRAPH_FAILPOINT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)

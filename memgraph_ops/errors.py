@@ -1,0 +1,48 @@
+"""The exception tree of memgraph_ops.
+
+Every message says what was wrong and what to do about it.
+
+    MemgraphError
+    ├── ConfigError          bad or missing settings (terminal)
+    ├── InputError           bad input from a user: unreadable file, unknown format (terminal)
+    ├── StoreError           the operational store cannot be used
+    │   └── StoreLockedError another process owns the DuckDB file (transient: retry later)
+    └── LakeError            the Delta lake cannot be read or written
+        └── CommitConflictError  a concurrent writer won the commit (transient: retry)
+
+`TransientError` marks the ones a scheduler may retry.
+"""
+
+from __future__ import annotations
+
+
+class MemgraphError(Exception):
+    """Base of every error raised on purpose by memgraph_ops."""
+
+
+class TransientError(MemgraphError):
+    """An error that may go away if the same operation is retried later."""
+
+
+class ConfigError(MemgraphError):
+    """Settings are missing or invalid."""
+
+
+class InputError(MemgraphError):
+    """Input given by the user cannot be used as it is."""
+
+
+class StoreError(MemgraphError):
+    """The operational store cannot be opened or used."""
+
+
+class StoreLockedError(StoreError, TransientError):
+    """Another process holds the operational store's DuckDB file open for writing."""
+
+
+class LakeError(MemgraphError):
+    """The Delta lake cannot be read or written."""
+
+
+class CommitConflictError(LakeError, TransientError):
+    """A concurrent writer committed first; the operation can be retried."""

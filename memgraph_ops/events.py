@@ -1,0 +1,457 @@
+"""Turning user input into valid events: normalisation to the event schema, then validation.
+
+Input comes as Python dicts, Arrow tables or polars frames. Every input becomes a polars frame
+of `EVENT_SCHEMA`; values that cannot be converted become null and leave a reason behind.
+Validation is vectorised over the frame and splits it into the events that may land and the
+ones that go to quarantine, each with every reason it failed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+
+from memgraph_ops.model import (
+    EDGE_TYPES,
+    EVENT_SCHEMA,
+    FINISH_REASONS,
+    JSON_FIELDS,
+    KINDS,
+    LIST_FIELDS,
+    NODE_TYPES,
+    NON_NEGATIVE_FIELDS,
+    OPS,
+    SEMVER_PATTERN,
+    UNIT_INTERVAL_FIELDS,
+    edge_key,
+)
+
+EventInput = Iterable[Mapping[str, Any]] | pa.Table | pa.RecordBatch | pl.DataFrame
+
+_COLUMNS = EVENT_SCHEMA.names
+_POLARS_SCHEMA = pl.Schema(pl.from_arrow(EVENT_SCHEMA.empty_table()).schema)  # type: ignore[union-attr]
+_REASON = "_reason"
+_RAW = "_raw"
+
+
+@dataclass(frozen=True)
+class Validated:
+    """The result of validating a batch: what may land and what goes to quarantine."""
+
+    valid: pl.DataFrame
+    """Events of `EVENT_SCHEMA`, one per event id (first occurrence wins)."""
+    quarantined: pl.DataFrame
+    """Columns `event_id`, `reason`, `raw` (the event as JSON, as it was given)."""
+    duplicates_in_batch: int
+
+
+def to_frame(events: EventInput) -> pl.DataFrame:
+    """Normalise input to a frame of `EVENT_SCHEMA` plus `_reason` (conversion problems) and
+    `_raw` (the input row as JSON, for quarantine)."""
+    if isinstance(events, pa.RecordBatch):
+        events = pa.Table.from_batches([events])
+    if isinstance(events, pa.Table):
+        events = pl.from_arrow(events)  # type: ignore[assignment]
+    if isinstance(events, pl.DataFrame):
+        return _from_polars(events)
+    return _from_dicts(events)
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _from_dicts(rows: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
+    columns: dict[str, list[Any]] = {name: [] for name in _COLUMNS}
+    reasons: list[list[str]] = []
+    raws: list[str] = []
+    known = set(_COLUMNS)
+    for row in rows:
+        row_reasons: list[str] = []
+        raws.append(json.dumps(row, default=_json_default, ensure_ascii=False))
+        if not isinstance(row, Mapping):
+            row = {}
+            row_reasons.append("event is not a JSON object")
+        extras = {k: v for k, v in row.items() if k not in known}
+        for name in _COLUMNS:
+            value = row.get(name)
+            if name == "attrs":
+                value = _merge_attrs(value, extras, row_reasons)
+            elif value is not None and name in JSON_FIELDS and not isinstance(value, str):
+                value = json.dumps(value, default=_json_default, ensure_ascii=False)
+            columns[name].append(value)
+        reasons.append(row_reasons)
+    frame = {}
+    for name in _COLUMNS:
+        arr, bad = _to_arrow(columns[name], EVENT_SCHEMA.field(name).type)
+        frame[name] = arr
+        for i in bad:
+            reasons[i].append(f"{name}: cannot read {columns[name][i]!r} as {_type_name(name)}")
+    table = pa.table(frame, schema=EVENT_SCHEMA)
+    df = pl.from_arrow(table)
+    assert isinstance(df, pl.DataFrame)
+    return df.with_columns(
+        pl.Series(_REASON, reasons, dtype=pl.List(pl.String)), pl.Series(_RAW, raws)
+    )
+
+
+def _merge_attrs(value: Any, extras: dict[str, Any], reasons: list[str]) -> str | None:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            reasons.append("attrs: not valid JSON")
+            return None
+    if value is not None and not isinstance(value, dict):
+        reasons.append("attrs: must be a JSON object")
+        return None
+    merged = {**(value or {}), **extras}
+    return json.dumps(merged, default=_json_default, ensure_ascii=False) if merged else None
+
+
+def _type_name(name: str) -> str:
+    t = EVENT_SCHEMA.field(name).type
+    if pa.types.is_timestamp(t):
+        return "an RFC 3339 timestamp"
+    if pa.types.is_list(t):
+        return "a list of strings"
+    return str(t)
+
+
+def _to_arrow(values: list[Any], type_: pa.DataType) -> tuple[pa.Array, list[int]]:
+    """Convert a column, returning the positions of values that could not be converted."""
+    if pa.types.is_timestamp(type_):
+        values = [_parse_ts(v) for v in values]
+    try:
+        return pa.array(values, type=type_), []
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+        pass
+    out: list[Any] = []
+    bad: list[int] = []
+    for i, v in enumerate(values):
+        try:
+            pa.array([v], type=type_)
+            out.append(v)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+            out.append(None)
+            bad.append(i)
+    return pa.array(out, type=type_), bad
+
+
+class _BadTimestamp:
+    """A value that is kept to fail conversion, so the reason names the original."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _parse_ts(value: Any) -> Any:
+    if value is None or isinstance(value, datetime):
+        if isinstance(value, datetime) and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return _BadTimestamp(value)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return _BadTimestamp(value)
+
+
+def _from_polars(df: pl.DataFrame) -> pl.DataFrame:
+    raw = df.select(pl.struct(pl.all()).struct.json_encode().alias(_RAW))[_RAW]
+    extras = [c for c in df.columns if c not in _POLARS_SCHEMA]
+    out: list[pl.Series] = []
+    reason_exprs: list[pl.Expr] = []
+    for name, dtype in _POLARS_SCHEMA.items():
+        if name == "attrs" and extras:
+            source = df.select(pl.struct(extras).struct.json_encode())[:, 0]
+            if "attrs" in df.columns:
+                source = pl.Series(
+                    [
+                        json.dumps({**json.loads(a), **json.loads(e)}) if a else e
+                        for a, e in zip(df["attrs"].to_list(), source.to_list(), strict=True)
+                    ]
+                )
+            out.append(source.alias("attrs"))
+            continue
+        if name not in df.columns:
+            out.append(pl.Series(name, [None] * df.height, dtype=dtype))
+            continue
+        col = df[name]
+        if name in JSON_FIELDS and col.dtype != pl.String:
+            col = (
+                col.to_frame().select(pl.col(name).struct.json_encode())[name]
+                if isinstance(col.dtype, pl.Struct)
+                else col.cast(pl.String, strict=False)
+            )
+        converted = _cast(col, dtype)
+        failed = col.is_not_null() & converted.is_null()
+        if failed.any():
+            reason_exprs.append(
+                pl.when(pl.lit(failed)).then(
+                    pl.lit(f"{name}: cannot read value as {_type_name(name)}")
+                )
+            )
+        out.append(converted.alias(name))
+    frame = pl.DataFrame(out)
+    reasons = (
+        frame.select(pl.concat_list(reason_exprs).list.drop_nulls().alias(_REASON))[_REASON]
+        if reason_exprs
+        else pl.Series(_REASON, [[]] * df.height, dtype=pl.List(pl.String))
+    )
+    return frame.with_columns(reasons, raw)
+
+
+def _cast(col: pl.Series, dtype: pl.DataType) -> pl.Series:
+    if isinstance(dtype, pl.Datetime) and col.dtype == pl.String:
+        parsed = col.str.to_datetime(time_zone="UTC", strict=False, time_unit="us")
+        missing = col.is_not_null() & parsed.is_null()
+        if missing.any():  # mixed formats: let Python's ISO parser try the rest
+            fixed = [
+                p if p is not None or s is None else _iso_or_none(s)
+                for p, s in zip(parsed.to_list(), col.to_list(), strict=True)
+            ]
+            parsed = pl.Series(col.name, fixed, dtype=dtype)
+        return parsed
+    if isinstance(dtype, pl.Datetime) and isinstance(col.dtype, pl.Datetime):
+        if col.dtype.time_zone is None:  # type: ignore[attr-defined]
+            col = col.dt.replace_time_zone("UTC")
+        return col.dt.convert_time_zone("UTC").cast(dtype)
+    return col.cast(dtype, strict=False)
+
+
+def _iso_or_none(value: str) -> datetime | None:
+    parsed = _parse_ts(value)
+    return parsed if isinstance(parsed, datetime) else None
+
+
+def validate(frame: pl.DataFrame, known_node_types: pl.DataFrame | None = None) -> Validated:
+    """Split a normalised frame (from `to_frame`) into valid events and quarantined ones.
+
+    Args:
+        frame: output of `to_frame`.
+        known_node_types: `id`, `type` of nodes known outside this batch (in the store), used
+            to check that edges join the right node types. Unknown endpoints are allowed: the
+            edge is kept and flagged as dangling until its nodes arrive.
+    """
+    frame = frame.with_columns(
+        # A Session is its own session.
+        session_id=pl.when((pl.col("type") == "Session") & pl.col("session_id").is_null())
+        .then(pl.col("id"))
+        .otherwise(pl.col("session_id")),
+    )
+    first = frame.select(pl.col("event_id").is_first_distinct() | pl.col("event_id").is_null())
+    is_first = first.to_series()
+    duplicates = int((~is_first).sum())
+    frame = frame.filter(is_first)
+
+    checks = _checks()
+    endpoint = _endpoint_checks(frame, known_node_types)
+    reasons = frame.select(
+        pl.concat_list([pl.col(_REASON), *checks, *endpoint]).list.drop_nulls().alias(_REASON)
+    )[_REASON]
+    frame = frame.with_columns(reasons)
+    bad = frame[_REASON].list.len() > 0
+    valid = frame.filter(~bad).select(_COLUMNS)
+    valid = valid.with_columns(
+        id=pl.when(pl.col("kind") == "edge")
+        .then(
+            pl.coalesce(
+                pl.col("id"),
+                pl.concat_str([pl.col("src"), pl.col("type"), pl.col("dst")], separator="|"),
+            )
+        )
+        .otherwise(pl.col("id"))
+    )
+    quarantined = frame.filter(bad).select(
+        pl.col("event_id"),
+        pl.col(_REASON).list.join("; ").alias("reason"),
+        pl.col(_RAW).alias("raw"),
+    )
+    return Validated(valid=valid, quarantined=quarantined, duplicates_in_batch=duplicates)
+
+
+def _missing(name: str) -> pl.Expr:
+    col = pl.col(name)
+    if EVENT_SCHEMA.field(name).type == pa.string():
+        return col.is_null() | (col.str.strip_chars() == "")
+    return col.is_null()
+
+
+def _reason(condition: pl.Expr, message: str | pl.Expr) -> pl.Expr:
+    msg = pl.lit(message) if isinstance(message, str) else message
+    return pl.when(condition).then(msg)
+
+
+def _checks() -> list[pl.Expr]:
+    kind, type_, op = pl.col("kind"), pl.col("type"), pl.col("op")
+    node, edge, upsert = kind == "node", kind == "edge", op == "upsert"
+    checks = [
+        _reason(_missing("event_id"), "event_id is missing"),
+        _reason(
+            ~op.is_in(OPS) | op.is_null(),
+            pl.format("op must be one of {}, got {}", pl.lit("|".join(OPS)), op.fill_null("null")),
+        ),
+        _reason(
+            ~kind.is_in(KINDS) | kind.is_null(),
+            pl.format("kind must be node or edge, got {}", kind.fill_null("null")),
+        ),
+        _reason(
+            node & ~type_.is_in(list(NODE_TYPES)),
+            pl.format(
+                "unknown node type {} (known: {})",
+                type_.fill_null("null"),
+                pl.lit(", ".join(NODE_TYPES)),
+            ),
+        ),
+        _reason(
+            edge & ~type_.is_in(list(EDGE_TYPES)),
+            pl.format(
+                "unknown edge type {} (known: {})",
+                type_.fill_null("null"),
+                pl.lit(", ".join(EDGE_TYPES)),
+            ),
+        ),
+        _reason(node & _missing("id"), "node event without id"),
+        _reason(edge & (_missing("src") | _missing("dst")), "edge event needs both src and dst"),
+        _reason(_missing("tenant"), "tenant is missing"),
+        _reason(pl.col("occurred_at").is_null(), "occurred_at is missing"),
+    ]
+    scoped = [t.name for t in NODE_TYPES.values() if t.session_scoped]
+    checks.append(
+        _reason(
+            node & upsert & type_.is_in(scoped) & _missing("session_id"),
+            pl.format("{} needs a session_id", type_),
+        )
+    )
+    for t in NODE_TYPES.values():
+        for f in t.required:
+            checks.append(
+                _reason(node & upsert & (type_ == t.name) & _missing(f), f"{t.name} needs {f}")
+            )
+    checks.append(
+        _reason(
+            pl.col("finish_reason").is_not_null() & ~pl.col("finish_reason").is_in(FINISH_REASONS),
+            pl.format(
+                "finish_reason must be one of {}, got {}",
+                pl.lit("|".join(FINISH_REASONS)),
+                pl.col("finish_reason"),
+            ),
+        )
+    )
+    for f in NON_NEGATIVE_FIELDS:
+        checks.append(_reason(pl.col(f) < 0, f"{f} must not be negative"))
+    for f in UNIT_INTERVAL_FIELDS:
+        checks.append(_reason((pl.col(f) < 0) | (pl.col(f) > 1), f"{f} must lie between 0 and 1"))
+    checks.append(
+        _reason(
+            (type_ == "Template") & node & upsert & ~pl.col("version").str.contains(SEMVER_PATTERN),
+            pl.format("Template version {} is not semver (e.g. 1.4.0)", pl.col("version")),
+        )
+    )
+    checks.append(
+        _reason(
+            (pl.col("temperature") < 0) | (pl.col("temperature") > 2),
+            "temperature must lie between 0 and 2",
+        )
+    )
+    for f in sorted(JSON_FIELDS):
+        checks.append(
+            _reason(
+                pl.col(f).map_elements(_not_json, return_dtype=pl.Boolean, skip_nulls=True),
+                f"{f}: not valid JSON",
+            )
+        )
+    for f in sorted(LIST_FIELDS):
+        checks.append(
+            _reason(pl.col(f).list.eval(pl.element().is_null()).list.any(), f"{f}: null item")
+        )
+    return checks
+
+
+def _not_json(value: str) -> bool:
+    try:
+        json.loads(value)
+    except ValueError:
+        return True
+    return False
+
+
+def _endpoint_checks(frame: pl.DataFrame, known: pl.DataFrame | None) -> list[pl.Expr]:
+    """Reasons for edges whose known endpoint types do not match the edge type."""
+    batch_nodes = frame.filter(
+        (pl.col("kind") == "node") & (pl.col("op") == "upsert") & pl.col("id").is_not_null()
+    ).select("id", "type")
+    types = pl.concat([known, batch_nodes]) if known is not None else batch_nodes
+    types = types.unique("id", keep="last")
+    if types.is_empty():
+        return []
+    src_type = frame.join(
+        types.rename({"type": "_t"}),
+        left_on="src",
+        right_on="id",
+        how="left",
+        maintain_order="left",
+    )["_t"]
+    dst_type = frame.join(
+        types.rename({"type": "_t"}),
+        left_on="dst",
+        right_on="id",
+        how="left",
+        maintain_order="left",
+    )["_t"]
+    expected_src = pl.col("type").replace_strict(
+        {k: v.src for k, v in EDGE_TYPES.items()}, default=None, return_dtype=pl.String
+    )
+    expected_dst = pl.col("type").replace_strict(
+        {k: v.dst for k, v in EDGE_TYPES.items()}, default=None, return_dtype=pl.String
+    )
+    is_edge = pl.col("kind") == "edge"
+    src_lit, dst_lit = pl.lit(src_type), pl.lit(dst_type)
+    return [
+        _reason(
+            is_edge
+            & src_lit.is_not_null()
+            & expected_src.is_not_null()
+            & (src_lit != expected_src),
+            pl.format(
+                "{} must start at a {}, but {} is a {}",
+                pl.col("type"),
+                expected_src,
+                pl.col("src"),
+                src_lit,
+            ),
+        ),
+        _reason(
+            is_edge
+            & dst_lit.is_not_null()
+            & expected_dst.is_not_null()
+            & (dst_lit != expected_dst),
+            pl.format(
+                "{} must end at a {}, but {} is a {}",
+                pl.col("type"),
+                expected_dst,
+                pl.col("dst"),
+                dst_lit,
+            ),
+        ),
+    ]
+
+
+def endpoint_ids(frame: pl.DataFrame) -> list[str]:
+    """Ids referenced by the edges of a frame (to look their types up in the store)."""
+    edges = frame.filter(pl.col("kind") == "edge")
+    return pl.concat([edges["src"], edges["dst"]]).drop_nulls().unique().to_list()
+
+
+__all__ = ["EventInput", "Validated", "edge_key", "endpoint_ids", "to_frame", "validate"]

@@ -1,0 +1,362 @@
+"""Compaction HOT → LAKE, exactly once.
+
+Each Delta table records, as a Delta app transaction (`APP_ID`), the highest event `seq` it has
+committed: its watermark. A batch is written to a table only above that table's watermark, and
+the commit that writes it moves the watermark in the same atomic Delta commit. So a crash at any
+point — before a commit, between the tables, before the HOT trim — is repaired by running again:
+nothing is lost (HOT keeps events until every table has them) and nothing is written twice
+(delta-rs records the app transaction but does not refuse a repeat, so we check it first).
+
+Per batch: redact (the seam where `memgraph_ops.privacy` plugs in), append the slim event log,
+MERGE the latest state per node id, MERGE edges (flagging those whose endpoints the lake does not
+know yet as dangling, and clearing the flag once they arrive), then trim HOT.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+from deltalake import DeltaTable, write_deltalake
+
+from memgraph_ops._failpoints import failpoint
+from memgraph_ops.errors import TransientError
+from memgraph_ops.lake import _delta
+from memgraph_ops.lake.tables import (
+    APP_ID,
+    EDGES_SCHEMA,
+    EVENT_LOG_SCHEMA,
+    NODES_SCHEMA,
+    Lake,
+)
+from memgraph_ops.store import Store
+
+Redactor = Callable[[pl.DataFrame], pl.DataFrame]
+"""Takes a batch of stored events, returns it with every text field redacted."""
+
+Progress = Callable[[int, int], None]
+"""Called after each batch with (events done, events to do)."""
+
+
+def no_redaction(batch: pl.DataFrame) -> pl.DataFrame:
+    """The identity redactor, for lakes that hold no personal data."""
+    return batch
+
+
+@dataclass
+class CompactionReport:
+    """What one compaction run did."""
+
+    events: int = 0
+    batches: int = 0
+    watermark_before: int = 0
+    watermark_after: int = 0
+    nodes_upserted: dict[str, int] = field(default_factory=dict)
+    nodes_deleted: int = 0
+    edges_upserted: dict[str, int] = field(default_factory=dict)
+    edges_deleted: int = 0
+    dangling_edges: int = 0
+    resolved_edges: int = 0
+    trimmed: int = 0
+    versions: dict[str, int | None] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def compact(
+    store: Store,
+    lake: Lake,
+    *,
+    batch_rows: int = 250_000,
+    hot_window: timedelta = timedelta(hours=6),
+    dedupe_window: timedelta = timedelta(days=30),
+    redact: Redactor = no_redaction,
+    lock_dir: Path | None = None,
+    progress: Progress | None = None,
+) -> CompactionReport:
+    """Move every event past the lake's watermark into the lake, then trim HOT.
+
+    Safe to rerun at any time, including after a crash. One compaction at a time per lake
+    (`lock_dir` holds the lock file); a second one waiting for the lock is a transient error.
+    """
+    started = time.perf_counter()
+    report = CompactionReport()
+    with _single_compactor(lock_dir):
+        tables = lake.ensure()
+        marks = lake.watermarks()
+        report.watermark_before = min(marks.values())
+        total = store.max_seq() - report.watermark_before
+        for batch in store.events_after(report.watermark_before, batch_rows=batch_rows):
+            events = redact(pl.from_arrow(batch))  # type: ignore[arg-type]
+            _compact_batch(events, tables, marks, report)
+            report.events += events.height
+            report.batches += 1
+            if progress:
+                progress(report.events, total)
+        report.watermark_after = min(marks.values())
+        failpoint("compact:before_trim")
+        report.trimmed = store.trim(
+            compacted_through=report.watermark_after,
+            hot_window=hot_window,
+            dedupe_window=dedupe_window,
+        )
+    report.versions = {name: lake.version(name) for name in marks}
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+@contextmanager
+def _single_compactor(lock_dir: Path | None) -> Iterator[None]:
+    if lock_dir is None:
+        yield
+        return
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_dir / "compaction.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise _CompactionRunning(
+                "another compaction is running on this data root; this one will retry later"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class _CompactionRunning(TransientError):
+    pass
+
+
+def _compact_batch(
+    events: pl.DataFrame,
+    tables: dict[str, DeltaTable],
+    marks: dict[str, int],
+    report: CompactionReport,
+) -> None:
+    low, high = int(events["seq"].min()), int(events["seq"].max())  # type: ignore[arg-type]
+    writers: list[tuple[str, Callable[[pl.DataFrame, DeltaTable, Any], None]]] = [
+        ("event_log", _append_event_log),
+        ("nodes", lambda e, t, p: _merge_nodes(e, t, p, report)),
+        ("edges", lambda e, t, p: _merge_edges(e, t, tables["nodes"], p, report)),
+    ]
+    for name, write in writers:
+        table = tables[name]
+        table.update_incremental()
+        done = _delta.app_version(table, APP_ID)
+        if done >= high:  # this table already has the batch: a rerun after a crash
+            marks[name] = done
+            continue
+        rows = events.filter(pl.col("seq") > done)
+        props = _delta.commit_properties(
+            APP_ID,
+            high,
+            {"memgraph.seq_from": max(low, done + 1), "memgraph.seq_to": high,
+             "memgraph.rows": rows.height},
+        )  # fmt: skip
+        failpoint(f"compact:before_commit:{name}")
+        _delta.with_retries(lambda: write(rows, table, props), what=f"compacting into {name}")  # noqa: B023
+        if _delta.app_version(table, APP_ID) < high:
+            # delta-rs makes no commit for a MERGE that changes nothing; the watermark must
+            # still move, or HOT could never be trimmed past this batch.
+            _delta.empty_commit(table, props)
+        failpoint(f"compact:after_commit:{name}")
+        marks[name] = high
+
+
+def _append_event_log(events: pl.DataFrame, table: DeltaTable, props: Any) -> None:
+    rows = events.select(EVENT_LOG_SCHEMA.names).to_arrow().cast(EVENT_LOG_SCHEMA)
+    write_deltalake(
+        table, rows, mode="append", writer_properties=_delta.WRITER, commit_properties=props
+    )
+    table.update_incremental()
+
+
+def _latest_state(events: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """Reduce a batch's events to one row per id: the latest op, and for upserts each field's
+    latest non-null value since the last delete in the batch.
+
+    Returns `columns` plus `_op` (upsert|delete) and `_reset` (a delete in this batch came
+    before the upserts: the row replaces the lake's instead of filling it in).
+    """
+    ordered = events.sort("occurred_at", "seq").with_row_index("_pos")
+    last_delete = (
+        pl.when(pl.col("op") == "delete").then(pl.col("_pos")).otherwise(None).max().over("id")
+    )
+    ordered = ordered.with_columns(last_delete.alias("_last_delete"))
+    ops = ordered.group_by("id").agg(
+        pl.col("op").last().alias("_op"),
+        pl.col("_last_delete").first().is_not_null().alias("_reset"),
+        pl.col("occurred_at").last().alias("_deleted_at"),
+        pl.col("seq").last().alias("_delete_seq"),
+        pl.col("event_id").last().alias("_delete_event"),
+        pl.col("type").last().alias("_type"),
+    )
+    after = ordered.filter(
+        (pl.col("op") == "upsert")
+        & (pl.col("_last_delete").is_null() | (pl.col("_pos") > pl.col("_last_delete")))
+    )
+    fields = [c for c in columns if c in after.columns and c != "id"]
+    state = after.group_by("id").agg(
+        *[pl.col(c).drop_nulls().last() for c in fields],
+        pl.col("occurred_at").first().alias("created_at"),
+        pl.col("occurred_at").last().alias("updated_at"),
+        pl.col("seq").last().alias("last_seq"),
+        pl.col("event_id").last().alias("last_event_id"),
+    )
+    merged = ops.join(state, on="id", how="left")
+    deleted = pl.col("_op") == "delete"
+    return merged.with_columns(
+        type=pl.coalesce("type", "_type"),
+        updated_at=pl.when(deleted).then("_deleted_at").otherwise("updated_at"),
+        last_seq=pl.when(deleted).then("_delete_seq").otherwise("last_seq"),
+        last_event_id=pl.when(deleted).then("_delete_event").otherwise("last_event_id"),
+    ).select(*columns, "_op", "_reset")
+
+
+def _quote(column: str) -> str:
+    return f"`{column}`"
+
+
+_NEWER = (
+    "(s.updated_at > t.updated_at OR (s.updated_at = t.updated_at AND s.last_seq > t.last_seq))"
+)
+
+
+def _merge(
+    table: DeltaTable,
+    source: pa.Table,
+    schema: pa.Schema,
+    props: Any,
+    *,
+    extra_matched: Callable[[Any], Any] | None = None,
+) -> dict[str, Any]:
+    keep_on_update = {"id", "created_at"}
+    updates = {
+        _quote(c): (
+            f"CASE WHEN s._reset THEN s.{_quote(c)} ELSE coalesce(s.{_quote(c)}, t.{_quote(c)}) END"
+        )
+        for c in schema.names
+        if c not in keep_on_update
+    }
+    updates[_quote("created_at")] = "CASE WHEN s._reset THEN s.created_at ELSE t.created_at END"
+    merger = table.merge(
+        source,
+        predicate="t.id = s.id",
+        source_alias="s",
+        target_alias="t",
+        writer_properties=_delta.WRITER,
+        commit_properties=props,
+    )
+    merger = merger.when_matched_delete(predicate=f"s._op = 'delete' AND {_NEWER}")
+    merger = merger.when_matched_update(updates=updates, predicate=f"s._op = 'upsert' AND {_NEWER}")
+    if extra_matched is not None:
+        merger = extra_matched(merger)
+    merger = merger.when_not_matched_insert(
+        updates={_quote(c): f"s.{_quote(c)}" for c in schema.names}, predicate="s._op = 'upsert'"
+    )
+    metrics = merger.execute()
+    table.update_incremental()
+    return metrics
+
+
+def _count_by_type(frame: pl.DataFrame) -> dict[str, int]:
+    counts = frame.group_by("type").len()
+    return dict(zip(counts["type"].to_list(), counts["len"].to_list(), strict=True))
+
+
+def _add(into: dict[str, int], more: dict[str, int]) -> None:
+    for k, v in more.items():
+        into[k] = into.get(k, 0) + v
+
+
+def _merge_nodes(
+    events: pl.DataFrame, table: DeltaTable, props: Any, report: CompactionReport
+) -> None:
+    latest = _latest_state(events.filter(pl.col("kind") == "node"), NODES_SCHEMA.names)
+    source = _with_flags(latest, NODES_SCHEMA)
+    _merge(table, source, NODES_SCHEMA, props)
+    _add(report.nodes_upserted, _count_by_type(latest.filter(pl.col("_op") == "upsert")))
+    report.nodes_deleted += latest.filter(pl.col("_op") == "delete").height
+
+
+def _merge_edges(
+    events: pl.DataFrame,
+    table: DeltaTable,
+    nodes: DeltaTable,
+    props: Any,
+    report: CompactionReport,
+) -> None:
+    columns = [c for c in EDGES_SCHEMA.names if c != "dangling"]
+    latest = _latest_state(events.filter(pl.col("kind") == "edge"), columns)
+    waiting = _dangling_edges(table, exclude=latest["id"])
+    endpoints = pl.concat([latest["src"], latest["dst"], waiting["src"], waiting["dst"]])
+    known = _existing_ids(nodes, endpoints.drop_nulls().unique())
+    latest = latest.with_columns(
+        dangling=~(pl.col("src").is_in(known) & pl.col("dst").is_in(known))
+    )
+    resolved = waiting.filter(pl.col("src").is_in(known) & pl.col("dst").is_in(known))
+    source_frame = pl.concat(
+        [
+            latest,
+            resolved.select(
+                "id", pl.lit("resolve").alias("_op"), pl.lit(False).alias("_reset"),
+                pl.lit(False).alias("dangling"),
+            ),  # fmt: skip
+        ],
+        how="diagonal_relaxed",
+    )
+    source = _with_flags(source_frame, EDGES_SCHEMA)
+    _merge(
+        table,
+        source,
+        EDGES_SCHEMA,
+        props,
+        extra_matched=lambda m: m.when_matched_update(
+            updates={"dangling": "false"}, predicate="s._op = 'resolve'"
+        ),
+    )
+    upserts = latest.filter(pl.col("_op") == "upsert")
+    _add(report.edges_upserted, _count_by_type(upserts))
+    report.edges_deleted += latest.filter(pl.col("_op") == "delete").height
+    report.dangling_edges += int(upserts["dangling"].sum())
+    report.resolved_edges += resolved.height
+
+
+def _with_flags(frame: pl.DataFrame, schema: pa.Schema) -> pa.Table:
+    """The MERGE source: the table's columns in its types, plus `_op` and `_reset`."""
+    data = frame.select(schema.names).to_arrow().cast(_nullable(schema))
+    return data.append_column("_op", frame["_op"].to_arrow()).append_column(
+        "_reset", frame["_reset"].to_arrow()
+    )
+
+
+def _nullable(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([f.with_nullable(True) for f in schema])
+
+
+def _dangling_edges(table: DeltaTable, *, exclude: pl.Series) -> pl.DataFrame:
+    return (
+        pl.scan_delta(table)
+        .filter(pl.col("dangling") & ~pl.col("id").is_in(exclude.implode()))
+        .select("id", "src", "dst")
+        .collect()
+    )
+
+
+def _existing_ids(nodes: DeltaTable, ids: pl.Series) -> pl.Series:
+    if ids.is_empty():
+        return pl.Series("id", [], dtype=pl.String)
+    return (
+        pl.scan_delta(nodes).select("id").filter(pl.col("id").is_in(ids.implode())).collect()["id"]
+    )

@@ -1,0 +1,244 @@
+"""The lake's Delta tables and the read API over them (`Lake`).
+
+- `event_log`: one slim row per compacted event (ids, seq, times; no content). It is the proof of
+  exactly-once: the multiset of its event ids equals what the store accepted.
+- `nodes`, `edges`: the current graph, one row per node/edge id, wide typed columns plus `attrs`.
+
+Only identifying-but-harmless columns carry Delta file statistics
+(`delta.dataSkippingStatsColumns`), so `_delta_log` never holds content or personal data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+from deltalake import DeltaTable
+
+from memgraph_ops.errors import LakeError
+from memgraph_ops.lake import _delta
+from memgraph_ops.model import EDGE_FIELDS, FIELDS, NODE_FIELDS, SCHEMA_VERSION, TS
+
+APP_ID = "memgraph_ops.compaction"
+
+_COMMON = [
+    pa.field("id", pa.string(), nullable=False),
+    pa.field("type", pa.string(), nullable=False),
+    pa.field("tenant", pa.string()),
+    pa.field("session_id", pa.string()),
+    pa.field("created_at", TS),
+    pa.field("updated_at", TS),
+    pa.field("last_seq", pa.int64()),
+    pa.field("last_event_id", pa.string()),
+]
+
+NODES_SCHEMA = pa.schema(
+    _COMMON + [pa.field(f, FIELDS[f]) for f in NODE_FIELDS] + [pa.field("attrs", pa.string())]
+)
+EDGES_SCHEMA = pa.schema(
+    _COMMON[:2]
+    + [pa.field("src", pa.string(), nullable=False), pa.field("dst", pa.string(), nullable=False)]
+    + _COMMON[2:]
+    + [pa.field("dangling", pa.bool_())]
+    + [pa.field(f, FIELDS[f]) for f in EDGE_FIELDS]
+    + [pa.field("attrs", pa.string())]
+)
+EVENT_LOG_SCHEMA = pa.schema(
+    [
+        pa.field("event_id", pa.string(), nullable=False),
+        pa.field("seq", pa.int64(), nullable=False),
+        pa.field("op", pa.string()),
+        pa.field("kind", pa.string()),
+        pa.field("type", pa.string()),
+        pa.field("id", pa.string()),
+        pa.field("session_id", pa.string()),
+        pa.field("tenant", pa.string()),
+        pa.field("occurred_at", TS),
+        pa.field("ingested_at", TS),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    schema: pa.Schema
+    stats_columns: tuple[str, ...]
+    partition_by: tuple[str, ...] = ()
+
+
+TABLES: dict[str, TableSpec] = {
+    "event_log": TableSpec(
+        "event_log", EVENT_LOG_SCHEMA, ("event_id", "seq", "session_id", "tenant", "occurred_at")
+    ),
+    "nodes": TableSpec(
+        "nodes", NODES_SCHEMA, ("id", "type", "tenant", "session_id", "updated_at", "last_seq")
+    ),
+    "edges": TableSpec(
+        "edges",
+        EDGES_SCHEMA,
+        ("id", "type", "tenant", "session_id", "updated_at", "last_seq", "dangling"),
+    ),
+}
+
+
+def table_configuration(spec: TableSpec) -> dict[str, str]:
+    return {
+        "delta.dataSkippingStatsColumns": ",".join(spec.stats_columns),
+        "memgraph.schemaVersion": str(SCHEMA_VERSION),
+    }
+
+
+AsOf = int | datetime | str | None
+
+
+class Lake:
+    """The Delta lake under a root URI: read nodes and edges, now or as of a version or time.
+
+    Example:
+        >>> lake = Lake("store/lake")                            # doctest: +SKIP
+        >>> lake.nodes(types=["Prompt"]).height                  # doctest: +SKIP
+        >>> lake.nodes(as_of=3)                                  # Delta version 3
+    """
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+
+    def uri(self, name: str) -> str:
+        return _delta.join(self.root, name)
+
+    def table(self, name: str, *, as_of: AsOf = None) -> DeltaTable | None:
+        table = _delta.open_table(self.uri(name))
+        if table is None or as_of is None:
+            return table
+        try:
+            table.load_as_version(int(as_of) if isinstance(as_of, str) and as_of.isdigit() else as_of)
+        except Exception as exc:  # delta-rs raises several kinds here; name the request
+            raise LakeError(f"cannot load {name} as of {as_of!r}: {exc}") from exc
+        return table
+
+    def ensure(self) -> dict[str, DeltaTable]:
+        """Create missing tables; return all of them."""
+        out = {}
+        for spec in TABLES.values():
+            out[spec.name] = _delta.ensure_table(
+                self.uri(spec.name),
+                spec.schema,
+                configuration=table_configuration(spec),
+                partition_by=list(spec.partition_by),
+            )
+        return out
+
+    def watermarks(self) -> dict[str, int]:
+        """Highest event seq each table has committed (0 for a table that does not exist)."""
+        out = {}
+        for name in TABLES:
+            table = _delta.open_table(self.uri(name))
+            out[name] = _delta.app_version(table, APP_ID) if table is not None else 0
+        return out
+
+    def watermark(self) -> int:
+        """Every event with seq at or below this is in every lake table."""
+        return min(self.watermarks().values())
+
+    def scan(self, name: str, *, as_of: AsOf = None) -> pl.LazyFrame:
+        """A lazy polars scan of a lake table (empty if the table does not exist yet)."""
+        table = self.table(name, as_of=as_of)
+        if table is None:
+            return pl.from_arrow(TABLES[name].schema.empty_table()).lazy()  # type: ignore[union-attr]
+        return pl.scan_delta(table)
+
+    def _read(self, name: str, as_of: AsOf, filters: list[pl.Expr]) -> pl.DataFrame:
+        scan = self.scan(name, as_of=as_of)
+        for condition in filters:
+            scan = scan.filter(condition)
+        return scan.collect()
+
+    def nodes(
+        self,
+        *,
+        as_of: AsOf = None,
+        types: list[str] | None = None,
+        session_id: str | None = None,
+        tenant: str | None = None,
+    ) -> pl.DataFrame:
+        """Current nodes (or as of a Delta version / timestamp), optionally filtered."""
+        return self._read("nodes", as_of, _filters(types, session_id, tenant))
+
+    def edges(
+        self,
+        *,
+        as_of: AsOf = None,
+        types: list[str] | None = None,
+        session_id: str | None = None,
+        tenant: str | None = None,
+    ) -> pl.DataFrame:
+        """Current edges (or as of a Delta version / timestamp), optionally filtered."""
+        return self._read("edges", as_of, _filters(types, session_id, tenant))
+
+    def event_log(self, *, as_of: AsOf = None) -> pl.DataFrame:
+        return self._read("event_log", as_of, [])
+
+    def version(self, name: str = "nodes") -> int | None:
+        table = self.table(name)
+        return table.version() if table is not None else None
+
+    def history(self, name: str = "nodes", limit: int | None = None) -> pl.DataFrame:
+        """Commits of a table, newest first: version, time, operation, watermark range."""
+        table = self.table(name)
+        if table is None:
+            return pl.DataFrame()
+        rows = [
+            {
+                "version": h.get("version"),
+                "timestamp": datetime.fromtimestamp(h["timestamp"] / 1000).astimezone(),
+                "operation": h.get("operation"),
+                "seq_from": h.get("memgraph.seq_from"),
+                "seq_to": h.get("memgraph.seq_to"),
+                "rows": h.get("memgraph.rows"),
+            }
+            for h in table.history(limit)
+        ]
+        return pl.DataFrame(rows)
+
+    def session(self, session_id: str, *, as_of: AsOf = None) -> pl.DataFrame:
+        """One session as a conversation: its prompts, responses and tool calls in time order."""
+        nodes = self.nodes(
+            as_of=as_of, session_id=session_id, types=["Prompt", "Response", "ToolInvocation"]
+        )
+        return nodes.sort("created_at", "last_seq").select(
+            "type", "id", "created_at", "is_system", "content", "tool_name", "parameters",
+            "result", "error", "model", "total_tokens",
+        )  # fmt: skip
+
+    def stats(self) -> dict[str, Any]:
+        """Rows, files, bytes and version per table."""
+        out: dict[str, Any] = {}
+        for name in TABLES:
+            table = self.table(name)
+            if table is None:
+                continue
+            actions = pl.from_arrow(pa.table(table.get_add_actions(flatten=True)))
+            assert isinstance(actions, pl.DataFrame)
+            out[name] = {
+                "version": table.version(),
+                "rows": int(actions["num_records"].sum()) if actions.height else 0,
+                "files": actions.height,
+                "bytes": int(actions["size_bytes"].sum()) if actions.height else 0,
+                "watermark": _delta.app_version(table, APP_ID),
+            }
+        return out
+
+
+def _filters(types: list[str] | None, session_id: str | None, tenant: str | None) -> list[pl.Expr]:
+    out: list[pl.Expr] = []
+    if types:
+        out.append(pl.col("type").is_in(types))
+    if session_id is not None:
+        out.append(pl.col("session_id") == session_id)
+    if tenant is not None:
+        out.append(pl.col("tenant") == tenant)
+    return out

@@ -1,0 +1,78 @@
+"""Thin wrapper around DuckDB: opening the file with clear errors, and the HOT schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from memgraph_ops.errors import StoreError, StoreLockedError
+from memgraph_ops.model import SCHEMA_VERSION, STORED_EVENT_SCHEMA
+
+_DUCK_TYPES = {
+    "string": "VARCHAR",
+    "int64": "BIGINT",
+    "double": "DOUBLE",
+    "bool": "BOOLEAN",
+    "timestamp[us, tz=UTC]": "TIMESTAMPTZ",
+    "list<item: string>": "VARCHAR[]",
+}
+
+
+def _columns_ddl() -> str:
+    return ",\n  ".join(
+        f"{f.name} {_DUCK_TYPES[str(f.type)]}{'' if f.nullable else ' NOT NULL'}"
+        for f in STORED_EVENT_SCHEMA
+    )
+
+
+SCHEMA_DDL = f"""
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+  {_columns_ddl()}
+);
+CREATE INDEX IF NOT EXISTS events_session ON events (session_id);
+CREATE INDEX IF NOT EXISTS events_id ON events (id);
+CREATE INDEX IF NOT EXISTS events_src ON events (src);
+CREATE INDEX IF NOT EXISTS events_dst ON events (dst);
+CREATE TABLE IF NOT EXISTS retired_events (
+  event_id VARCHAR NOT NULL, id VARCHAR, seq BIGINT NOT NULL, retired_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX IF NOT EXISTS retired_id ON retired_events (id);
+CREATE TABLE IF NOT EXISTS quarantine (
+  quarantined_at TIMESTAMPTZ NOT NULL, source VARCHAR, event_id VARCHAR,
+  reason VARCHAR NOT NULL, raw VARCHAR
+);
+"""
+
+
+def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the store's DuckDB file, creating it (and its directory) if needed."""
+    if read_only and not path.exists():
+        raise StoreError(f"no operational store at {path}: ingest something first")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise StoreLockedError(
+                f"the operational store {path} is open for writing in another process "
+                f"(DuckDB allows one writer): stop that process or run this command in it. "
+                f"DuckDB said: {exc}"
+            ) from exc
+        raise StoreError(f"cannot open the operational store {path}: {exc}") from exc
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the HOT tables, or check that an existing file has a schema we understand."""
+    con.execute(SCHEMA_DDL)
+    row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    if row is None:
+        con.execute(
+            "INSERT INTO meta VALUES ('schema_version', ?), ('next_seq', '1')", [SCHEMA_VERSION]
+        )
+    elif int(row[0]) > SCHEMA_VERSION:
+        raise StoreError(
+            f"the store was written by a newer memgraph_ops (schema {row[0]}, this one knows "
+            f"{SCHEMA_VERSION}): upgrade memgraph_ops"
+        )

@@ -1,0 +1,402 @@
+"""The operational store (HOT): one DuckDB file, one owner process.
+
+Events are appended to one wide `events` table in batches through Arrow. The store assigns
+`seq` (monotonic, in commit order, so a compaction watermark never skips a late commit) and
+`ingested_at`. Event ids are deduplicated against the events still in HOT and against the ids of
+events already compacted and trimmed (kept for the dedupe window). Reads take the latest event
+per id.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+import pyarrow as pa
+
+from memgraph_ops.events import EventInput, endpoint_ids, to_frame, validate
+from memgraph_ops.model import EVENT_SCHEMA, STORED_EVENT_SCHEMA
+from memgraph_ops.store import _duckdb
+
+Direction = Literal["out", "in", "both"]
+
+_NODE_COLUMNS = ", ".join(
+    c for c in STORED_EVENT_SCHEMA.names if c not in ("src", "dst", "kind", "event_id")
+)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What one ingest call did."""
+
+    received: int
+    accepted: int
+    duplicates: int
+    quarantined: int
+    first_seq: int | None
+    last_seq: int | None
+    reasons: dict[str, int]
+    """Quarantine reasons and how many events had each (first reason of each event)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Store:
+    """The operational store. Open it with `Store.open(path)`; use it as a context manager.
+
+    Example:
+        >>> with Store.open(tmp_path / "hot.duckdb") as store:   # doctest: +SKIP
+        ...     store.ingest([{"event_id": "e1", "op": "upsert", ...}])
+        ...     store.context("session-1", last=10)
+    """
+
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        self.path = path
+        self.read_only = read_only
+        self._con = _duckdb.connect(path, read_only=read_only)
+        if not read_only:
+            _duckdb.ensure_schema(self._con)
+        self._lock = threading.RLock()
+
+    @classmethod
+    def open(cls, path: str | Path, *, read_only: bool = False) -> Store:
+        return cls(Path(path), read_only=read_only)
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ingest ---------------------------------------------------------------------------------
+
+    def ingest(self, events: EventInput, *, source: str = "api") -> IngestResult:
+        """Validate and append events; invalid ones go to quarantine with their reasons.
+
+        Idempotent on `event_id`: events already in the store are skipped.
+        """
+        frame = to_frame(events)
+        with self._lock:
+            known = self._node_types(endpoint_ids(frame))
+            checked = validate(frame, known)
+            valid = checked.valid.with_row_index("_pos")
+            now = datetime.now(UTC)
+            con = self._con
+            con.execute("BEGIN")
+            try:
+                fresh = self._fresh(valid)
+                base = self.max_seq() + 1
+                rows = fresh.select(
+                    (pl.int_range(pl.len(), dtype=pl.Int64) + base).alias("seq"),
+                    pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("ingested_at"),
+                    *EVENT_SCHEMA.names,
+                )
+                table = rows.to_arrow().cast(STORED_EVENT_SCHEMA)
+                if table.num_rows:
+                    con.register("_batch", table)
+                    con.execute("INSERT INTO events SELECT * FROM _batch")
+                    con.unregister("_batch")
+                    con.execute(
+                        "UPDATE meta SET value = ? WHERE key = 'next_seq'", [base + table.num_rows]
+                    )
+                self._quarantine(checked.quarantined, source, now)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        reasons = checked.quarantined["reason"].str.split("; ").list.first().value_counts(sort=True)
+        return IngestResult(
+            received=frame.height,
+            accepted=table.num_rows,
+            duplicates=checked.duplicates_in_batch + valid.height - fresh.height,
+            quarantined=checked.quarantined.height,
+            first_seq=base if table.num_rows else None,
+            last_seq=base + table.num_rows - 1 if table.num_rows else None,
+            reasons=dict(zip(reasons["reason"].to_list(), reasons["count"].to_list(), strict=True)),
+        )
+
+    def _fresh(self, valid: pl.DataFrame) -> pl.DataFrame:
+        """The rows of `valid` whose event id the store has not seen."""
+        if valid.is_empty():
+            return valid
+        keys = valid.select("_pos", "event_id", "id").to_arrow()
+        self._con.register("_keys", keys)
+        try:
+            if keys.num_rows <= 64:
+                # A few events: look them up through the id index instead of scanning.
+                seen = self._con.execute(
+                    """
+                    SELECT k._pos FROM _keys k
+                    WHERE EXISTS (SELECT 1 FROM events e WHERE e.id = k.id AND e.event_id = k.event_id)
+                       OR EXISTS (SELECT 1 FROM retired_events r
+                                  WHERE r.id = k.id AND r.event_id = k.event_id)
+                    """
+                ).fetchall()
+                seen_pos = {r[0] for r in seen}
+                return valid.filter(~pl.col("_pos").is_in(list(seen_pos)))
+            kept = _arrow(
+                self._con,
+                """
+                SELECT k._pos FROM _keys k
+                ANTI JOIN events e ON e.event_id = k.event_id
+                ANTI JOIN retired_events r ON r.event_id = k.event_id
+                """,
+            )
+        finally:
+            self._con.unregister("_keys")
+        return valid.filter(pl.col("_pos").is_in(pl.Series(kept.column(0))))
+
+    def _quarantine(self, rows: pl.DataFrame, source: str, now: datetime) -> None:
+        if rows.is_empty():
+            return
+        table = rows.with_columns(
+            pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("quarantined_at"),
+            pl.lit(source).alias("source"),
+        ).to_arrow()
+        self._con.register("_q", table)
+        # Re-ingesting the same bad file must not pile up copies of the same rejection.
+        self._con.execute(
+            """
+            INSERT INTO quarantine
+            SELECT quarantined_at, source, event_id, reason, raw FROM _q
+            WHERE NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.raw = _q.raw
+                              AND q.reason = _q.reason)
+            """,
+        )
+        self._con.unregister("_q")
+
+    def _node_types(self, ids: list[str]) -> pl.DataFrame | None:
+        if not ids:
+            return None
+        self._con.register("_ids", pa.table({"id": ids}))
+        try:
+            got = _arrow(
+                self._con,
+                "SELECT DISTINCT e.id, e.type FROM events e SEMI JOIN _ids USING (id) "
+                "WHERE e.kind = 'node'",
+            )
+        finally:
+            self._con.unregister("_ids")
+        return pl.from_arrow(got)  # type: ignore[return-value]
+
+    # reads ----------------------------------------------------------------------------------
+
+    def node(self, node_id: str) -> dict[str, Any] | None:
+        """The current state of a node, by exact id; None if unknown or deleted."""
+        rows = self._con.execute(
+            f"SELECT op, {_NODE_COLUMNS} FROM events WHERE id = ? AND kind = 'node'",
+            [node_id],
+        ).fetchall()
+        if not rows:
+            return None
+        names = ["op", *_NODE_COLUMNS.split(", ")]
+        latest = dict(zip(names, max(rows, key=lambda r: r[names.index("seq")]), strict=True))
+        if latest.pop("op") == "delete":
+            return None
+        return {k: v for k, v in latest.items() if v is not None}
+
+    def edges(
+        self, node_id: str, *, direction: Direction = "both", type: str | None = None
+    ) -> pl.DataFrame:
+        """Current edges touching a node, optionally only outgoing/incoming and of one type."""
+        parts = []
+        if direction in ("out", "both"):
+            parts.append(self._edge_rows("src", node_id))
+        if direction in ("in", "both"):
+            parts.append(self._edge_rows("dst", node_id))
+        frame = pl.concat(parts)
+        frame = frame.sort("seq").unique("id", keep="last", maintain_order=True)
+        frame = frame.filter(pl.col("op") == "upsert").drop("op")
+        if type is not None:
+            frame = frame.filter(pl.col("type") == type)
+        return frame
+
+    def _edge_rows(self, column: str, node_id: str) -> pl.DataFrame:
+        table = _arrow(
+            self._con,
+            f"SELECT {', '.join(_EDGE_KEEP)} FROM events WHERE {column} = ? AND kind = 'edge'",
+            [node_id],
+        )
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        return frame
+
+    def context(self, session_id: str, *, last: int = 10) -> list[dict[str, Any]]:
+        """A session's recent context: the last `last` prompts, each with its responses and
+        their tool invocations, oldest first."""
+        rows = self._con.execute(_CONTEXT_SQL, [session_id]).fetchall()
+        latest: dict[str, tuple[Any, ...]] = {}
+        for row in rows:
+            prev = latest.get(row[1])
+            if prev is None or row[0] > prev[0]:
+                latest[row[1]] = row
+        prompts, responses, tools = [], [], []
+        for row in latest.values():
+            if row[2] == "delete":
+                continue
+            item = dict(zip(_CONTEXT_FIELDS, row[1:], strict=True))
+            del item["op"]
+            {"Prompt": prompts, "Response": responses, "ToolInvocation": tools}[row[3]].append(item)
+        prompts.sort(key=lambda p: (p["occurred_at"], p["seq"]))
+        prompts = prompts[-last:] if last > 0 else []
+        by_prompt: dict[str, list[dict[str, Any]]] = {p["id"]: [] for p in prompts}
+        by_response: dict[str, list[dict[str, Any]]] = {}
+        for r in sorted(responses, key=lambda r: (r["occurred_at"], r["seq"])):
+            if r["prompt_id"] in by_prompt:
+                r = _compact(r)
+                r["tool_calls"] = by_response.setdefault(r["id"], [])
+                by_prompt[r["prompt_id"]].append(r)
+        for t in sorted(tools, key=lambda t: (t["occurred_at"], t["seq"])):
+            if t["response_id"] in by_response:
+                by_response[t["response_id"]].append(_compact(t))
+        return [{"prompt": _compact(p), "responses": by_prompt[p["id"]]} for p in prompts]
+
+    def sessions(self, user_id: str) -> pl.DataFrame:
+        """Sessions of a user (the data subject), newest first."""
+        table = _arrow(
+            self._con,
+            """
+            SELECT id AS session_id, tenant, user_id, tags, forked_from,
+                   min(occurred_at) OVER (PARTITION BY id) AS created_at, occurred_at, op, seq
+            FROM events WHERE id IN (
+                SELECT id FROM events WHERE user_id = ? AND kind = 'node' AND type = 'Session')
+              AND kind = 'node' AND type = 'Session'
+            QUALIFY row_number() OVER (PARTITION BY id ORDER BY seq DESC) = 1
+            """,
+            [user_id],
+        )
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        return (
+            frame.filter((pl.col("op") == "upsert") & (pl.col("user_id") == user_id))
+            .drop("op", "seq")
+            .rename({"occurred_at": "updated_at"})
+            .sort("updated_at", descending=True)
+        )
+
+    def quarantine(self, limit: int = 100) -> pl.DataFrame:
+        """The most recent quarantined events, with their reasons."""
+        table = _arrow(
+            self._con, "SELECT * FROM quarantine ORDER BY quarantined_at DESC LIMIT ?", [limit]
+        )
+        return pl.from_arrow(table)  # type: ignore[return-value]
+
+    # compaction support ---------------------------------------------------------------------
+
+    def max_seq(self) -> int:
+        """The highest seq assigned so far (0 if none)."""
+        return int(_scalar(self._con, "SELECT value FROM meta WHERE key = 'next_seq'")) - 1
+
+    def events_after(self, seq: int, *, batch_rows: int) -> Iterator[pa.Table]:
+        """Committed events with seq > `seq`, in seq order, in tables of at most `batch_rows`."""
+        high = self.max_seq()
+        low = seq
+        while low < high:
+            table = _arrow(
+                self._con,
+                "SELECT * FROM events WHERE seq > ? AND seq <= ? ORDER BY seq",
+                [low, min(low + batch_rows, high)],
+            )
+            low = min(low + batch_rows, high)
+            if table.num_rows:
+                yield table.cast(STORED_EVENT_SCHEMA)
+
+    def trim(
+        self, *, compacted_through: int, hot_window: timedelta, dedupe_window: timedelta
+    ) -> int:
+        """Drop events the lake already has (seq <= `compacted_through`) once they are older
+        than the hot window; remember their ids for the dedupe window. Returns rows dropped."""
+        now = datetime.now(UTC)
+        cutoff = now - hot_window
+        with self._lock:
+            con = self._con
+            con.execute("BEGIN")
+            try:
+                con.execute(
+                    """
+                    INSERT INTO retired_events
+                    SELECT event_id, id, seq, ? FROM events WHERE seq <= ? AND ingested_at <= ?
+                    """,
+                    [now, compacted_through, cutoff],
+                )
+                dropped = _scalar(
+                    con,
+                    "DELETE FROM events WHERE seq <= ? AND ingested_at <= ?",
+                    [compacted_through, cutoff],
+                )
+                con.execute(
+                    "DELETE FROM retired_events WHERE retired_at < ?", [now - dedupe_window]
+                )
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return int(dropped)
+
+    # status ---------------------------------------------------------------------------------
+
+    def counts(self) -> dict[str, Any]:
+        """Rows per table and per event kind/type, and the file's size on disk."""
+        con = self._con
+        by_type = con.execute(
+            "SELECT kind, type, count(*) FROM events GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+        total = _scalar(con, "SELECT count(*) FROM events")
+        quarantined = _scalar(con, "SELECT count(*) FROM quarantine")
+        retired = _scalar(con, "SELECT count(*) FROM retired_events")
+        files = [self.path, self.path.with_name(self.path.name + ".wal")]
+        return {
+            "path": str(self.path),
+            "events": int(total),
+            "events_by_type": {f"{k}:{t}": int(n) for k, t, n in by_type},
+            "quarantined": int(quarantined),
+            "retired_event_ids": int(retired),
+            "max_seq": self.max_seq(),
+            "bytes": sum(f.stat().st_size for f in files if f.exists()),
+        }
+
+    def checkpoint(self) -> None:
+        self._con.execute("CHECKPOINT")
+
+
+_EDGE_KEEP = [
+    "seq", "op", "id", "type", "src", "dst", "session_id", "tenant", "occurred_at",
+    "time_delta_ms", "context_overlap", "latency_ms", "model_version", "invocation_order",
+    "success", "template_version", "variable_bindings", "override_sections", "version_diff",
+    "duration_ms", "confidence_score", "handoff_reason", "context_summary", "context_type",
+    "relevance_score", "attrs",
+]  # fmt: skip
+
+_CONTEXT_FIELDS = [
+    "id", "op", "type", "occurred_at", "content", "is_system", "model", "template_id",
+    "prompt_id", "finish_reason", "prompt_tokens", "completion_tokens", "total_tokens",
+    "response_id", "tool_name", "parameters", "result", "error", "duration_ms", "success", "seq",
+]  # fmt: skip
+
+_CONTEXT_SQL = (
+    f"SELECT seq, {', '.join(_CONTEXT_FIELDS)} FROM events WHERE session_id = ? "
+    "AND kind = 'node' AND type IN ('Prompt', 'Response', 'ToolInvocation')"
+)
+
+
+def _scalar(con: Any, sql: str, params: list[Any] | None = None) -> Any:
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0][0] if rows else None
+
+
+def _arrow(con: Any, sql: str, params: list[Any] | None = None) -> pa.Table:
+    relation = con.sql(sql, params=params)
+    return relation.to_arrow_table()
+
+
+def _compact(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if v is not None}
