@@ -303,9 +303,11 @@ def _merge_edges(
     endpoints = pl.concat([latest["src"], latest["dst"], waiting["src"], waiting["dst"]])
     known = _existing_ids(nodes, endpoints.drop_nulls().unique())
     latest = latest.with_columns(
-        dangling=~(pl.col("src").is_in(known) & pl.col("dst").is_in(known))
+        dangling=~(pl.col("src").is_in(known.implode()) & pl.col("dst").is_in(known.implode()))
     )
-    resolved = waiting.filter(pl.col("src").is_in(known) & pl.col("dst").is_in(known))
+    resolved = waiting.filter(
+        pl.col("src").is_in(known.implode()) & pl.col("dst").is_in(known.implode())
+    )
     source_frame = pl.concat(
         [
             latest,

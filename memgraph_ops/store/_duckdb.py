@@ -66,7 +66,8 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create the HOT tables, or check that an existing file has a schema we understand."""
     con.execute(SCHEMA_DDL)
-    row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+    row = rows[0] if rows else None
     if row is None:
         con.execute(
             "INSERT INTO meta VALUES ('schema_version', ?), ('next_seq', '1')", [SCHEMA_VERSION]

@@ -153,7 +153,30 @@ class Store:
             )
         finally:
             self._con.unregister("_keys")
-        return valid.filter(pl.col("_pos").is_in(pl.Series(kept.column(0))))
+        return valid.filter(pl.col("_pos").is_in(pl.Series(kept.column(0)).implode()))
+
+    def quarantine_unreadable(self, rows: list[tuple[str, str]], *, source: str) -> int:
+        """Quarantine input that never became an event (e.g. a line that is not JSON):
+        (raw text, reason) pairs. Returns how many were recorded."""
+        if not rows:
+            return 0
+        frame = pl.DataFrame(
+            {
+                "event_id": [None] * len(rows),
+                "reason": [r for _, r in rows],
+                "raw": [raw for raw, _ in rows],
+            },
+            schema={"event_id": pl.String, "reason": pl.String, "raw": pl.String},
+        )
+        with self._lock:
+            self._con.execute("BEGIN")
+            try:
+                self._quarantine(frame, source, datetime.now(UTC))
+                self._con.execute("COMMIT")
+            except BaseException:
+                self._con.execute("ROLLBACK")
+                raise
+        return len(rows)
 
     def _quarantine(self, rows: pl.DataFrame, source: str, now: datetime) -> None:
         if rows.is_empty():

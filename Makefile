@@ -1,0 +1,50 @@
+# Two habits: `make check` (lint, format, types) and `make test`. `make demo` runs the main job.
+# Works on a fresh machine with only Python 3.11, pip and make: uv is bootstrapped into .tools/.
+
+PYTHON ?= python3.11
+UV_BOOT := .tools/bin/uv
+UV := $(or $(shell command -v uv 2>/dev/null),$(UV_BOOT))
+VENV := .venv
+PY := $(VENV)/bin/python
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: setup demo test test-heavy check fmt dagster-dev bench clean-store
+
+$(UV_BOOT):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet "uv>=0.9,<1"
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+setup: $(VENV)/.synced
+
+demo: setup
+	$(PY) -m pipelines.demo
+
+test: setup
+	$(PY) -m pytest -m "not heavy"
+
+test-heavy: setup
+	$(PY) -m pytest
+
+check: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+fmt: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+dagster-dev: setup
+	$(PY) -c "from memgraph_ops import load_settings; from pipelines.instance import prepare_dagster_home; prepare_dagster_home(load_settings())"
+	DAGSTER_HOME=$(CURDIR)/store/dagster $(VENV)/bin/dagster dev -m pipelines.definitions
+
+bench: setup
+	$(PY) -m benchmarks.run
+
+clean-store:
+	find store -mindepth 1 ! -name README.md ! -name .gitignore -exec rm -rf {} +

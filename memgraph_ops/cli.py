@@ -1,0 +1,213 @@
+"""`memgraph-ops`: the command line.
+
+Exit codes: 0 done, 2 bad input or usage (including events sent to quarantine), 1 failure.
+`--json` prints one JSON document on stdout; progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from memgraph_ops import api
+from memgraph_ops.errors import ConfigError, InputError, MemgraphError
+
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help(sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        code: int = args.run(args)
+        return code
+    except (InputError, ConfigError) as exc:
+        print(f"memgraph-ops: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except MemgraphError as exc:
+        print(f"memgraph-ops: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("memgraph-ops: interrupted", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--home", help="data root (default: $MEMGRAPH_HOME, else ./store)", default=None
+    )
+    common.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser = argparse.ArgumentParser(
+        prog="memgraph-ops",
+        description="Operations pipeline for LLM-Memory-Graph.",
+        parents=[common],
+    )
+    sub = parser.add_subparsers(dest="command")
+
+    p = sub.add_parser("generate", parents=[common], help="write a seeded synthetic workload")
+    p.add_argument("--sessions", type=_positive_int, required=True)
+    p.add_argument("--out", type=Path, required=True, help=".jsonl or .parquet")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--tenants", type=_positive_int, default=3)
+    p.add_argument("--pii-rate", type=float, default=0.3)
+    p.set_defaults(run=_generate)
+
+    p = sub.add_parser("ingest", parents=[common], help="ingest an event file (JSONL/Parquet)")
+    p.add_argument("file", type=Path)
+    p.add_argument("--batch", type=_positive_int, default=50_000, help="events per batch")
+    p.set_defaults(run=_ingest)
+
+    p = sub.add_parser(
+        "import-chat", parents=[common], help="import OpenAI-format conversations (JSONL)"
+    )
+    p.add_argument("file", type=Path)
+    p.add_argument("--tenant", default="default")
+    p.set_defaults(run=_import_chat)
+
+    p = sub.add_parser("compact", parents=[common], help="compact HOT events into the lake")
+    p.add_argument("--batch", type=_positive_int, default=None, help="events per Delta commit")
+    p.set_defaults(run=_compact)
+
+    p = sub.add_parser("status", parents=[common], help="counts and bytes per layer")
+    p.set_defaults(run=_status)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+@contextmanager
+def _bar(desc: str, unit: str, total: int | None = None) -> Iterator[Callable[[int, int], None]]:
+    """A progress callback (done, total) drawing a bar on stderr when it is a terminal."""
+    with tqdm(desc=desc, unit=unit, total=total or None, file=sys.stderr, disable=None) as bar:
+
+        def update(done: int, total_now: int) -> None:
+            if total_now and bar.total != total_now:
+                bar.total = total_now
+            bar.update(done - bar.n)
+
+        yield update
+
+
+def _emit(args: argparse.Namespace, payload: dict[str, Any], lines: list[str]) -> None:
+    if args.json:
+        print(json.dumps(payload, default=str, indent=2))
+    else:
+        print("\n".join(lines))
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from memgraph_ops.workload import write_workload
+
+    if not 0 <= args.pii_rate <= 1:
+        raise InputError(f"--pii-rate must lie between 0 and 1, got {args.pii_rate}")
+    with _bar("generate", "sessions", args.sessions) as progress:
+        summary = write_workload(
+            args.out,
+            args.sessions,
+            seed=args.seed,
+            tenants=args.tenants,
+            pii_rate=args.pii_rate,
+            progress=progress,
+        )
+    data = summary.as_dict() if hasattr(summary, "as_dict") else vars(summary)
+    _emit(args, data, [f"{k}: {v}" for k, v in data.items()])
+    return EXIT_OK
+
+
+def _ingest_report(result: Any, what: str) -> list[str]:
+    lines = [
+        f"{what}: received {result.received}, accepted {result.accepted}, "
+        f"duplicates skipped {result.duplicates}, quarantined {result.quarantined}"
+    ]
+    for reason, n in sorted(result.reasons.items(), key=lambda kv: -kv[1])[:20]:
+        lines.append(f"  quarantined {n:>6} × {reason}")
+    if result.quarantined:
+        lines.append("  (see the quarantine table: memgraph_ops.open().store.quarantine())")
+    return lines
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    with api.open(args.home) as mg, _bar("ingest", "events") as progress:
+        result = mg.ingest_file(args.file, batch_rows=args.batch, progress=progress)
+    _emit(args, result.as_dict(), _ingest_report(result, str(args.file)))
+    return EXIT_BAD_INPUT if result.quarantined else EXIT_OK
+
+
+def _import_chat(args: argparse.Namespace) -> int:
+    from memgraph_ops.imports.chat import import_chat_file
+
+    with api.open(args.home) as mg, _bar("import-chat", "conversations") as progress:
+        report = import_chat_file(mg.store, args.file, tenant=args.tenant, progress=progress)
+    data = report.as_dict()
+    lines = [
+        f"{args.file}: {report.conversations} conversations, {report.events} events "
+        f"(accepted {report.accepted}, already imported {report.duplicates}, "
+        f"quarantined {report.quarantined})",
+        *[f"  {k}: {v}" for k, v in report.nodes_by_type.items()],
+    ]
+    if report.issues:
+        lines.append(f"{len(report.issues)} problems (everything else was imported):")
+        lines.extend(f"  line {i.line} [{i.conversation_id}]: {i.message}" for i in report.issues[:50])
+        if len(report.issues) > 50:
+            lines.append(f"  … and {len(report.issues) - 50} more (use --json for all)")
+    _emit(args, data, lines)
+    return EXIT_BAD_INPUT if report.quarantined or report.skipped_lines else EXIT_OK
+
+
+def _compact(args: argparse.Namespace) -> int:
+    with api.open(args.home) as mg, _bar("compact", "events") as progress:
+        report = mg.compact(progress=progress, batch_rows=args.batch)
+    data = report.as_dict()
+    lines = [
+        f"compacted {report.events} events in {report.batches} batches "
+        f"(seq {report.watermark_before} → {report.watermark_after}) in {report.seconds}s",
+        f"  nodes upserted: {report.nodes_upserted}, deleted: {report.nodes_deleted}",
+        f"  edges upserted: {report.edges_upserted}, deleted: {report.edges_deleted}, "
+        f"dangling: {report.dangling_edges}, resolved: {report.resolved_edges}",
+        f"  HOT trimmed: {report.trimmed} events; lake versions: {report.versions}",
+    ]
+    _emit(args, data, lines)
+    return EXIT_OK
+
+
+def _status(args: argparse.Namespace) -> int:
+    with api.open(args.home) as mg:
+        data = mg.status()
+    hot, lake = data["hot"], data["lake"]["tables"]
+    lines = [
+        f"data root: {data['home']}",
+        f"HOT  {hot.get('events', 0):>12,} events  {hot.get('bytes', 0):>14,} bytes  "
+        f"quarantined {hot.get('quarantined', 0):,}  max seq {hot.get('max_seq', 0):,}",
+    ]
+    for name, t in lake.items():
+        lines.append(
+            f"LAKE {name:<10} {t['rows']:>12,} rows  {t['bytes']:>14,} bytes  {t['files']:>5} files"
+            f"  version {t['version']}  watermark {t['watermark']:,}"
+        )
+    if not lake:
+        lines.append("LAKE (empty: run `memgraph-ops compact`)")
+    _emit(args, data, lines)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

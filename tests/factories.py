@@ -1,0 +1,63 @@
+"""Small builders of valid events for tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+BASE = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def event(eid: str, type_: str, id_: str, *, at: int = 0, **fields: Any) -> dict[str, Any]:
+    """A node upsert event."""
+    return {
+        "event_id": eid,
+        "op": "upsert",
+        "kind": "node",
+        "type": type_,
+        "id": id_,
+        "tenant": fields.pop("tenant", "acme"),
+        "occurred_at": (BASE + timedelta(seconds=at)).isoformat(),
+        **fields,
+    }
+
+
+def edge(eid: str, type_: str, src: str, dst: str, *, at: int = 0, **fields: Any) -> dict[str, Any]:
+    return {
+        "event_id": eid,
+        "op": "upsert",
+        "kind": "edge",
+        "type": type_,
+        "src": src,
+        "dst": dst,
+        "tenant": fields.pop("tenant", "acme"),
+        "occurred_at": (BASE + timedelta(seconds=at)).isoformat(),
+        **fields,
+    }
+
+
+def session(sid: str, turns: int, *, user: str = "user-1", start: int = 0) -> list[dict[str, Any]]:
+    """A session with `turns` prompt/response pairs, one tool call per response, and edges."""
+    out = [event(f"{sid}-e-s", "Session", sid, at=start, user_id=user, tags=["t"])]
+    previous = None
+    for i in range(turns):
+        t = start + 10 * i + 1
+        p, r, tool = f"{sid}-p{i}", f"{sid}-r{i}", f"{sid}-t{i}"
+        out += [
+            event(f"{sid}-e-p{i}", "Prompt", p, at=t, session_id=sid, content=f"question {i}"),
+            event(
+                f"{sid}-e-r{i}", "Response", r, at=t + 1, session_id=sid, prompt_id=p,
+                content=f"answer {i}", prompt_tokens=10, completion_tokens=5, total_tokens=15,
+            ),
+            event(
+                f"{sid}-e-t{i}", "ToolInvocation", tool, at=t + 2, session_id=sid,
+                response_id=r, tool_name="search", parameters={"q": i}, success=True,
+            ),
+            edge(f"{sid}-e-rt{i}", "RESPONDS_TO", r, p, at=t + 1, session_id=sid, latency_ms=5.0),
+            edge(f"{sid}-e-inv{i}", "INVOKES", r, tool, at=t + 2, session_id=sid,
+                 invocation_order=0),
+        ]  # fmt: skip
+        if previous:
+            out.append(edge(f"{sid}-e-f{i}", "FOLLOWS", previous, p, at=t, session_id=sid))
+        previous = p
+    return out
