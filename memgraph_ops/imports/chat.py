@@ -45,7 +45,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+import zstandard
 
 from memgraph_ops.errors import InputError
 from memgraph_ops.model import FINISH_REASONS, edge_key
@@ -75,9 +77,9 @@ _STEP: Final = timedelta(milliseconds=1)
 # Epoch numbers above this are milliseconds (as seconds they would lie after the year 5000).
 _EPOCH_MS_THRESHOLD: Final = 100_000_000_000
 
-_RECORD_KEYS: Final = frozenset(
-    {"id", "user_id", "tenant", "messages", "metadata", "tags", "model", *TIME_KEYS}
-)
+# Record keys that become Session fields; every other key (title, model, usage, tools, ...) is
+# kept in the Session's attrs, even when it is also copied onto Responses or Prompts.
+_RECORD_KEYS: Final = frozenset({"id", "user_id", "tenant", "messages", "metadata", "tags"})
 _MESSAGE_KEYS: Final = frozenset(
     {
         "role",
@@ -214,31 +216,23 @@ def iter_chat_events(
     if not path.is_file():
         raise InputError(f"{path}: no such file; give the path of a chat JSONL file")
     batch = ChatBatch([], [], 0, 0)
-    with _open_lines(path) as handle:
-        try:
-            for number, raw in enumerate(handle, start=1):
-                batch.lines += 1
-                record = _parse_line(raw, number, batch.issues)
-                if record is None:
-                    if raw.strip():
-                        batch.skipped_lines += 1
-                    continue
-                events, issues = conversation_events(record, tenant=tenant, line=number)
-                batch.issues.extend(issues)
-                if not events:
-                    batch.skipped_lines += 1
-                    continue
-                batch.events.extend(events)
-                batch.conversations += 1
-                if len(batch.events) >= batch_events:
-                    yield batch
-                    batch = ChatBatch([], [], 0, 0)
-        except (OSError, EOFError, ValueError) as exc:
-            # Corrupt or truncated compressed input surfaces here, mid-stream.
-            raise InputError(
-                f"{path}: cannot read past line {batch.lines}: {exc}. "
-                "Check that the file is complete and its extension matches its compression."
-            ) from exc
+    for number, raw in enumerate(_read_lines(path), start=1):
+        batch.lines += 1
+        record = _parse_line(raw, number, batch.issues)
+        if record is None:
+            if raw.strip():
+                batch.skipped_lines += 1
+            continue
+        events, issues = conversation_events(record, tenant=tenant, line=number)
+        batch.issues.extend(issues)
+        if not events:
+            batch.skipped_lines += 1
+            continue
+        batch.events.extend(events)
+        batch.conversations += 1
+        if len(batch.events) >= batch_events:
+            yield batch
+            batch = ChatBatch([], [], 0, 0)
     if batch.lines:
         yield batch
 
@@ -291,18 +285,33 @@ def import_chat_file(
 # reading ----------------------------------------------------------------------------------------
 
 
-def _open_lines(path: Path) -> IO[bytes]:
-    """Open a possibly compressed file as a binary stream that iterates by line."""
+def _read_lines(path: Path) -> Iterator[bytes]:
+    """The lines of a possibly compressed file, one at a time."""
+    number = 0
+    try:
+        with _open_binary(path) as handle:
+            for number, raw in enumerate(handle, start=1):  # noqa: B007 - used in the message
+                yield raw
+    except (OSError, EOFError, zstandard.ZstdError) as exc:
+        # Corrupt or truncated compressed input surfaces mid-stream, after good lines.
+        raise InputError(
+            f"{path}: cannot read past line {number}: {exc}. Check that the file is complete "
+            "and that its extension (.gz, .zst or none) matches its compression."
+        ) from exc
+
+
+def _open_binary(path: Path) -> io.BufferedIOBase:
     name = path.name.lower()
     if name.endswith(".gz"):
         return gzip.open(path, "rb")
     if name.endswith((".zst", ".zstd")):
-        import zstandard  # only needed for zstd input
-
-        raw = open(path, "rb")  # noqa: SIM115 - closed through the reader below
-        reader = zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)
-        return io.BufferedReader(reader)  # type: ignore[arg-type]
-    return open(path, "rb")  # noqa: SIM115 - the caller closes it
+        raw = open(path, "rb")  # noqa: SIM115 - closed by the reader (closefd)
+        # read_across_frames: files written by concatenating zstd frames are common for logs.
+        reader = zstandard.ZstdDecompressor().stream_reader(
+            raw, read_across_frames=True, closefd=True
+        )
+        return io.BufferedReader(reader)
+    return open(path, "rb")
 
 
 def _parse_line(raw: bytes, number: int, issues: list[ImportIssue]) -> dict[str, Any] | None:
@@ -354,6 +363,8 @@ class _Call:
     name: str
     response_id: str
     called_at: datetime
+    timed: bool
+    """Whether `called_at` came from the input (not from the import clock)."""
     answered: bool = False
 
 
@@ -363,7 +374,6 @@ class _Clock:
 
     start: datetime
     previous: datetime
-    real: bool = False
 
 
 class _Conversation:
@@ -457,9 +467,8 @@ class _Conversation:
         if not messages:
             self.issue("conversation has no messages; imported the session only")
 
-        record_time = self._time(record, "conversation")
-        clock = self._clock(record_time, messages)
-        session = self._session(record_time or clock.start)
+        clock = self._clock(self._time(record, "conversation"), messages)
+        session = self._session(clock.start)
 
         for index, message in enumerate(messages):
             if not isinstance(message, dict):
@@ -505,10 +514,10 @@ class _Conversation:
         if isinstance(tags, str):
             return [tags]
         if isinstance(tags, list):
-            kept = [t if isinstance(t, str) else _json(t) for t in tags if t is not None]
-            if len(kept) != len(tags) or any(not isinstance(t, str) for t in tags):
-                self.issue("tags: dropped null items and wrote non-string items as JSON text")
-            return kept
+            if all(isinstance(t, str) for t in tags):
+                return tags
+            self.issue("tags: dropped null items and wrote non-string items as JSON text")
+            return [t if isinstance(t, str) else _json(t) for t in tags if t is not None]
         self.issue(f"tags must be a list of strings, got {type(tags).__name__}; kept in attrs")
         self.session_extra["tags"] = tags
         return None
@@ -547,7 +556,8 @@ class _Conversation:
         metadata = self._message_metadata(message)
         if role not in ("user", "system"):
             metadata["role"] = raw_role
-        text = self._content(index, message, metadata, allow_missing=False)
+        # A missing text is reported once, below, with what was stored instead.
+        text = self._content(index, message, metadata, allow_missing=True)
         if not text.strip():
             metadata["content_placeholder"] = True
             text = MISSING_CONTENT
@@ -590,16 +600,16 @@ class _Conversation:
         for tool in tools:
             if not isinstance(tool, dict):
                 continue
-            spec = tool.get("function") if isinstance(tool.get("function"), dict) else tool
-            name = spec.get("name")
+            function = tool.get("function")
+            name = (function if isinstance(function, dict) else tool).get("name")
             if isinstance(name, str) and name:
                 names.append(name)
         return names or None
 
-    def _ensure_prompt(self, at: datetime) -> dict[str, Any]:
+    def _ensure_prompt(self, at: datetime, what: str) -> dict[str, Any]:
         if self.prompt is None:
             self.issue(
-                "assistant message before any prompt; attached it to a placeholder Prompt "
+                f"{what} before any prompt; attached it to a placeholder Prompt "
                 f"{self.conv_id}:placeholder-prompt"
             )
             self._add_prompt(
@@ -614,7 +624,7 @@ class _Conversation:
         return self.prompt
 
     def _assistant(self, index: int, message: dict[str, Any], at: datetime, real: bool) -> None:
-        prompt = self._ensure_prompt(at)
+        prompt = self._ensure_prompt(at, f"assistant message {index}")
         metadata = self._message_metadata(message)
         tool_calls = message.get("tool_calls")
         function_call = message.get("function_call")
@@ -650,10 +660,10 @@ class _Conversation:
             self.issue(f"message {index}: tool_calls is not a list; read it as one call")
             tool_calls = [tool_calls]
         for call in tool_calls or []:
-            self._call(index, order, call, response, at)
+            self._call(index, order, call, response, at, real)
             order += 1
         if function_call:
-            self._call(index, order, function_call, response, at, legacy=True)
+            self._call(index, order, function_call, response, at, real, legacy=True)
 
     def _call(
         self,
@@ -662,6 +672,7 @@ class _Conversation:
         call: Any,
         response: dict[str, Any],
         at: datetime,
+        real: bool,
         *,
         legacy: bool = False,
     ) -> None:
@@ -669,7 +680,7 @@ class _Conversation:
         attrs: dict[str, Any] = {}
         call_id: str | None = None
         if isinstance(call, dict):
-            spec = call if legacy else call.get("function", call)
+            spec = call if legacy else call.get("function") or call.get("custom") or call
             spec = spec if isinstance(spec, dict) else {}
             if not legacy:
                 call_id = call.get("id") if isinstance(call.get("id"), str) else None
@@ -677,10 +688,8 @@ class _Conversation:
                     attrs["call_type"] = call.get("type")
             name = spec.get("name")
             arguments = spec.get("arguments", spec.get("input"))
-            extra = {
-                k: v for k, v in call.items() if k not in ("id", "type", "function", "name")
-            }
-            extra.pop("arguments", None)
+            used = ("id", "type", "function", "custom", "name", "arguments", "input")
+            extra = {k: v for k, v in call.items() if k not in used}
             if extra:
                 attrs["extra"] = extra
         else:
@@ -710,7 +719,7 @@ class _Conversation:
         )
         edge = self.edge("INVOKES", response["id"], node_id, at, invocation_order=order)
         self.invocations_per_response[response["id"]] = order + 1
-        self.calls.append(_Call(node, edge, call_id, name, response["id"], at))
+        self.calls.append(_Call(node, edge, call_id, name, response["id"], at, real))
 
     def _arguments(self, arguments: Any, what: str) -> str:
         if arguments is None or (isinstance(arguments, str) and not arguments.strip()):
@@ -733,14 +742,16 @@ class _Conversation:
         name = message.get("name") if isinstance(message.get("name"), str) else None
         call, why = self._match(call_id, name)
         if call is None:
-            call = self._orphan(index, call_id, name, at, why)
+            call = self._orphan(index, call_id, name, at, real, why)
         attrs: dict[str, Any] = call.node.setdefault("attrs", {})
         attrs["result_message"] = index
         if real:
             attrs["result_at"] = at.isoformat()
-            duration = (at - call.called_at) / _STEP
-            if duration >= 0 and call.node["occurred_at"] == call.called_at:
-                attrs["result_after_ms"] = duration
+            # Time from the call to its result: an upper bound of the tool's duration, so it
+            # stays in attrs rather than in `duration_ms`.
+            after = (at - call.called_at) / _STEP
+            if call.timed and after >= 0:
+                attrs["result_after_ms"] = after
         extra = {k: v for k, v in message.items() if k not in _MESSAGE_KEYS}
         if extra:
             attrs["result_extra"] = extra
@@ -763,11 +774,12 @@ class _Conversation:
 
     def _match(self, call_id: str | None, name: str | None) -> tuple[_Call | None, str]:
         if call_id is not None:
-            for call in self.calls:
-                if call.call_id == call_id:
-                    if not call.answered:
-                        return call, ""
-                    return None, f"call {call_id!r} already has a result"
+            same_id = [c for c in self.calls if c.call_id == call_id]
+            waiting = [c for c in same_id if not c.answered]
+            if waiting:
+                return waiting[0], ""
+            if same_id:
+                return None, f"tool call {call_id!r} already has a result"
             return None, f"no tool call with id {call_id!r}"
         # Legacy `function` messages and tool messages without an id: the first open call of
         # the latest response, preferring one with the same function name.
@@ -779,11 +791,11 @@ class _Conversation:
         return None, "no open tool call to match (the message has no tool_call_id)"
 
     def _orphan(
-        self, index: int, call_id: str | None, name: str | None, at: datetime, why: str
+        self, index: int, call_id: str | None, name: str | None, at: datetime, real: bool, why: str
     ) -> _Call:
         response = self.response
         if response is None:
-            prompt = self._ensure_prompt(at)
+            prompt = self._ensure_prompt(at, f"tool result in message {index}")
             response_id = f"{self.conv_id}:placeholder-response"
             self.issue(
                 f"tool result in message {index} comes before any assistant message; attached "
@@ -820,7 +832,7 @@ class _Conversation:
         )
         edge = self.edge("INVOKES", response["id"], node_id, at, invocation_order=order)
         self.invocations_per_response[response["id"]] = order + 1
-        call = _Call(node, edge, call_id, tool_name, response["id"], at)
+        call = _Call(node, edge, call_id, tool_name, response["id"], at, real)
         self.calls.append(call)
         return call
 
@@ -829,10 +841,8 @@ class _Conversation:
         (the shape of a logged chat-completion call), so they go on the last Response."""
         record = self.record
         usage, finish = record.get("usage"), record.get("finish_reason")
-        if usage is None and finish is None:
-            return
-        if not self.responses:
-            return  # they stay in the session's attrs
+        if (usage is None and finish is None) or not self.responses:
+            return  # the session's attrs keep them either way
         last = self.responses[-1]
         metadata = last.setdefault("metadata", {})
         for key, value in {

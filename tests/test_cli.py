@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from memgraph_ops.cli import main
+from memgraph_ops.events import to_frame
+from tests.factories import event, session
+
+
+def _write_jsonl(path: Path, rows: list[object]) -> Path:
+    path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows) + "\n")
+    return path
+
+
+def test_ingest_jsonl_then_compact_then_status_json(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = session("s1", 2)
+    path = _write_jsonl(tmp_path / "events.jsonl", events)
+    assert main(["ingest", str(path)]) == 0
+    assert main(["ingest", str(path), "--json"]) == 0  # re-ingest: all duplicates
+    out = capsys.readouterr().out
+    report = json.loads(out[out.index("{") :])
+    assert report["accepted"] == 0 and report["duplicates"] == len(events)
+    assert main(["compact"]) == 0
+    capsys.readouterr()
+    assert main(["status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["lake"]["tables"]["event_log"]["rows"] == len(events)
+    assert status["hot"]["events"] == 0
+
+
+def test_ingest_with_bad_lines_exits_2_and_keeps_the_good_ones(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = session("s1", 1)
+    path = _write_jsonl(
+        tmp_path / "mixed.jsonl",
+        [good[0], "{not json", "[1, 2]", event("b", "Prompt", "p", session_id="s1"), *good[1:]],
+    )
+    assert main(["ingest", str(path)]) == 2
+    out = capsys.readouterr().out
+    assert "quarantined 3" in out
+    assert "not valid JSON" in out and "Prompt needs content" in out
+    assert main(["status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["hot"]["events"] == len(good)
+
+
+def test_ingest_parquet(home: Path, tmp_path: Path) -> None:
+    frame = to_frame(session("s1", 2)).drop("_reason", "_raw")
+    pq.write_table(frame.to_arrow(), tmp_path / "events.parquet")
+    assert main(["ingest", str(tmp_path / "events.parquet")]) == 0
+
+
+def test_usage_errors_exit_2(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ingest", str(tmp_path / "missing.jsonl")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    (tmp_path / "events.csv").write_text("a,b\n")
+    assert main(["ingest", str(tmp_path / "events.csv")]) == 2
+    assert "unknown event file format" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["ingest"])
+    assert exc.value.code == 2
+    assert main([]) == 2
+
+
+def test_home_flag_overrides_environment(home: Path, tmp_path: Path) -> None:
+    other = tmp_path / "elsewhere"
+    path = _write_jsonl(tmp_path / "e.jsonl", session("s1", 1))
+    assert main(["ingest", str(path), "--home", str(other)]) == 0
+    assert (other / "hot.duckdb").exists() and not (home / "hot.duckdb").exists()
