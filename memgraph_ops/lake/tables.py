@@ -214,6 +214,23 @@ class Lake:
             "result", "error", "model", "total_tokens",
         )  # fmt: skip
 
+    def transcript(self, session_id: str, *, as_of: AsOf = None, width: int = 100) -> str:
+        """A session rendered as a readable conversation (for notebooks and terminals)."""
+        lines = []
+        for row in self.session(session_id, as_of=as_of).iter_rows(named=True):
+            if row["type"] == "ToolInvocation":
+                outcome = f"error: {row['error']}" if row["error"] else (row["result"] or "")
+                text = f"{row['tool_name']}({row['parameters'] or ''}) -> {outcome}"
+                who = "tool"
+            else:
+                text = row["content"] or ""
+                who = "system" if row["is_system"] else (
+                    "user" if row["type"] == "Prompt" else "assistant"
+                )
+            text = " ".join(text.split())
+            lines.append(f"{who:>9}: {text[:width]}{'…' if len(text) > width else ''}")
+        return "\n".join(lines)
+
     def stats(self) -> dict[str, Any]:
         """Rows, files, bytes and version per table."""
         out: dict[str, Any] = {}
