@@ -120,6 +120,6 @@ def _accumulate(totals: dict[str, Any], result: IngestResult, *, unreadable: int
         totals["reasons"][reason] = totals["reasons"].get(reason, 0) + n
 
 
-def open(home: str | Path | None = None, *, read_only: bool = False, **overrides: Any) -> Memgraph:  # noqa: A001
+def open(home: str | Path | None = None, *, read_only: bool = False, **overrides: Any) -> Memgraph:
     """Open a data root (default: `$MEMGRAPH_HOME`, else `./store`)."""
     return Memgraph(load_settings(home, **overrides), read_only=read_only)

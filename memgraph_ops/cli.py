@@ -166,7 +166,9 @@ def _import_chat(args: argparse.Namespace) -> int:
     ]
     if report.issues:
         lines.append(f"{len(report.issues)} problems (everything else was imported):")
-        lines.extend(f"  line {i.line} [{i.conversation_id}]: {i.message}" for i in report.issues[:50])
+        lines.extend(
+            f"  line {i.line} [{i.conversation_id}]: {i.message}" for i in report.issues[:50]
+        )
         if len(report.issues) > 50:
             lines.append(f"  … and {len(report.issues) - 50} more (use --json for all)")
     _emit(args, data, lines)

@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 import polars as pl
 import pyarrow as pa
@@ -32,7 +32,7 @@ from memgraph_ops.model import (
     edge_key,
 )
 
-EventInput = Iterable[Mapping[str, Any]] | pa.Table | pa.RecordBatch | pl.DataFrame
+EventInput: TypeAlias = Iterable[Mapping[str, Any]] | pa.Table | pa.RecordBatch | pl.DataFrame
 
 _COLUMNS = EVENT_SCHEMA.names
 _POLARS_SCHEMA = pl.Schema(pl.from_arrow(EVENT_SCHEMA.empty_table()).schema)  # type: ignore[union-attr]
@@ -57,7 +57,7 @@ def to_frame(events: EventInput) -> pl.DataFrame:
     if isinstance(events, pa.RecordBatch):
         events = pa.Table.from_batches([events])
     if isinstance(events, pa.Table):
-        events = pl.from_arrow(events)  # type: ignore[assignment]
+        events = pl.DataFrame(events)
     if isinstance(events, pl.DataFrame):
         return _from_polars(events)
     return _from_dicts(events)
@@ -224,7 +224,7 @@ def _cast(col: pl.Series, dtype: pl.DataType) -> pl.Series:
             parsed = pl.Series(col.name, fixed, dtype=dtype)
         return parsed
     if isinstance(dtype, pl.Datetime) and isinstance(col.dtype, pl.Datetime):
-        if col.dtype.time_zone is None:  # type: ignore[attr-defined]
+        if col.dtype.time_zone is None:
             col = col.dt.replace_time_zone("UTC")
         return col.dt.convert_time_zone("UTC").cast(dtype)
     return col.cast(dtype, strict=False)

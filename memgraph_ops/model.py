@@ -102,15 +102,20 @@ ENVELOPE: Final[dict[str, pa.DataType]] = {
 }
 
 EVENT_SCHEMA: Final = pa.schema(
-    [pa.field(n, t) for n, t in ENVELOPE.items()]
-    + [pa.field(n, t) for n, t in FIELDS.items()]
-    + [pa.field("attrs", STR)]
+    [
+        *(pa.field(n, t) for n, t in ENVELOPE.items()),
+        *(pa.field(n, t) for n, t in FIELDS.items()),
+        pa.field("attrs", STR),
+    ]
 )
 """An event as accepted from users (before the store assigns `seq` and `ingested_at`)."""
 
 STORED_EVENT_SCHEMA: Final = pa.schema(
-    [pa.field("seq", pa.int64(), nullable=False), pa.field("ingested_at", TS, nullable=False)]
-    + list(EVENT_SCHEMA)
+    [
+        pa.field("seq", pa.int64(), nullable=False),
+        pa.field("ingested_at", TS, nullable=False),
+        *EVENT_SCHEMA,
+    ]
 )
 """An event as kept in the operational store."""
 

@@ -1,6 +1,5 @@
 """The Dagster code location of memgraph_ops: `dagster dev -m pipelines.definitions`."""
 
-
 import dagster as dg
 
 from memgraph_ops import load_settings

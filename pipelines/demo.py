@@ -14,10 +14,10 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+from memgraph_ops.workload import write_workload
 
 from memgraph_ops import load_settings
 from memgraph_ops import open as open_memgraph
-from memgraph_ops.workload import write_workload
 from pipelines.definitions import defs
 from pipelines.instance import prepare_dagster_home
 
@@ -89,7 +89,9 @@ def _report(
     _say("edges by type:  " + ", ".join(f"{t} {n:,}" for t, n in edges.iter_rows()))
     _say(
         "lake versions:  "
-        + ", ".join(f"{name} v{t['version']} ({t['bytes'] / 1e6:.1f} MB)" for name, t in tables.items())
+        + ", ".join(
+            f"{name} v{t['version']} ({t['bytes'] / 1e6:.1f} MB)" for name, t in tables.items()
+        )
     )
     _say("seconds:        " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
 

@@ -1,6 +1,5 @@
 """Dagster resources: one per external system this code location reads or writes."""
 
-
 from collections.abc import Iterator
 from contextlib import contextmanager
 

@@ -56,7 +56,9 @@ def test_ingest_parquet(home: Path, tmp_path: Path) -> None:
     assert main(["ingest", str(tmp_path / "events.parquet")]) == 0
 
 
-def test_usage_errors_exit_2(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_usage_errors_exit_2(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["ingest", str(tmp_path / "missing.jsonl")]) == 2
     assert "no such file" in capsys.readouterr().err
     (tmp_path / "events.csv").write_text("a,b\n")

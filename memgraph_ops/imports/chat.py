@@ -730,8 +730,7 @@ class _Conversation:
             json.loads(arguments)
         except ValueError:
             self.issue(
-                f"tool call {what}: arguments are not valid JSON; kept the text as "
-                '{"_raw": ...}'
+                f'tool call {what}: arguments are not valid JSON; kept the text as {{"_raw": ...}}'
             )
             return _json({"_raw": arguments})
         return arguments

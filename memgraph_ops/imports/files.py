@@ -64,7 +64,9 @@ def _jsonl_batches(path: Path, batch_rows: int) -> Iterator[EventBatch]:
             try:
                 event = json.loads(line)
             except ValueError as exc:
-                batch.unreadable.append((line.rstrip("\n"), f"line {number}: not valid JSON ({exc})"))
+                batch.unreadable.append(
+                    (line.rstrip("\n"), f"line {number}: not valid JSON ({exc})")
+                )
             else:
                 if isinstance(event, dict):
                     assert isinstance(batch.events, list)

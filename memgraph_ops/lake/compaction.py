@@ -312,9 +312,11 @@ def _merge_edges(
         [
             latest,
             resolved.select(
-                "id", pl.lit("resolve").alias("_op"), pl.lit(False).alias("_reset"),
+                "id",
+                pl.lit("resolve").alias("_op"),
+                pl.lit(False).alias("_reset"),
                 pl.lit(False).alias("dangling"),
-            ),  # fmt: skip
+            ),
         ],
         how="diagonal_relaxed",
     )

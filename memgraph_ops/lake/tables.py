@@ -115,7 +115,9 @@ class Lake:
         if table is None or as_of is None:
             return table
         try:
-            table.load_as_version(int(as_of) if isinstance(as_of, str) and as_of.isdigit() else as_of)
+            table.load_as_version(
+                int(as_of) if isinstance(as_of, str) and as_of.isdigit() else as_of
+            )
         except Exception as exc:  # delta-rs raises several kinds here; name the request
             raise LakeError(f"cannot load {name} as of {as_of!r}: {exc}") from exc
         return table
@@ -224,8 +226,10 @@ class Lake:
                 who = "tool"
             else:
                 text = row["content"] or ""
-                who = "system" if row["is_system"] else (
-                    "user" if row["type"] == "Prompt" else "assistant"
+                who = (
+                    "system"
+                    if row["is_system"]
+                    else ("user" if row["type"] == "Prompt" else "assistant")
                 )
             text = " ".join(text.split())
             lines.append(f"{who:>9}: {text[:width]}{'…' if len(text) > width else ''}")

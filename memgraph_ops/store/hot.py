@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Literal
 
@@ -136,7 +137,8 @@ class Store:
                 seen = self._con.execute(
                     """
                     SELECT k._pos FROM _keys k
-                    WHERE EXISTS (SELECT 1 FROM events e WHERE e.id = k.id AND e.event_id = k.event_id)
+                    WHERE EXISTS (SELECT 1 FROM events e
+                                  WHERE e.id = k.id AND e.event_id = k.event_id)
                        OR EXISTS (SELECT 1 FROM retired_events r
                                   WHERE r.id = k.id AND r.event_id = k.event_id)
                     """
@@ -215,14 +217,16 @@ class Store:
 
     def node(self, node_id: str) -> dict[str, Any] | None:
         """The current state of a node, by exact id; None if unknown or deleted."""
-        rows = self._con.execute(
+        rows: list[tuple[Any, ...]] = self._con.execute(
             f"SELECT op, {_NODE_COLUMNS} FROM events WHERE id = ? AND kind = 'node'",
             [node_id],
         ).fetchall()
         if not rows:
             return None
         names = ["op", *_NODE_COLUMNS.split(", ")]
-        latest = dict(zip(names, max(rows, key=lambda r: r[names.index("seq")]), strict=True))
+        seq = names.index("seq")
+        newest = max(rows, key=itemgetter(seq))
+        latest = dict(zip(names, newest, strict=True))
         if latest.pop("op") == "delete":
             return None
         return {k: v for k, v in latest.items() if v is not None}
@@ -262,7 +266,9 @@ class Store:
             prev = latest.get(row[1])
             if prev is None or row[0] > prev[0]:
                 latest[row[1]] = row
-        prompts, responses, tools = [], [], []
+        prompts: list[dict[str, Any]] = []
+        responses: list[dict[str, Any]] = []
+        tools: list[dict[str, Any]] = []
         for row in latest.values():
             if row[2] == "delete":
                 continue

@@ -1,6 +1,5 @@
 """Compaction assets: HOT events → Delta `event_log`, `nodes`, `edges`, exactly once."""
 
-
 from collections.abc import Iterator
 from typing import Any
 
@@ -113,12 +112,16 @@ def _unique_ids(lake: LakeResource, name: str) -> dg.AssetCheckResult:
 def event_log_exactly_once(lake: LakeResource) -> dg.AssetCheckResult:
     handle = lake.lake()
     watermark = handle.watermark()
-    counts = handle.scan("event_log").select(
-        pl.len().alias("rows"),
-        pl.col("event_id").n_unique().alias("event_ids"),
-        pl.col("seq").n_unique().alias("seqs"),
-        pl.col("seq").max().alias("max_seq"),
-    ).collect()
+    counts = (
+        handle.scan("event_log")
+        .select(
+            pl.len().alias("rows"),
+            pl.col("event_id").n_unique().alias("event_ids"),
+            pl.col("seq").n_unique().alias("seqs"),
+            pl.col("seq").max().alias("max_seq"),
+        )
+        .collect()
+    )
     rows, ids, seqs = (int(counts[c][0]) for c in ("rows", "event_ids", "seqs"))
     return dg.AssetCheckResult(
         passed=rows == ids == seqs == watermark,

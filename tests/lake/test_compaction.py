@@ -71,7 +71,9 @@ def test_out_of_order_older_event_does_not_overwrite_newer_state(mg: Memgraph) -
 
 
 def test_deletes_remove_rows_and_same_batch_reset(mg: Memgraph) -> None:
-    mg.ingest([event("e1", "Agent", "a1", name="x", role="r"), event("e2", "Agent", "a2", name="y")])
+    mg.ingest(
+        [event("e1", "Agent", "a1", name="x", role="r"), event("e2", "Agent", "a2", name="y")]
+    )
     mg.compact()
     mg.ingest(
         [

@@ -28,10 +28,16 @@ def lake_home(home: Path) -> Path:
 def test_notebook_executes(path: Path, lake_home: Path, tmp_path: Path) -> None:
     notebook = nbformat.read(path, as_version=4)
     NotebookClient(
-        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+        notebook,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
     ).execute()
     outputs = "".join(
-        o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", [])
+        o.get("text", "")
+        for c in notebook.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
     )
     if path.name == "lake_tour.ipynb":
         assert "s-long" in outputs  # the busiest session is shown as a conversation

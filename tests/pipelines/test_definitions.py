@@ -45,7 +45,7 @@ def _metadata(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, dg.Metad
 
 def test_materialize_twice_is_idempotent_and_checks_pass(home: Path) -> None:
     with memgraph_ops.open(home) as mg:
-        mg.ingest(session("s1", 3) + [edge("x", "HANDLED_BY", "s1-p0", "nobody")])
+        mg.ingest([*session("s1", 3), edge("x", "HANDLED_BY", "s1-p0", "nobody")])
     with dg.instance_for_test() as instance:
         first = _materialize(home, instance)
         assert first.success

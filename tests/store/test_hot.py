@@ -85,7 +85,9 @@ _JUNK = st.one_of(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(breakage=st.lists(st.tuples(_FIELDS, _JUNK), min_size=1, max_size=3))
 def test_property_broken_events_are_quarantined_and_neighbours_land(
     tmp_path_factory: pytest.TempPathFactory, breakage: list[tuple[str, object]]
@@ -160,7 +162,9 @@ def test_seq_never_goes_back_after_full_trim(store: Store) -> None:
     assert store.ingest(session("s2", 1)).first_seq == top + 1
 
 
-def _hold_store(path: str, ready: multiprocessing.synchronize.Event, done: multiprocessing.synchronize.Event) -> None:  # type: ignore[name-defined]
+def _hold_store(
+    path: str, ready: multiprocessing.synchronize.Event, done: multiprocessing.synchronize.Event
+) -> None:  # type: ignore[name-defined]
     with Store.open(path):
         ready.set()
         done.wait(30)
