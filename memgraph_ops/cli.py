@@ -164,13 +164,13 @@ def _import_chat(args: argparse.Namespace) -> int:
         f"quarantined {report.quarantined})",
         *[f"  {k}: {v}" for k, v in report.nodes_by_type.items()],
     ]
-    if report.issues:
-        lines.append(f"{len(report.issues)} problems (everything else was imported):")
+    if report.issue_count:
+        lines.append(f"{report.issue_count} problems (everything else was imported):")
         lines.extend(
             f"  line {i.line} [{i.conversation_id}]: {i.message}" for i in report.issues[:50]
         )
-        if len(report.issues) > 50:
-            lines.append(f"  … and {len(report.issues) - 50} more (use --json for all)")
+        if report.issue_count > 50:
+            lines.append(f"  … and {report.issue_count - 50} more (use --json for more)")
     _emit(args, data, lines)
     return EXIT_BAD_INPUT if report.quarantined or report.skipped_lines else EXIT_OK
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
+import duckdb
 import polars as pl
 import pyarrow as pa
 
@@ -255,6 +256,7 @@ def validate(frame: pl.DataFrame, known_node_types: pl.DataFrame | None = None) 
     duplicates = int((~is_first).sum())
     frame = frame.filter(is_first)
 
+    frame = frame.hstack(_with_json_validity(frame))
     checks = _checks()
     endpoint = _endpoint_checks(frame, known_node_types)
     reasons = frame.select(
@@ -336,8 +338,11 @@ def _checks() -> list[pl.Expr]:
     )
     for t in NODE_TYPES.values():
         for f in t.required:
+            # Required fields must be present; an empty text is a value (an empty message).
             checks.append(
-                _reason(node & upsert & (type_ == t.name) & _missing(f), f"{t.name} needs {f}")
+                _reason(
+                    node & upsert & (type_ == t.name) & pl.col(f).is_null(), f"{t.name} needs {f}"
+                )
             )
     checks.append(
         _reason(
@@ -366,12 +371,7 @@ def _checks() -> list[pl.Expr]:
         )
     )
     for f in sorted(JSON_FIELDS):
-        checks.append(
-            _reason(
-                pl.col(f).map_elements(_not_json, return_dtype=pl.Boolean, skip_nulls=True),
-                f"{f}: not valid JSON",
-            )
-        )
+        checks.append(_reason(pl.col(f"_invalid_json_{f}"), f"{f}: not valid JSON"))
     for f in sorted(LIST_FIELDS):
         checks.append(
             _reason(pl.col(f).list.eval(pl.element().is_null()).list.any(), f"{f}: null item")
@@ -379,12 +379,35 @@ def _checks() -> list[pl.Expr]:
     return checks
 
 
-def _not_json(value: str) -> bool:
-    try:
-        json.loads(value)
-    except ValueError:
-        return True
-    return False
+def _with_json_validity(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add `_invalid_json_<field>` flags, computed by DuckDB's vectorised `json_valid`
+    (polars has no per-value JSON check: `json_decode` fails the whole column)."""
+    fields = sorted(JSON_FIELDS)
+    present = [f for f in fields if frame[f].null_count() < frame.height]
+    flags = pl.DataFrame(
+        {
+            f"_invalid_json_{f}": pl.repeat(False, frame.height, eager=True)
+            for f in fields
+            if f not in present
+        }
+    )
+    if present:
+        con = duckdb.connect()
+        try:
+            columns = frame.select(present).to_arrow()
+            con.register("_json", columns)
+            checked = con.sql(
+                "SELECT "
+                + ", ".join(
+                    f'coalesce(NOT json_valid("{f}"), false) AS "_invalid_json_{f}"'
+                    for f in present
+                )
+                + " FROM _json"
+            ).to_arrow_table()
+        finally:
+            con.close()
+        flags = flags.hstack(pl.DataFrame(checked))
+    return flags
 
 
 def _endpoint_checks(frame: pl.DataFrame, known: pl.DataFrame | None) -> list[pl.Expr]:

@@ -173,7 +173,16 @@ NODE_TYPES: Final[dict[str, NodeType]] = {
         ),
         NodeType(
             "ToolInvocation",
-            ("response_id", "tool_name", "parameters", "result", "error", "duration_ms", "success"),
+            (
+                "response_id",
+                "tool_name",
+                "parameters",
+                "result",
+                "error",
+                "duration_ms",
+                "success",
+                "metadata",
+            ),
             required=("response_id", "tool_name"),
         ),
         NodeType(
@@ -193,6 +202,8 @@ NODE_TYPES: Final[dict[str, NodeType]] = {
     )
 }
 
+# Edges that order things in time point back in time: a later Prompt FOLLOWS the earlier one
+# (so a prompt with two incoming FOLLOWS edges is a fork), a Response RESPONDS_TO its Prompt.
 EDGE_TYPES: Final[dict[str, EdgeType]] = {
     t.name: t
     for t in (

@@ -58,6 +58,7 @@ def session(sid: str, turns: int, *, user: str = "user-1", start: int = 0) -> li
                  invocation_order=0),
         ]  # fmt: skip
         if previous:
-            out.append(edge(f"{sid}-e-f{i}", "FOLLOWS", previous, p, at=t, session_id=sid))
+            # FOLLOWS points back in time: the later prompt follows the earlier one.
+            out.append(edge(f"{sid}-e-f{i}", "FOLLOWS", p, previous, at=t, session_id=sid))
         previous = p
     return out

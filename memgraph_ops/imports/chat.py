@@ -141,6 +141,7 @@ class ChatImportReport:
     duplicates: int = 0
     quarantined: int = 0
     nodes_by_type: dict[str, int] = field(default_factory=dict)
+    """Node events produced from the file per type, whether new or already imported."""
     edges_by_type: dict[str, int] = field(default_factory=dict)
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     issue_count: int = 0
@@ -403,7 +404,6 @@ class _Conversation:
         self.responses: list[dict[str, Any]] = []
         self.calls: list[_Call] = []
         self.invocations_per_response: dict[str, int] = {}
-        self.placeholder_prompt = False
         self.session_extra: dict[str, Any] = {}
 
     # helpers ----------------------------------------------------------------------------------
@@ -464,7 +464,7 @@ class _Conversation:
             )
             self.session_extra["messages"] = messages
             messages = []
-        if not messages:
+        elif not messages:
             self.issue("conversation has no messages; imported the session only")
 
         clock = self._clock(self._time(record, "conversation"), messages)

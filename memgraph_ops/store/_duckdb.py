@@ -35,10 +35,11 @@ CREATE INDEX IF NOT EXISTS events_session ON events (session_id);
 CREATE INDEX IF NOT EXISTS events_id ON events (id);
 CREATE INDEX IF NOT EXISTS events_src ON events (src);
 CREATE INDEX IF NOT EXISTS events_dst ON events (dst);
+CREATE INDEX IF NOT EXISTS events_event_id ON events (event_id);
 CREATE TABLE IF NOT EXISTS retired_events (
   event_id VARCHAR NOT NULL, id VARCHAR, seq BIGINT NOT NULL, retired_at TIMESTAMPTZ NOT NULL
 );
-CREATE INDEX IF NOT EXISTS retired_id ON retired_events (id);
+CREATE INDEX IF NOT EXISTS retired_event_id ON retired_events (event_id);
 CREATE TABLE IF NOT EXISTS quarantine (
   quarantined_at TIMESTAMPTZ NOT NULL, source VARCHAR, event_id VARCHAR,
   reason VARCHAR NOT NULL, raw VARCHAR

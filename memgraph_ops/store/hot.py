@@ -9,13 +9,14 @@ per id.
 
 from __future__ import annotations
 
+import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import polars as pl
 import pyarrow as pa
@@ -25,6 +26,18 @@ from memgraph_ops.model import EVENT_SCHEMA, STORED_EVENT_SCHEMA
 from memgraph_ops.store import _duckdb
 
 Direction = Literal["out", "in", "both"]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _locked(method: F) -> F:
+    """Serialise a method on the store's one DuckDB connection (not safe across threads)."""
+
+    @functools.wraps(method)
+    def wrapper(self: Store, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 _NODE_COLUMNS = ", ".join(
     c for c in STORED_EVENT_SCHEMA.names if c not in ("src", "dst", "kind", "event_id")
@@ -129,22 +142,18 @@ class Store:
         """The rows of `valid` whose event id the store has not seen."""
         if valid.is_empty():
             return valid
-        keys = valid.select("_pos", "event_id", "id").to_arrow()
+        keys = valid.select("_pos", "event_id").to_arrow()
         self._con.register("_keys", keys)
         try:
-            if keys.num_rows <= 64:
-                # A few events: look them up through the id index instead of scanning.
-                seen = self._con.execute(
-                    """
-                    SELECT k._pos FROM _keys k
-                    WHERE EXISTS (SELECT 1 FROM events e
-                                  WHERE e.id = k.id AND e.event_id = k.event_id)
-                       OR EXISTS (SELECT 1 FROM retired_events r
-                                  WHERE r.id = k.id AND r.event_id = k.event_id)
-                    """
-                ).fetchall()
-                seen_pos = {r[0] for r in seen}
-                return valid.filter(~pl.col("_pos").is_in(list(seen_pos)))
+            if keys.num_rows <= 16:
+                # A few events (the single-event path): point lookups through the event_id
+                # indexes cost well under a millisecond, where a join would scan the table.
+                seen = [
+                    pos
+                    for pos, eid in zip(valid["_pos"], valid["event_id"], strict=True)
+                    if self._con.execute(_SEEN_SQL, [eid, eid]).fetchall()
+                ]
+                return valid.filter(~pl.col("_pos").is_in(seen))
             kept = _arrow(
                 self._con,
                 """
@@ -215,6 +224,7 @@ class Store:
 
     # reads ----------------------------------------------------------------------------------
 
+    @_locked
     def node(self, node_id: str) -> dict[str, Any] | None:
         """The current state of a node, by exact id; None if unknown or deleted."""
         rows: list[tuple[Any, ...]] = self._con.execute(
@@ -231,6 +241,7 @@ class Store:
             return None
         return {k: v for k, v in latest.items() if v is not None}
 
+    @_locked
     def edges(
         self, node_id: str, *, direction: Direction = "both", type: str | None = None
     ) -> pl.DataFrame:
@@ -257,6 +268,7 @@ class Store:
         assert isinstance(frame, pl.DataFrame)
         return frame
 
+    @_locked
     def context(self, session_id: str, *, last: int = 10) -> list[dict[str, Any]]:
         """A session's recent context: the last `last` prompts, each with its responses and
         their tool invocations, oldest first."""
@@ -289,6 +301,7 @@ class Store:
                 by_response[t["response_id"]].append(_compact(t))
         return [{"prompt": _compact(p), "responses": by_prompt[p["id"]]} for p in prompts]
 
+    @_locked
     def sessions(self, user_id: str) -> pl.DataFrame:
         """Sessions of a user (the data subject), newest first."""
         table = _arrow(
@@ -312,6 +325,7 @@ class Store:
             .sort("updated_at", descending=True)
         )
 
+    @_locked
     def quarantine(self, limit: int = 100) -> pl.DataFrame:
         """The most recent quarantined events, with their reasons."""
         table = _arrow(
@@ -321,6 +335,7 @@ class Store:
 
     # compaction support ---------------------------------------------------------------------
 
+    @_locked
     def max_seq(self) -> int:
         """The highest seq assigned so far (0 if none)."""
         return int(_scalar(self._con, "SELECT value FROM meta WHERE key = 'next_seq'")) - 1
@@ -330,11 +345,12 @@ class Store:
         high = self.max_seq()
         low = seq
         while low < high:
-            table = _arrow(
-                self._con,
-                "SELECT * FROM events WHERE seq > ? AND seq <= ? ORDER BY seq",
-                [low, min(low + batch_rows, high)],
-            )
+            with self._lock:
+                table = _arrow(
+                    self._con,
+                    "SELECT * FROM events WHERE seq > ? AND seq <= ? ORDER BY seq",
+                    [low, min(low + batch_rows, high)],
+                )
             low = min(low + batch_rows, high)
             if table.num_rows:
                 yield table.cast(STORED_EVENT_SCHEMA)
@@ -373,6 +389,7 @@ class Store:
 
     # status ---------------------------------------------------------------------------------
 
+    @_locked
     def counts(self) -> dict[str, Any]:
         """Rows per table and per event kind/type, and the file's size on disk."""
         con = self._con
@@ -396,6 +413,11 @@ class Store:
     def checkpoint(self) -> None:
         self._con.execute("CHECKPOINT")
 
+
+_SEEN_SQL = (
+    "SELECT 1 FROM events WHERE event_id = ? "
+    "UNION ALL SELECT 1 FROM retired_events WHERE event_id = ?"
+)
 
 _EDGE_KEEP = [
     "seq", "op", "id", "type", "src", "dst", "session_id", "tenant", "occurred_at",

@@ -452,7 +452,6 @@ def test_empty_conversation_still_makes_a_session(store: Store, tmp_path: Path) 
         (1, "nothing"),
         (2, "no-key"),
         (3, "not-a-list"),
-        (3, "not-a-list"),
     ]
     assert report.issues[0].message == "conversation has no messages; imported the session only"
 

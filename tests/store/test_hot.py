@@ -35,6 +35,31 @@ def test_ingest_assigns_monotonic_seq_and_is_idempotent(store: Store) -> None:
     assert store.counts()["events"] == len(events) + len(session("s2", 1))
 
 
+def test_event_id_is_the_idempotency_key_whatever_else_the_event_says(store: Store) -> None:
+    store.ingest([event("e1", "Agent", "a1", name="planner")])
+    # a small batch (the single-event path) and a large one (the join path)
+    assert store.ingest([event("e1", "Agent", "other-id", name="x")]).accepted == 0
+    batch = [event("e1", "Agent", "third-id", name="y")] + [
+        event(f"n{i}", "Agent", f"b{i}", name="z") for i in range(40)
+    ]
+    assert store.ingest(batch).accepted == 40
+    assert store.node("other-id") is None and store.node("third-id") is None
+
+
+def test_empty_text_is_a_value_not_a_missing_field(store: Store) -> None:
+    result = store.ingest([event("e1", "Prompt", "p1", session_id="s", content="")])
+    assert result.accepted == 1
+    assert store.ingest([event("e2", "Prompt", "p2", session_id="s")]).quarantined == 1
+
+
+def test_invalid_json_fields_are_quarantined(store: Store) -> None:
+    bad = event("e1", "Prompt", "p1", session_id="s", content="x", variables="{not json")
+    good = event("e2", "Prompt", "p2", session_id="s", content="x", variables='{"a": 1}')
+    result = store.ingest([bad, good])
+    assert result.accepted == 1
+    assert store.quarantine()["reason"].to_list() == ["variables: not valid JSON"]
+
+
 def test_duplicate_event_ids_within_a_batch_land_once(store: Store) -> None:
     e = event("e1", "Agent", "a1", name="planner")
     result = store.ingest([e, dict(e), dict(e)])
