@@ -380,34 +380,29 @@ def _checks() -> list[pl.Expr]:
 
 
 def _with_json_validity(frame: pl.DataFrame) -> pl.DataFrame:
-    """Add `_invalid_json_<field>` flags, computed by DuckDB's vectorised `json_valid`
+    """`_invalid_json_<field>` flags, computed by DuckDB's vectorised `json_valid`
     (polars has no per-value JSON check: `json_decode` fails the whole column)."""
     fields = sorted(JSON_FIELDS)
     present = [f for f in fields if frame[f].null_count() < frame.height]
-    flags = pl.DataFrame(
-        {
-            f"_invalid_json_{f}": pl.repeat(False, frame.height, eager=True)
-            for f in fields
-            if f not in present
-        }
-    )
+    flags = {
+        f"_invalid_json_{f}": pl.repeat(False, frame.height, eager=True)
+        for f in fields
+        if f not in present
+    }
     if present:
         con = duckdb.connect()
         try:
-            columns = frame.select(present).to_arrow()
-            con.register("_json", columns)
+            con.register("_json", frame.select(present).to_arrow())
             checked = con.sql(
                 "SELECT "
-                + ", ".join(
-                    f'coalesce(NOT json_valid("{f}"), false) AS "_invalid_json_{f}"'
-                    for f in present
-                )
+                + ", ".join(f'coalesce(NOT json_valid("{f}"), false) AS "{f}"' for f in present)
                 + " FROM _json"
             ).to_arrow_table()
         finally:
             con.close()
-        flags = flags.hstack(pl.DataFrame(checked))
-    return flags
+        for f in present:
+            flags[f"_invalid_json_{f}"] = pl.Series(checked.column(f))
+    return pl.DataFrame(flags)
 
 
 def _endpoint_checks(frame: pl.DataFrame, known: pl.DataFrame | None) -> list[pl.Expr]:

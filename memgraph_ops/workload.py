@@ -1276,7 +1276,7 @@ class _Generator:
         alias, before, after, speed = _MODELS[rng.choice(_TENANT_MODELS[t % len(_TENANT_MODELS)])]
         response_style, tool_style = _ID_STYLES[t % len(_ID_STYLES)]
 
-        span = self.end_us - self.window_start_us
+        span = self.end_us - self.window_start_us - 30 * 3_600_000_000
         now = self.window_start_us + int((i + rng.random()) * span / max(1, self.n_sessions))
         sid = self._eid()
         first_session = not user.sessions

@@ -208,6 +208,14 @@ def test_templates_are_semver_versions_in_an_inheritance_forest(
         assert len(vs) >= 2, id_
         keys = [tuple(int(p) for p in v.split(".")) for v in vs]
         assert keys == sorted(keys) and len(set(keys)) == len(keys), f"{id_} released {vs}"
+    # A major release changes the template's interface: it declares a new variable.
+    names = {
+        (e["id"], e["version"].split(".")[0]): {v["name"] for v in json.loads(e["variables"])}
+        for e in templates
+    }
+    majors = [(id_, m) for id_, m in names if int(m) > 1 and (id_, "1") in names]
+    assert majors
+    assert all(names[(id_, "1")] < names[(id_, m)] for id_, m in majors)
 
     inherits = {(e["src"], e["dst"]) for e in events if e["type"] == "INHERITS"}
     assert inherits == {(c, p) for c, p in parents.items() if p is not None}

@@ -237,3 +237,16 @@ def test_struct_json_fields_from_arrow_become_json_strings(store: Store) -> None
     assert pa.types.is_struct(table.schema.field("variables").type)
     store.ingest(table)
     assert json.loads(store.node("p1")["variables"]) == {"x": 1}
+
+
+def test_every_json_field_present_in_a_batch(store: Store) -> None:
+    full = event(
+        "e1", "Prompt", "p1", session_id="s", content="x", variables="{}", metadata="{}",
+        attrs='{"a": 1}',
+    )  # fmt: skip
+    rest = [
+        event("e2", "ToolInvocation", "t1", session_id="s", response_id="r", tool_name="f",
+              parameters="{}", result='"ok"'),
+        edge("e3", "INSTANTIATES", "p1", "tpl", variable_bindings="{}"),
+    ]  # fmt: skip
+    assert store.ingest([full, *rest]).accepted == 3
