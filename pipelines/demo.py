@@ -8,6 +8,7 @@ what was done.
 """
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -33,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = load_settings(args.home)
     settings.home.mkdir(parents=True, exist_ok=True)
+    # The Dagster resources resolve the data root from the environment at run time.
+    os.environ["MEMGRAPH_HOME"] = str(settings.home)
     prepare_dagster_home(settings)
     timings: dict[str, float] = {}
 
@@ -54,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     instance = dg.DagsterInstance.get()
     job = defs.resolve_job_def("compaction_job")
-    result = job.execute_in_process(instance=instance)
+    result = job.execute_in_process(
+        instance=instance, run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    )
     timings["compact (dagster run)"] = time.perf_counter() - started
     if not result.success:
         _say(f"the Dagster run {result.run_id} failed; see `dagster dev` for its logs")
