@@ -21,6 +21,9 @@ from memgraph_ops.config import Settings, load_settings
 from memgraph_ops.events import EventInput
 from memgraph_ops.imports.files import iter_event_batches
 from memgraph_ops.lake import CompactionReport, Lake, Redactor, compact, no_redaction
+from memgraph_ops.privacy.pseudonyms import Pseudonymizer
+from memgraph_ops.privacy.redact import PrivacyConfig
+from memgraph_ops.privacy.redact import Redactor as PiiRedactor
 from memgraph_ops.store import IngestResult, Store
 
 Progress = Callable[[int, int], None]
@@ -34,6 +37,7 @@ class Memgraph:
         self.read_only = read_only
         self.lake = Lake(settings.lake_uri)
         self._store: Store | None = None
+        self._redactor: PiiRedactor | None = None
 
     @property
     def store(self) -> Store:
@@ -76,15 +80,29 @@ class Memgraph:
                 progress(totals["received"], 0)
         return IngestResult(**totals)
 
+    def redactor(self) -> Redactor:
+        """The redaction applied before the lake, from the settings (built once, so its cache
+        of scanned texts lives as long as this object). Raises ConfigError without a key."""
+        if not self.settings.redaction:
+            return no_redaction
+        if self._redactor is None:
+            self._redactor = PiiRedactor(
+                Pseudonymizer.from_environment(self.settings.home),
+                PrivacyConfig.from_mapping(self.settings.privacy),
+            )
+        return self._redactor
+
     def compact(
         self,
         *,
-        redact: Redactor = no_redaction,
+        redact: Redactor | None = None,
         progress: Progress | None = None,
         batch_rows: int | None = None,
     ) -> CompactionReport:
-        """Move new events into the lake exactly once, then trim HOT past the hot window."""
+        """Move new events into the lake exactly once, redacted, then trim HOT past the hot
+        window."""
         s = self.settings
+        redact = redact or self.redactor()
         return compact(
             self.store,
             self.lake,

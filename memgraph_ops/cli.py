@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from memgraph_ops import api
 from memgraph_ops.errors import ConfigError, InputError, MemgraphError
+from memgraph_ops.privacy.redact import Redactor as PiiRedactor
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -78,6 +79,22 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compact", parents=[common], help="compact HOT events into the lake")
     p.add_argument("--batch", type=_positive_int, default=None, help="events per Delta commit")
     p.set_defaults(run=_compact)
+
+    p = sub.add_parser("pii", parents=[common], help="PII detection tools")
+    pii = p.add_subparsers(dest="pii_command", required=True)
+    scan = pii.add_parser(
+        "scan", parents=[common], help='detect and redact PII in {"id","text"} JSONL'
+    )
+    scan.add_argument("file", type=Path)
+    scan.add_argument("--out", type=Path, default=None, help="output JSONL (default: stdout)")
+    scan.add_argument("--tenant", default="default", help="whose policy and key to use")
+    scan.set_defaults(run=_pii_scan)
+
+    p = sub.add_parser(
+        "keygen", parents=[common], help="create a pseudonym key file (keep it outside the data root)"
+    )
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(run=_keygen)
 
     p = sub.add_parser("status", parents=[common], help="counts and bytes per layer")
     p.set_defaults(run=_status)
@@ -188,6 +205,42 @@ def _compact(args: argparse.Namespace) -> int:
         f"  HOT trimmed: {report.trimmed} events; lake versions: {report.versions}",
     ]
     _emit(args, data, lines)
+    return EXIT_OK
+
+
+def _pii_scan(args: argparse.Namespace) -> int:
+    from memgraph_ops.privacy.scan import scan_jsonl
+
+    mg = api.open(args.home)
+    redactor = mg.redactor()
+    if not isinstance(redactor, PiiRedactor):
+        raise ConfigError("redaction is off in this data root's settings (MEMGRAPH_REDACTION)")
+    target = args.out.open("w", encoding="utf-8") if args.out else sys.stdout
+    try:
+        with _bar("pii scan", "docs") as progress:
+            report = scan_jsonl(args.file, target, redactor, tenant=args.tenant, progress=progress)
+    finally:
+        if args.out:
+            target.close()
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(report.entities.items())) or "nothing"
+    print(f"scanned {report.documents} documents: {summary}", file=sys.stderr)
+    for problem in report.skipped_lines[:20]:
+        print(f"  skipped {problem}", file=sys.stderr)
+    return EXIT_BAD_INPUT if report.skipped_lines else EXIT_OK
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    from memgraph_ops.privacy.pseudonyms import KEY_FILE_ENV, generate_key
+
+    path: Path = args.out.expanduser()
+    if path.exists():
+        raise InputError(f"{path} exists; refusing to overwrite a key (tokens depend on it)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(generate_key() + "\n")
+    tmp.chmod(0o600)
+    tmp.replace(path)
+    print(f"wrote {path}; use it with: export {KEY_FILE_ENV}={path}")
     return EXIT_OK
 
 

@@ -11,13 +11,19 @@ file (`$MEMGRAPH_CONFIG`, else `<home>/memgraph.toml`), defaults. Nothing is rea
 | compaction batch (events per Delta commit) | `MEMGRAPH_COMPACT_BATCH` | 250000 |
 | compaction schedule (minutes) | `MEMGRAPH_COMPACT_EVERY_MINUTES` | 15 |
 | dedupe window (days a compacted event id is remembered) | `MEMGRAPH_DEDUPE_DAYS` | 30 |
+| redaction before the lake (`on`/`off`) | `MEMGRAPH_REDACTION` | on |
+
+The `[privacy]` table of the config file (pipeline, threshold, entities, allow-list, operator,
+per-tenant overrides) is read by `memgraph_ops.privacy`. The pseudonym key is never read from
+here: it comes from the environment or a key file outside the data root.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -37,6 +43,8 @@ class Settings:
     compact_batch: int = 250_000
     compact_every_minutes: int = 15
     dedupe_window: timedelta = timedelta(days=30)
+    redaction: bool = True
+    privacy: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def store_path(self) -> Path:
@@ -68,7 +76,8 @@ def load_settings(home: str | Path | None = None, **overrides: Any) -> Settings:
     file_values: dict[str, Any] = {}
     if config_file.exists():
         try:
-            file_values = tomllib.loads(config_file.read_text()).get("memgraph", {})
+            document = tomllib.loads(config_file.read_text())
+            file_values = {**document.get("memgraph", {}), "privacy": document.get("privacy", {})}
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{config_file} is not valid TOML: {exc}") from exc
 
@@ -98,4 +107,17 @@ def load_settings(home: str | Path | None = None, **overrides: Any) -> Settings:
         dedupe_window=timedelta(
             days=_number("dedupe_days", pick("dedupe_days", "MEMGRAPH_DEDUPE_DAYS", 30), float)
         ),
+        redaction=_switch("redaction", pick("redaction", "MEMGRAPH_REDACTION", True)),
+        privacy=file_values.get("privacy", {}) if config_file.exists() else {},
     )
+
+
+def _switch(name: str, raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "on", "yes"):
+        return True
+    if text in ("0", "false", "off", "no"):
+        return False
+    raise ConfigError(f"{name} must be on or off, got {raw!r}")

@@ -4,7 +4,7 @@ import dagster as dg
 
 from memgraph_ops import load_settings
 from pipelines.assets import compaction
-from pipelines.resources import LakeResource, StoreResource
+from pipelines.resources import LakeResource, PrivacyResource, StoreResource
 
 compaction_job = dg.define_asset_job(
     "compaction_job",
@@ -29,7 +29,7 @@ def build_definitions() -> dg.Definitions:
                 default_status=dg.DefaultScheduleStatus.RUNNING,
             )
         ],
-        resources={"store": StoreResource(), "lake": LakeResource()},
+        resources={"store": StoreResource(), "lake": LakeResource(), "privacy": PrivacyResource()},
     )
 
 

@@ -5,7 +5,9 @@ from contextlib import contextmanager
 
 import dagster as dg
 
+import memgraph_ops
 from memgraph_ops import Lake, Settings, Store, load_settings
+from memgraph_ops.lake import Redactor
 
 
 class StoreResource(dg.ConfigurableResource):  # type: ignore[type-arg]
@@ -25,6 +27,19 @@ class StoreResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             yield store
         finally:
             store.close()
+
+
+class PrivacyResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """Redaction before the lake (Presidio + spaCy + our recognizers, keyed pseudonyms).
+
+    The pseudonym key comes from the environment (`MEMGRAPH_PSEUDONYM_KEY` or
+    `MEMGRAPH_PSEUDONYM_KEY_FILE`), never from Dagster config, so it never lands in run storage.
+    """
+
+    home: str | None = None
+
+    def redactor(self) -> Redactor:
+        return memgraph_ops.open(self.home).redactor()
 
 
 class LakeResource(dg.ConfigurableResource):  # type: ignore[type-arg]

@@ -9,6 +9,9 @@ import memgraph_ops
 from memgraph_ops import Memgraph
 
 
+TEST_KEY = "0f" * 32
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh data root; the environment points at it so nothing touches ./store."""
@@ -16,6 +19,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MEMGRAPH_HOME", str(root))
     monkeypatch.setenv("MEMGRAPH_HOT_WINDOW_HOURS", "0")
     monkeypatch.delenv("MEMGRAPH_FAILPOINT", raising=False)
+    monkeypatch.setenv("MEMGRAPH_PSEUDONYM_KEY", TEST_KEY)
+    monkeypatch.delenv("MEMGRAPH_PSEUDONYM_KEY_FILE", raising=False)
     return root
 
 

@@ -35,20 +35,22 @@ from memgraph_ops.lake.tables import (
     EDGES_SCHEMA,
     EVENT_LOG_SCHEMA,
     NODES_SCHEMA,
+    PII_FINDINGS_SCHEMA,
     Lake,
 )
+from memgraph_ops.privacy.redact import FINDINGS_SCHEMA, Redaction
 from memgraph_ops.store import Store
 
-Redactor = Callable[[pl.DataFrame], pl.DataFrame]
-"""Takes a batch of stored events, returns it with every text field redacted."""
+Redactor = Callable[[pl.DataFrame], Redaction]
+"""Takes a batch of stored events, returns it with every text field redacted, and findings."""
 
 Progress = Callable[[int, int], None]
 """Called after each batch with (events done, events to do)."""
 
 
-def no_redaction(batch: pl.DataFrame) -> pl.DataFrame:
-    """The identity redactor, for lakes that hold no personal data."""
-    return batch
+def no_redaction(batch: pl.DataFrame) -> Redaction:
+    """The identity redactor, for lakes that hold no personal data (and for tests)."""
+    return Redaction(batch, pl.DataFrame(schema=FINDINGS_SCHEMA))
 
 
 @dataclass
@@ -65,6 +67,8 @@ class CompactionReport:
     edges_deleted: int = 0
     dangling_edges: int = 0
     resolved_edges: int = 0
+    redactions: dict[str, int] = field(default_factory=dict)
+    """Values redacted per entity type (a rerun after a crash counts a batch again)."""
     trimmed: int = 0
     versions: dict[str, int | None] = field(default_factory=dict)
     seconds: float = 0.0
@@ -97,8 +101,9 @@ def compact(
         report.watermark_before = min(marks.values())
         total = store.max_seq() - report.watermark_before
         for batch in store.events_after(report.watermark_before, batch_rows=batch_rows):
-            events = redact(pl.from_arrow(batch))  # type: ignore[arg-type]
-            _compact_batch(events, tables, marks, report)
+            redacted = redact(pl.from_arrow(batch))  # type: ignore[arg-type]
+            events = redacted.events
+            _compact_batch(events, redacted.findings, tables, marks, report)
             report.events += events.height
             report.batches += 1
             if progress:
@@ -140,32 +145,35 @@ class _CompactionRunning(TransientError):
 
 def _compact_batch(
     events: pl.DataFrame,
+    findings: pl.DataFrame,
     tables: dict[str, DeltaTable],
     marks: dict[str, int],
     report: CompactionReport,
 ) -> None:
     low, high = int(events["seq"].min()), int(events["seq"].max())  # type: ignore[arg-type]
-    writers: list[tuple[str, Callable[[pl.DataFrame, DeltaTable, Any], None]]] = [
-        ("event_log", _append_event_log),
-        ("nodes", lambda e, t, p: _merge_nodes(e, t, p, report)),
-        ("edges", lambda e, t, p: _merge_edges(e, t, tables["nodes"], p, report)),
-    ]
-    for name, write in writers:
+    writers: dict[str, Callable[[int, DeltaTable, Any], None]] = {
+        "event_log": lambda done, t, p: _append_event_log(_after(events, done), t, p),
+        "nodes": lambda done, t, p: _merge_nodes(_after(events, done), t, p, report),
+        "edges": lambda done, t, p: _merge_edges(
+            _after(events, done), t, tables["nodes"], p, report
+        ),
+        "pii_findings": lambda done, t, p: _append_findings(_after(findings, done), t, p, report),
+    }
+    for name, write in writers.items():
         table = tables[name]
         table.update_incremental()
         done = _delta.app_version(table, APP_ID)
         if done >= high:  # this table already has the batch: a rerun after a crash
             marks[name] = done
             continue
-        rows = events.filter(pl.col("seq") > done)
         props = _delta.commit_properties(
             APP_ID,
             high,
             {"memgraph.seq_from": max(low, done + 1), "memgraph.seq_to": high,
-             "memgraph.rows": rows.height},
+             "memgraph.rows": _after(events, done).height},
         )  # fmt: skip
         failpoint(f"compact:before_commit:{name}")
-        _delta.with_retries(lambda: write(rows, table, props), what=f"compacting into {name}")  # noqa: B023
+        _delta.with_retries(lambda: write(done, table, props), what=f"compacting into {name}")  # noqa: B023
         if _delta.app_version(table, APP_ID) < high:
             # delta-rs makes no commit for a MERGE that changes nothing; the watermark must
             # still move, or HOT could never be trimmed past this batch.
@@ -174,10 +182,26 @@ def _compact_batch(
         marks[name] = high
 
 
+def _after(frame: pl.DataFrame, seq: int) -> pl.DataFrame:
+    return frame.filter(pl.col("seq") > seq)
+
+
 def _append_event_log(events: pl.DataFrame, table: DeltaTable, props: Any) -> None:
     rows = events.select(EVENT_LOG_SCHEMA.names).to_arrow().cast(EVENT_LOG_SCHEMA)
     write_deltalake(
         table, rows, mode="append", writer_properties=_delta.WRITER, commit_properties=props
+    )
+    table.update_incremental()
+
+
+def _append_findings(
+    findings: pl.DataFrame, table: DeltaTable, props: Any, report: CompactionReport
+) -> None:
+    data = findings.to_arrow().cast(PII_FINDINGS_SCHEMA)
+    totals = findings.group_by("entity_type").agg(pl.col("count").sum())
+    _add(report.redactions, dict(totals.iter_rows()))
+    write_deltalake(
+        table, data, mode="append", writer_properties=_delta.WRITER, commit_properties=props
     )
     table.update_incremental()
 

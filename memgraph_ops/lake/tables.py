@@ -62,6 +62,23 @@ EVENT_LOG_SCHEMA = pa.schema(
 )
 
 
+PII_FINDINGS_SCHEMA = pa.schema(
+    [
+        pa.field("seq", pa.int64(), nullable=False),
+        pa.field("event_id", pa.string()),
+        pa.field("tenant", pa.string()),
+        pa.field("session_id", pa.string()),
+        pa.field("kind", pa.string()),
+        pa.field("type", pa.string()),
+        pa.field("id", pa.string()),
+        pa.field("field", pa.string()),
+        pa.field("entity_type", pa.string()),
+        pa.field("count", pa.int64()),
+        pa.field("max_score", pa.float64()),
+    ]
+)
+
+
 @dataclass(frozen=True)
 class TableSpec:
     name: str
@@ -81,6 +98,9 @@ TABLES: dict[str, TableSpec] = {
         "edges",
         EDGES_SCHEMA,
         ("id", "type", "tenant", "session_id", "updated_at", "last_seq", "dangling"),
+    ),
+    "pii_findings": TableSpec(
+        "pii_findings", PII_FINDINGS_SCHEMA, ("seq", "tenant", "session_id", "entity_type")
     ),
 }
 

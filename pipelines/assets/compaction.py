@@ -1,6 +1,7 @@
 """Compaction assets: HOT events → Delta `event_log`, `nodes`, `edges`, exactly once."""
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -8,7 +9,9 @@ import polars as pl
 
 from memgraph_ops.errors import TransientError
 from memgraph_ops.lake import compact
-from pipelines.resources import LakeResource, StoreResource
+from memgraph_ops.privacy import find_leaks
+from memgraph_ops.workload import pii_sidecar_path
+from pipelines.resources import LakeResource, PrivacyResource, StoreResource
 
 GROUP = "compaction"
 
@@ -19,7 +22,7 @@ hot_events = dg.AssetSpec(
     kinds={"duckdb"},
 )
 
-LAKE_TABLES = ("event_log", "nodes", "edges")
+LAKE_TABLES = ("event_log", "nodes", "edges", "pii_findings")
 
 
 @dg.multi_asset(
@@ -36,15 +39,20 @@ LAKE_TABLES = ("event_log", "nodes", "edges")
     can_subset=False,
 )
 def lake_tables(
-    context: dg.AssetExecutionContext, store: StoreResource, lake: LakeResource
+    context: dg.AssetExecutionContext,
+    store: StoreResource,
+    lake: LakeResource,
+    privacy: PrivacyResource,
 ) -> Iterator[dg.MaterializeResult[Any]]:
-    """Compact new HOT events into the lake's Delta tables, then trim HOT past its window."""
+    """Compact new HOT events, redacted, into the lake's Delta tables; then trim HOT."""
     settings = store.settings()
+    redact = privacy.redactor()  # before opening anything: a missing key fails cleanly
     try:
         with store.open() as hot:
             report = compact(
                 hot,
                 lake.lake(),
+                redact=redact,
                 batch_rows=settings.compact_batch,
                 hot_window=settings.hot_window,
                 dedupe_window=settings.dedupe_window,
@@ -68,6 +76,7 @@ def lake_tables(
                   "deleted": report.edges_deleted, "dangling": report.dangling_edges,
                   "resolved": report.resolved_edges},
         "event_log": {},
+        "pii_findings": {f"redacted {k}": v for k, v in sorted(report.redactions.items())},
     }  # fmt: skip
     for name in LAKE_TABLES:
         table = stats.get(name, {})
@@ -130,4 +139,28 @@ def event_log_exactly_once(lake: LakeResource) -> dg.AssetCheckResult:
     )  # fmt: skip
 
 
-checks = [nodes_unique, edges_unique, event_log_exactly_once]
+@dg.asset_check(
+    asset="nodes",
+    description="No value the workload generator planted (names, emails, phones, addresses, "
+    "cards, API keys) appears in any file of the lake, current or superseded.",
+)
+def no_planted_pii(store: StoreResource, lake: LakeResource) -> dg.AssetCheckResult:
+    sidecar = pii_sidecar_path(store.settings().home / "workload.jsonl")
+    if not sidecar.exists():
+        return dg.AssetCheckResult(
+            passed=True, metadata={"skipped": "no generated workload in this data root"}
+        )
+    planted = pl.read_ndjson(sidecar)["value"].unique()
+    leaks = find_leaks(Path(lake.lake().root), planted.to_list())
+    return dg.AssetCheckResult(
+        passed=leaks.is_empty(),
+        metadata={
+            "planted_values": planted.len(),
+            "leaked_values": leaks["value"].n_unique() if leaks.height else 0,
+            # which files and columns leak, never the values themselves
+            "leaking_columns": sorted(set(leaks["column"].drop_nulls().to_list())),
+        },
+    )
+
+
+checks = [nodes_unique, edges_unique, event_log_exactly_once, no_planted_pii]

@@ -8,7 +8,7 @@ import pytest
 import memgraph_ops
 from pipelines.assets.compaction import lake_tables
 from pipelines.definitions import build_definitions, defs
-from pipelines.resources import LakeResource, StoreResource
+from pipelines.resources import LakeResource, PrivacyResource, StoreResource
 from tests.factories import edge, session
 
 
@@ -32,7 +32,11 @@ def _materialize(home: Path, instance: dg.DagsterInstance) -> dg.ExecuteInProces
 
     return dg.materialize(
         [lake_tables, *checks],
-        resources={"store": StoreResource(home=str(home)), "lake": LakeResource(home=str(home))},
+        resources={
+            "store": StoreResource(home=str(home)),
+            "lake": LakeResource(home=str(home)),
+            "privacy": PrivacyResource(home=str(home)),
+        },
         instance=instance,
     )
 
@@ -50,7 +54,7 @@ def test_materialize_twice_is_idempotent_and_checks_pass(home: Path) -> None:
         first = _materialize(home, instance)
         assert first.success
         checks = first.get_asset_check_evaluations()
-        assert len(checks) == 3 and all(c.passed for c in checks)
+        assert len(checks) == 4 and all(c.passed for c in checks)
         meta = _metadata(first)
         assert meta["nodes"]["rows"].value == 10
         assert meta["edges"]["dangling"].value == 1

@@ -1,0 +1,193 @@
+"""Finding personal data and secrets in many texts at once, fast.
+
+Stock Presidio runs the whole spaCy pipeline and every recognizer on every text, one call per
+text. Most of that work finds nothing. This scanner:
+
+1. deduplicates the texts of a batch and remembers results by content (an LRU cache): agent
+   traffic repeats system prompts, tool schemas and template text verbatim;
+2. runs the pattern recognizers (`recognizers.py`) — secrets and structured data — which are
+   cheap regular expressions, skipping those whose trigger character cannot occur;
+3. runs spaCy NER (tok2vec + ner only, batched with `nlp.pipe`) only on the sentences that hold a
+   capitalised word that is not a common sentence opener: a name or place is capitalised, so text
+   without such a word cannot hold one the small English pipeline would find;
+4. resolves overlaps (secrets over structured data over addresses over NER).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from spacy.lang.en.stop_words import STOP_WORDS
+
+from memgraph_ops.privacy._presidio import DEFAULT_PIPELINE, load_spacy
+from memgraph_ops.privacy.recognizers import SECRET_ENTITIES, find_patterns
+
+NER_LABELS = {"PERSON": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION"}
+NER_SCORE = 0.85
+
+
+@dataclass(frozen=True, order=True)
+class Span:
+    """One finding: character offsets into the text, entity type, confidence."""
+
+    start: int
+    end: int
+    entity: str
+    score: float
+
+
+# Capitalised words (a run of them is one candidate: "Mary Ann Smith").
+_CAPITALISED = re.compile(r"(?<![\w@./\\-])[A-Z][a-z'’]+(?:[ \t]+[A-Z][a-z'’]+)*")
+_SENTENCE_END = re.compile(r"[.!?:;]\s+|\n|\"|\(|\[|\{|,\s*\"|^")
+_OPENERS = frozenset(w.capitalize() for w in STOP_WORDS) | frozenset(
+    """Please Can Could Would Write Summarize Summarise Explain Give List Create Generate Translate
+    Help Tell Show Make Find Describe Provide Compare Draft Fix Check Review Thanks Thank Hi Hello
+    Hey Dear Sure Yes No Okay Ok Great Here Let Use Return Answer Based According Note Also However
+    First Second Third Finally Then Now Today Yesterday Tomorrow What Why How When Where Who Which
+    Is Are Do Does Did Sorry Good Best Regards Cheers Step Example Output Input Result Error
+    Warning Question Task Context Instructions Rules Always Never Only Keep Avoid Respond Reply
+    Analyze Analyse Calculate Convert Add Remove Update Delete Run Call Search Look Read Send Book
+    Schedule Cancel Confirm Plan Suggest Recommend Consider Assume Imagine Act You Your System
+    User Assistant Tool Function Sentence Paragraph Subject Title Summary Overview Background Goal
+    Important Rewrite Improve Correct Format Extract Classify Identify Determine Ensure Follow
+    Yours Sincerely Kind Warm Following Below Above Attached Unfortunately Currently Please Sounds
+    Perfect Absolutely Certainly Of Course Got It Understood Done Next Previous Let's I'm I've
+    I'll I'd It's That's There's Here's What's Don't Can't Won't Monday Tuesday Wednesday Thursday
+    Friday Saturday Sunday January February March April May June July August September October
+    November December""".split()
+)
+
+
+def _ner_windows(text: str, radius: int = 160) -> list[tuple[int, int]]:
+    """Stretches of `text` worth running NER on, merged; empty if none."""
+    windows: list[tuple[int, int]] = []
+    for match in _CAPITALISED.finditer(text):
+        words = match.group().split()
+        if _at_sentence_start(text, match.start()) and words[0] in _OPENERS:
+            if len(words) == 1:
+                continue
+        start = max(0, match.start() - radius)
+        end = min(len(text), match.end() + radius)
+        # widen to whitespace so no word is cut in half
+        while start > 0 and not text[start - 1].isspace():
+            start -= 1
+        while end < len(text) and not text[end].isspace():
+            end += 1
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(end, windows[-1][1]))
+        else:
+            windows.append((start, end))
+    return windows
+
+
+def _at_sentence_start(text: str, position: int) -> bool:
+    before = text[max(0, position - 3) : position]
+    return position == 0 or not before.strip() and (position < 3 or "\n" in before) or bool(
+        re.search(r"[.!?:;\"(\[{>*-]\s*$", before)
+    )
+
+
+def _resolve(candidates: Iterable[Span]) -> list[Span]:
+    """Non-overlapping spans: secrets first, then validated patterns, then NER; longer wins."""
+
+    def rank(span: Span) -> tuple[float, int]:
+        bonus = 2.0 if span.entity in SECRET_ENTITIES else (0.0 if span.score == NER_SCORE else 1.0)
+        return (span.score + bonus, span.end - span.start)
+
+    taken: list[Span] = []
+    for span in sorted(candidates, key=rank, reverse=True):
+        if all(span.end <= t.start or span.start >= t.end for t in taken):
+            taken.append(span)
+    return sorted(taken)
+
+
+class Scanner:
+    """Detects entities in batches of texts, with a content-addressed cache.
+
+    Example:
+        >>> scanner = Scanner()
+        >>> scanner.scan(["Mail jane.doe@example.com"])[0]
+        [Span(start=5, end=25, entity='EMAIL_ADDRESS', score=1.0)]
+    """
+
+    def __init__(
+        self,
+        pipeline: str = DEFAULT_PIPELINE,
+        *,
+        cache_size: int = 200_000,
+        ner: bool = True,
+        batch_size: int = 256,
+    ) -> None:
+        self.pipeline = pipeline
+        self.ner = ner
+        self.batch_size = batch_size
+        self._cache: OrderedDict[str, list[Span]] = OrderedDict()
+        self._cache_size = cache_size
+        self._nlp: Any = None
+        self.stats = {"texts": 0, "cache_hits": 0, "ner_texts": 0, "ner_chars": 0}
+
+    @property
+    def nlp(self) -> Any:
+        if self._nlp is None:
+            self._nlp = load_spacy(self.pipeline)
+        return self._nlp
+
+    def scan(self, texts: Sequence[str]) -> list[list[Span]]:
+        """Findings for each text, in order (identical texts share one result)."""
+        self.stats["texts"] += len(texts)
+        todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        self.stats["cache_hits"] += len(texts) - len(todo)
+        if todo:
+            for text, spans in zip(todo, self._detect(todo), strict=True):
+                self._remember(text, spans)
+        out = []
+        for text in texts:
+            spans = self._cache.get(text)
+            if spans is None:  # evicted while this batch was being scanned
+                spans = self._detect([text])[0]
+            out.append(spans)
+        return out
+
+    def _remember(self, text: str, spans: list[Span]) -> None:
+        self._cache[text] = spans
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    def _detect(self, texts: list[str]) -> list[list[Span]]:
+        found: list[list[Span]] = [
+            [Span(s, e, entity, score) for s, e, entity, score in find_patterns(t)] for t in texts
+        ]
+        if self.ner:
+            self._add_ner(texts, found)
+        return [_resolve(spans) for spans in found]
+
+    def _add_ner(self, texts: list[str], found: list[list[Span]]) -> None:
+        pieces: list[str] = []
+        owners: list[tuple[int, int]] = []  # (text index, offset of the piece in the text)
+        for i, text in enumerate(texts):
+            for start, end in _ner_windows(text):
+                pieces.append(text[start:end])
+                owners.append((i, start))
+        if not pieces:
+            return
+        self.stats["ner_texts"] += len(pieces)
+        self.stats["ner_chars"] += sum(map(len, pieces))
+        with self.nlp.select_pipes(enable=["tok2vec", "ner"]):
+            docs = self.nlp.pipe(pieces, batch_size=self.batch_size)
+            for doc, (i, offset) in zip(docs, owners, strict=True):
+                for ent in doc.ents:
+                    entity = NER_LABELS.get(ent.label_)
+                    if entity is None:
+                        continue
+                    # The small pipeline often pulls a sentence opener into a name
+                    # ("Call Jane Doe"): drop leading openers and lowercase words.
+                    tokens = list(ent)
+                    while tokens and (tokens[0].text in _OPENERS or tokens[0].is_lower):
+                        tokens = tokens[1:]
+                    if tokens:
+                        start, end = tokens[0].idx, tokens[-1].idx + len(tokens[-1].text)
+                        found[i].append(Span(offset + start, offset + end, entity, NER_SCORE))
