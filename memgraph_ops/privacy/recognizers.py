@@ -50,6 +50,31 @@ def _ipv4_ok(text: str) -> bool:
     return len(parts) == 4 and all(p.isdigit() and int(p) <= 255 and str(int(p)) == p for p in parts)
 
 
+def looks_like_name(text: str) -> bool:
+    """Two or three capitalised words, none of them a common capitalised non-name."""
+    words = text.replace(".", " ").split()
+    return (
+        all(w[0].isupper() and not w.isupper() for w in words if len(w) > 1)
+        and not any(w in NOT_NAMES for w in words)
+    )
+
+
+# Capitalised words that follow "for", "with", "from"… without being a name.
+NOT_NAMES = frozenset(
+    """The A An This That These Those My Your Our Their His Her Its All Any Each Every Some No
+    Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March July
+    September October November December Team Support Sales Finance Marketing
+    Engineering Product Customer Service Services Department Office Manager Director Company Inc
+    Ltd LLC Corp Group Board Committee Project Report Meeting Account Order Invoice Please Thanks
+    Thank Hello Dear Regards Best Cheers Sincerely Kind Warm Street Avenue Road Lane Drive Court
+    United States America Kingdom Europe Asia Africa Google Microsoft Amazon Apple Python Java
+    JavaScript Slack Teams Zoom Excel Word PowerPoint Outlook GitHub Jira Confluence Notion API
+    New Old North South East West Central Global General Internal External Public Private Open
+    Data Cloud Server System User Admin Guest Test Demo Example Sample Default None True False
+    Today Tomorrow Yesterday Morning Afternoon Evening Weekend Week Month Year Q1 Q2 Q3 Q4""".split()
+)
+
+
 def _phone_ok(text: str) -> bool:
     digits = re.sub(r"\D", "", text.split("x")[0].split("ext")[0])
     return 10 <= len(digits) <= 15 and len(set(digits)) > 2
@@ -70,7 +95,7 @@ _USPS_SUFFIXES = (
     "Track|Trafficway|Trail|Trl|Tunnel|Turnpike|Underpass|Unions?|Valleys?|Via|Viaduct|Views?|"
     "Villages?|Ville|Vista|Walks?|Wall|Ways?|Wells?|Close|Gate|Grove|Hill"
 )
-_UNIT = r"(?:,?[ \t]*(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Room|Rm\.?|Floor|Fl\.?|#)[ \t]*#?[\w-]+)"
+_UNIT = r"(?:,?[ \t]*(?:\r?\n[ \t]*)?(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Room|Rm\.?|Floor|Fl\.?|#)[ \t]*#?[\w-]+)"
 _CITY_LINE = (
     r"(?:(?:,[ \t]*|[ \t]*\r?\n[ \t]*)[A-Z][A-Za-z.'-]*(?:[ \t]+[A-Z][A-Za-z.'-]*){0,3},?[ \t]+"
     r"(?:[A-Z]{2}|[A-Z][a-z]+(?:[ \t][A-Z][a-z]+)?)[ \t]+\d{5}(?:-\d{4})?)"
@@ -102,6 +127,16 @@ _DATE = (
 )
 
 I = re.IGNORECASE
+NAME_WORD = r"[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ'’]+(?:-[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ'’]+)?"
+
+PERSON_KEYS = re.compile(
+    r"^(?:full_?name|name|first_?name|last_?name|given_?name|family_?name|surname|customer(?:_name)?"
+    r"|contact(?:_name)?|recipient(?:_name)?|sender(?:_name)?|author|assignee|owner|user_?name"
+    r"|display_?name|patient(?:_name)?|employee(?:_name)?|passenger(?:_name)?|guest(?:_name)?"
+    r"|card_?holder(?:_name)?|holder_name|requester|reporter|attendee|traveller|traveler)$",
+    re.IGNORECASE,
+)
+"""JSON keys whose string value, when it looks like a name, is a person's name."""
 
 RECOGNIZERS: tuple[Recognizer, ...] = (
     # --- secrets -------------------------------------------------------------------------
@@ -272,6 +307,20 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         context_score=0.9,
     ),
     Recognizer("STREET_ADDRESS", _STREET, 0.85),
+    Recognizer(  # a capitalised name right after words that introduce a person
+        "PERSON",
+        re.compile(
+            r"(?i:\b(?:my name is|name is|i am|i'm|this is|call me|contact|message to|email to|"
+            r"write to|reply to|talk to|speak to|spoke with|spoke to|meet|meeting with|met with|"
+            r"ask|tell|cc|attn|attention|dear|hi|hello|hey|thanks|thank you|regards|cheers|"
+            r"best|sincerely|signed|from|by|with|for|add|assign(?:ed)? to|customer|client|"
+            r"patient|employee|user|manager|colleague|mr|mrs|ms|miss|dr|prof)\.?[:,]?[ \t]+)"
+            rf"(?P<v>{NAME_WORD}(?:[ \t][A-Z]\.)?(?:[ \t]{NAME_WORD}){{1,2}})\b"
+        ),
+        0.7,
+        group="v",
+        validate=looks_like_name,
+    ),
     Recognizer("STREET_ADDRESS", _MILITARY, 0.85),
     Recognizer("STREET_ADDRESS", _PO_BOX, 0.85),
 )

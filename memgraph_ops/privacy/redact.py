@@ -9,6 +9,7 @@ come back alongside, for the `pii_findings` table.
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ import polars as pl
 
 from memgraph_ops.errors import ConfigError
 from memgraph_ops.privacy.pseudonyms import Pseudonymizer
+from memgraph_ops.privacy.recognizers import NAME_WORD, PERSON_KEYS, looks_like_name
 from memgraph_ops.privacy.scanner import Scanner, Span
 
 Operator = Literal["pseudonym", "tag"]
@@ -186,6 +188,10 @@ class Redactor:
                     slots.append(_Slot(row, name, path))
 
         results = self.scanner.scan(strings)
+        results = [
+            _with_key_hint(spans, slot, text)
+            for spans, slot, text in zip(results, slots, strings, strict=True)
+        ]
         replaced: dict[str, dict[int, Any]] = defaultdict(dict)
         findings: dict[tuple[int, str, str], list[float]] = defaultdict(list)
         lists: dict[tuple[int, str], list[Any]] = {}
@@ -246,6 +252,23 @@ class Redactor:
             pl.Series("count", [len(findings[k]) for k in keys], dtype=pl.Int64),
             pl.Series("max_score", [max(findings[k]) for k in keys], dtype=pl.Float64),
         ).select(list(FINDINGS_SCHEMA))
+
+
+def _with_key_hint(spans: list[Span], slot: _Slot, text: str) -> list[Span]:
+    """A JSON leaf under a person-ish key (`"name"`, `"customer_name"`…) that looks like a
+    name is one, even where NER, lacking a sentence around it, misses it."""
+    if not slot.path or not isinstance(slot.path[-1], str) or spans:
+        return spans
+    value = text.strip()
+    if (
+        PERSON_KEYS.match(slot.path[-1])
+        and 1 <= len(value.split()) <= 4
+        and re.fullmatch(rf"{NAME_WORD}(?:[ .]+{NAME_WORD}|[ ]+[A-Z]\.)*", value)
+        and looks_like_name(value)
+    ):
+        start = text.index(value)
+        return [Span(start, start + len(value), "PERSON", 0.8)]
+    return spans
 
 
 def _non_null(frame: pl.DataFrame, name: str) -> list[tuple[int, Any]]:
