@@ -47,6 +47,8 @@ class Memgraph:
         return self._store
 
     def close(self) -> None:
+        if self._redactor is not None:
+            self._redactor.scanner.close()
         if self._store is not None:
             self._store.close()
             self._store = None

@@ -19,6 +19,7 @@ from memgraph_ops.workload import write_workload
 
 from memgraph_ops import load_settings
 from memgraph_ops import open as open_memgraph
+from memgraph_ops.privacy.pseudonyms import KEY_ENV, KEY_FILE_ENV, generate_key
 from pipelines.definitions import defs
 from pipelines.instance import prepare_dagster_home
 
@@ -36,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     settings.home.mkdir(parents=True, exist_ok=True)
     # The Dagster resources resolve the data root from the environment at run time.
     os.environ["MEMGRAPH_HOME"] = str(settings.home)
+    _ensure_pseudonym_key()
     prepare_dagster_home(settings)
     timings: dict[str, float] = {}
 
@@ -71,7 +73,29 @@ def main(argv: list[str] | None = None) -> int:
     edges = mg.lake.scan("edges").group_by("type").len().sort("type").collect()
     mg.close()
     _report(result.run_id, status, nodes, edges, ingested.quarantined, timings)
-    return 0
+    checks = result.get_asset_check_evaluations()
+    failed = [c for c in checks if not c.passed]
+    _say(f"asset checks:   {len(checks) - len(failed)}/{len(checks)} passed")
+    for check in failed:
+        _say(f"  FAILED {check.check_name}: {dict(check.metadata)}")
+    return 1 if failed else 0
+
+
+DEMO_KEY = Path.home() / ".config" / "memgraph-ops" / "pseudonym.key"
+
+
+def _ensure_pseudonym_key() -> None:
+    """Redaction needs a key kept outside the data root; the demo makes one on first run."""
+    if os.environ.get(KEY_ENV) or os.environ.get(KEY_FILE_ENV):
+        return
+    if not DEMO_KEY.exists():
+        DEMO_KEY.parent.mkdir(parents=True, exist_ok=True)
+        tmp = DEMO_KEY.with_name(DEMO_KEY.name + ".tmp")
+        tmp.write_text(generate_key() + "\n")
+        tmp.chmod(0o600)
+        tmp.replace(DEMO_KEY)
+        _say(f"created a pseudonym key for the demo: {DEMO_KEY}")
+    os.environ[KEY_FILE_ENV] = str(DEMO_KEY)
 
 
 def _say(text: str) -> None:
@@ -98,6 +122,8 @@ def _report(
             f"{name} v{t['version']} ({t['bytes'] / 1e6:.1f} MB)" for name, t in tables.items()
         )
     )
+    findings = status["lake"]["tables"].get("pii_findings", {}).get("rows", 0)
+    _say(f"redaction:      {findings:,} findings recorded in pii_findings (values never stored)")
     _say("seconds:        " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
 
 

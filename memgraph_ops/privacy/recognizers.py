@@ -133,7 +133,9 @@ PERSON_KEYS = re.compile(
     r"^(?:full_?name|name|first_?name|last_?name|given_?name|family_?name|surname|customer(?:_name)?"
     r"|contact(?:_name)?|recipient(?:_name)?|sender(?:_name)?|author|assignee|owner|user_?name"
     r"|display_?name|patient(?:_name)?|employee(?:_name)?|passenger(?:_name)?|guest(?:_name)?"
-    r"|card_?holder(?:_name)?|holder_name|requester|reporter|attendee|traveller|traveler)$",
+    r"|card_?holder(?:_name)?|holder_name|requester|reporter|attendee|traveller|traveler"
+    r"|(?:agent|rep|person|owner|manager|approver|reviewer|signatory)_?name"
+    r"|[a-z]+_by|assigned_?to|sent_?to|addressed_?to|on_?call|approver|reviewer|signatory)$",
     re.IGNORECASE,
 )
 """JSON keys whose string value, when it looks like a name, is a person's name."""

