@@ -23,7 +23,7 @@ from memgraph_ops.privacy.pseudonyms import KEY_ENV, KEY_FILE_ENV, generate_key
 from pipelines.definitions import defs
 from pipelines.instance import prepare_dagster_home
 
-DEFAULT_SESSIONS = 20_000
+DEFAULT_SESSIONS = 5_000
 
 
 def main(argv: list[str] | None = None) -> int:
