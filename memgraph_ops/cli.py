@@ -91,7 +91,9 @@ def _parser() -> argparse.ArgumentParser:
     scan.set_defaults(run=_pii_scan)
 
     p = sub.add_parser(
-        "keygen", parents=[common], help="create a pseudonym key file (keep it outside the data root)"
+        "keygen",
+        parents=[common],
+        help="create a pseudonym key file (keep it outside the data root)",
     )
     p.add_argument("--out", type=Path, required=True)
     p.set_defaults(run=_keygen)

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
-from memgraph_ops.workload import write_workload
 
 from memgraph_ops import load_settings
 from memgraph_ops import open as open_memgraph
 from memgraph_ops.privacy.pseudonyms import KEY_ENV, KEY_FILE_ENV, generate_key
+from memgraph_ops.workload import write_workload
 from pipelines.definitions import defs
 from pipelines.instance import prepare_dagster_home
 

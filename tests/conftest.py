@@ -8,7 +8,6 @@ import pytest
 import memgraph_ops
 from memgraph_ops import Memgraph
 
-
 TEST_KEY = "0f" * 32
 
 

@@ -37,9 +37,7 @@ def find_leaks(root: Path, values: Iterable[str]) -> pl.DataFrame:
 def _parquet_hits(path: Path, needles: list[str]) -> list[dict[str, object]]:
     frame = pl.read_parquet(path)
     hits: list[dict[str, object]] = []
-    text_columns = [
-        c for c, t in frame.schema.items() if t == pl.String or t == pl.List(pl.String)
-    ]
+    text_columns = [c for c, t in frame.schema.items() if t == pl.String or t == pl.List(pl.String)]
     for column in text_columns:
         series = frame[column]
         if series.dtype != pl.String:

@@ -31,7 +31,7 @@ KEY_ENV = "MEMGRAPH_PSEUDONYM_KEY"
 KEY_FILE_ENV = "MEMGRAPH_PSEUDONYM_KEY_FILE"
 TOKEN_HEX = 12
 
-_TOKEN = re.compile(r"<([A-Z_]+):([0-9a-f]{%d})>" % TOKEN_HEX)
+_TOKEN = re.compile(rf"<([A-Z_]+):([0-9a-f]{{{TOKEN_HEX}}})>")
 
 
 def generate_key() -> str:

@@ -47,15 +47,16 @@ def _iban_ok(text: str) -> bool:
 
 def _ipv4_ok(text: str) -> bool:
     parts = text.split(".")
-    return len(parts) == 4 and all(p.isdigit() and int(p) <= 255 and str(int(p)) == p for p in parts)
+    return len(parts) == 4 and all(
+        p.isdigit() and int(p) <= 255 and str(int(p)) == p for p in parts
+    )
 
 
 def looks_like_name(text: str) -> bool:
     """Two or three capitalised words, none of them a common capitalised non-name."""
     words = text.replace(".", " ").split()
-    return (
-        all(w[0].isupper() and not w.isupper() for w in words if len(w) > 1)
-        and not any(w in NOT_NAMES for w in words)
+    return all(w[0].isupper() and not w.isupper() for w in words if len(w) > 1) and not any(
+        w in NOT_NAMES for w in words
     )
 
 
@@ -114,7 +115,9 @@ _MILITARY = re.compile(
     r"|\b(?:USNS|USNV|USS|USCGC)[ \t]+[A-Z][a-z]+(?:[ \t]*\r?\n[ \t]*|,?[ \t]+)"
     r"(?:APO|FPO|DPO)[ \t]+A[AEP][ \t]+\d{5}\b"
 )
-_PO_BOX = re.compile(r"\b(?:P\.?[ \t]?O\.?[ \t]?Box|Post Office Box)[ \t]+\d{1,6}" + _CITY_LINE + "?")
+_PO_BOX = re.compile(
+    r"\b(?:P\.?[ \t]?O\.?[ \t]?Box|Post Office Box)[ \t]+\d{1,6}" + _CITY_LINE + "?"
+)
 
 _MONTH = (
     r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
@@ -126,7 +129,7 @@ _DATE = (
     rf"[ \t]+\d{{4}})(?![\d-])"
 )
 
-I = re.IGNORECASE
+_CI = re.IGNORECASE
 NAME_WORD = r"[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ'’]+(?:-[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ'’]+)?"
 
 PERSON_KEYS = re.compile(
@@ -182,7 +185,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         re.compile(
             r"(?:aws_?secret_?access_?key|secret_?access_?key|SecretAccessKey)[\"']?\s*[:=]\s*"
             r"[\"']?(?P<v>[A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])",
-            I,
+            _CI,
         ),
         1.0,
         group="v",
@@ -192,21 +195,21 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         re.compile(
             r"(?:api[_-]?key|apikey|secret[_-]?key|client[_-]?secret|access[_-]?token|auth[_-]?token"
             r"|private[_-]?token|x-api-key)[\"']?\s*[:=]\s*[\"']?(?P<v>[A-Za-z0-9_\-./+=]{16,})",
-            I,
+            _CI,
         ),
         0.9,
         group="v",
     ),
     Recognizer(
         "BEARER_TOKEN",
-        re.compile(r"\bBearer[ \t]+(?P<v>[A-Za-z0-9._~+/-]{16,}=*)", I),
+        re.compile(r"\bBearer[ \t]+(?P<v>[A-Za-z0-9._~+/-]{16,}=*)", _CI),
         1.0,
         group="v",
     ),
     Recognizer(  # scheme://user:password@host
         "URL_CREDENTIALS",
         re.compile(
-            r"\b[a-z][a-z0-9+.-]{1,20}://(?P<v>[^\s:/@\"'<>]+:[^\s@/\"'<>]+)@[^\s/\"'<>]+", I
+            r"\b[a-z][a-z0-9+.-]{1,20}://(?P<v>[^\s:/@\"'<>]+:[^\s@/\"'<>]+)@[^\s/\"'<>]+", _CI
         ),
         1.0,
         group="v",
@@ -214,7 +217,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
     Recognizer(  # password=..., "password": "...", Pwd=...; in connection strings and configs
         "PASSWORD",
         re.compile(
-            r"(?:password|passwd|pwd|pass)[\"']?\s*[:=]\s*[\"']?(?P<v>[^\s;\"',&]{4,})", I
+            r"(?:password|passwd|pwd|pass)[\"']?\s*[:=]\s*[\"']?(?P<v>[^\s;\"',&]{4,})", _CI
         ),
         0.9,
         group="v",
@@ -249,14 +252,19 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         "US_SSN",
         re.compile(r"(?<!\d)(?!000|666|9\d\d)\d{3}[ .]?(?!00)\d{2}[ .]?(?!0000)\d{4}(?!\d)"),
         0.0,
-        context=re.compile(r"\b(?:ssn|social security|ss#|ss #|soc\.? sec)", I),
+        context=re.compile(r"\b(?:ssn|social security|ss#|ss #|soc\.? sec)", _CI),
         context_score=0.85,
     ),
     Recognizer(
         "US_DRIVER_LICENSE",
-        re.compile(r"(?<![\w-])(?:[A-Z]{1,2}\d{4,12}|\d{7,9}|[A-Z]\d{3}-\d{3}-\d{2}-\d{3}-\d)(?![\w-])"),
+        re.compile(
+            r"(?<![\w-])(?:[A-Z]{1,2}\d{4,12}|\d{7,9}|[A-Z]\d{3}-\d{3}-\d{2}-\d{3}-\d)(?![\w-])"
+        ),
         0.0,
-        context=re.compile(r"\b(?:driver'?s?[ \t]+licen[cs]e|DL[ \t]*(?:#|no|number)|licen[cs]e[ \t]*(?:#|no\.?|number))", I),
+        context=re.compile(
+            r"\b(?:driver'?s?[ \t]+licen[cs]e|DL[ \t]*(?:#|no|number)|licen[cs]e[ \t]*(?:#|no\.?|number))",
+            _CI,
+        ),
         context_score=0.85,
     ),
     Recognizer(
@@ -278,7 +286,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         "PHONE_NUMBER",
         re.compile(r"(?<![\w+])\d{10,11}(?!\w)"),
         0.0,
-        context=re.compile(r"\b(?:phone|call|tel|mobile|cell|sms|text me|whatsapp|fax)", I),
+        context=re.compile(r"\b(?:phone|call|tel|mobile|cell|sms|text me|whatsapp|fax)", _CI),
         context_score=0.7,
     ),
     Recognizer(
@@ -286,7 +294,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         re.compile(r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d.])"),
         0.6,
         validate=_ipv4_ok,
-        context=re.compile(r"\b(?:ip|host|server|address|addr|client|from|connect)", I),
+        context=re.compile(r"\b(?:ip|host|server|address|addr|client|from|connect)", _CI),
         context_score=0.95,
     ),
     Recognizer(
@@ -294,16 +302,16 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         re.compile(
             r"(?<![\w:])(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}(?![\w:])"
             r"|(?<![\w:])(?:[0-9a-f]{1,4}:){1,6}:(?:[0-9a-f]{1,4}:){0,5}[0-9a-f]{1,4}(?![\w:])",
-            I,
+            _CI,
         ),
         0.85,
     ),
     Recognizer(
         "DATE_OF_BIRTH",
-        re.compile(_DATE, I),
+        re.compile(_DATE, _CI),
         0.0,
         context=re.compile(
-            r"\b(?:born|birth|dob|d\.o\.b|birthday|date of birth|geboren|n[ée]e?)\b", I
+            r"\b(?:born|birth|dob|d\.o\.b|birthday|date of birth|geboren|n[ée]e?)\b", _CI
         ),
         context_window=30,
         context_score=0.9,

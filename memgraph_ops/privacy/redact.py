@@ -216,9 +216,7 @@ class Redactor:
             if slot.field in TEXT_FIELDS:
                 replaced[slot.field][slot.row] = new
             elif slot.field in LIST_FIELDS:
-                items = lists.setdefault(
-                    (slot.row, slot.field), list(events[slot.field][slot.row])
-                )
+                items = lists.setdefault((slot.row, slot.field), list(events[slot.field][slot.row]))
                 items[slot.path[0]] = new
             else:
                 if slot.path:
@@ -231,9 +229,7 @@ class Redactor:
         for row, name in changed_docs:
             replaced[name][row] = json.dumps(json_docs[(row, name)], ensure_ascii=False)
 
-        columns = [
-            _patched(events[name], patches) for name, patches in replaced.items() if patches
-        ]
+        columns = [_patched(events[name], patches) for name, patches in replaced.items() if patches]
         subject = self._pseudonymize_subjects(events)
         redacted = events.with_columns(*columns, subject)
         return Redaction(redacted, self._findings(events, findings))
@@ -252,9 +248,7 @@ class Redactor:
             return pl.DataFrame(schema=FINDINGS_SCHEMA)
         keys = list(findings)
         rows = [k[0] for k in keys]
-        meta = events.select("seq", "event_id", "tenant", "session_id", "kind", "type", "id")[
-            rows
-        ]
+        meta = events.select("seq", "event_id", "tenant", "session_id", "kind", "type", "id")[rows]
         return meta.with_columns(
             pl.Series("field", [k[1] for k in keys]),
             pl.Series("entity_type", [k[2] for k in keys]),

@@ -18,8 +18,8 @@ from __future__ import annotations
 import multiprocessing
 import re
 from collections import OrderedDict
-from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,9 +46,11 @@ class Span:
 # Capitalised words (a run of them is one candidate: "Mary Ann Smith").
 _CAPITALISED = re.compile(r"(?<![\w@./\\-])[A-Z][a-z'’]+(?:[ \t]+[A-Z][a-z'’]+)*")
 _SENTENCE_END = re.compile(r"[.!?:;]\s+|\n|\"|\(|\[|\{|,\s*\"|^")
-_OPENERS = frozenset(w.capitalize() for w in STOP_WORDS) | frozenset(
-    """Please Can Could Would Write Summarize Summarise Explain Give List Create Generate Translate
-    Help Tell Show Make Find Describe Provide Compare Draft Fix Check Review Thanks Thank Hi Hello
+_OPENERS = (
+    frozenset(w.capitalize() for w in STOP_WORDS)
+    | frozenset(
+        """Please Can Could Would Write Summarize Summarise Explain Give List Create Generate
+    Translate Help Tell Show Make Find Describe Provide Compare Draft Fix Check Review Thanks Thank Hi Hello
     Hey Dear Sure Yes No Okay Ok Great Here Let Use Return Answer Based According Note Also However
     First Second Third Finally Then Now Today Yesterday Tomorrow What Why How When Where Who Which
     Is Are Do Does Did Sorry Good Best Regards Cheers Step Example Output Input Result Error
@@ -62,7 +64,9 @@ _OPENERS = frozenset(w.capitalize() for w in STOP_WORDS) | frozenset(
     I'll I'd It's That's There's Here's What's Don't Can't Won't Monday Tuesday Wednesday Thursday
     Friday Saturday Sunday January February March April May June July August September October
     November December""".split()
-) | frozenset(w.capitalize() for w in _EnglishWords.word_list)
+    )
+    | frozenset(w.capitalize() for w in _EnglishWords.word_list)
+)
 """Words that open sentences without being names: stop words, common instructions and the ~1000
 most common English words (the word list Faker ships for lorem text)."""
 
@@ -73,9 +77,9 @@ def _ner_windows(text: str, radius: int = 48) -> list[tuple[int, int]]:
     windows: list[tuple[int, int]] = []
     for match in _CAPITALISED.finditer(text):
         words = match.group().split()
-        if _at_sentence_start(text, match.start()) and words[0] in _OPENERS:
-            if len(words) == 1:
-                continue
+        # A lone common word opening a sentence ("Please", "Revenue") is no name.
+        if len(words) == 1 and words[0] in _OPENERS and _at_sentence_start(text, match.start()):
+            continue
         start = max(0, match.start() - radius)
         end = min(len(text), match.end() + radius)
         # widen to whitespace so no word is cut in half
@@ -90,7 +94,9 @@ def _ner_windows(text: str, radius: int = 48) -> list[tuple[int, int]]:
     return windows
 
 
-_OPENING = re.compile(r"(?:^|\n)[ \t]*(?:[-*+#>|]+|\d{1,3}[.)]|[a-z][.)])?[ \t]*$|[.!?:;\"'(\[{]\s*$")
+_OPENING = re.compile(
+    r"(?:^|\n)[ \t]*(?:[-*+#>|]+|\d{1,3}[.)]|[a-z][.)])?[ \t]*$|[.!?:;\"'(\[{]\s*$"
+)
 
 
 def _at_sentence_start(text: str, position: int) -> bool:
@@ -159,10 +165,9 @@ class Scanner:
                 self._remember(text, spans)
         out = []
         for text in texts:
-            spans = self._cache.get(text)
-            if spans is None:  # evicted while this batch was being scanned
-                spans = self._detect([text])[0]
-            out.append(spans)
+            cached = self._cache.get(text)
+            # (evicted while this batch was being scanned: detect again)
+            out.append(cached if cached is not None else self._detect([text])[0])
         return out
 
     def _remember(self, text: str, spans: list[Span]) -> None:
@@ -248,9 +253,7 @@ def _ner_components(nlp: Any) -> list[str]:
     """`ner`, plus a shared tok2vec only if this pipeline's NER listens to one (the small
     English pipeline's NER has its own embedding, so the shared tok2vec is skipped)."""
     listened = [
-        name
-        for name, component in nlp.pipeline
-        if "ner" in getattr(component, "listener_map", {})
+        name for name, component in nlp.pipeline if "ner" in getattr(component, "listener_map", {})
     ]
     return [*listened, "ner"]
 

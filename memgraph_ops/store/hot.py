@@ -39,6 +39,7 @@ def _locked(method: F) -> F:
 
     return wrapper  # type: ignore[return-value]
 
+
 _NODE_COLUMNS = ", ".join(
     c for c in STORED_EVENT_SCHEMA.names if c not in ("src", "dst", "kind", "event_id")
 )

@@ -98,8 +98,15 @@ def test_pseudonyms_are_stable_across_processes() -> None:
 
 def test_policy_allow_list_threshold_entities_and_tag_operator() -> None:
     config = PrivacyConfig.from_mapping(
-        {"tenants": {"acme": {"allow_list": ["support@acme.example"], "operator": "tag",
-                              "entities": ["EMAIL_ADDRESS"]}}}  # fmt: skip
+        {
+            "tenants": {
+                "acme": {
+                    "allow_list": ["support@acme.example"],
+                    "operator": "tag",
+                    "entities": ["EMAIL_ADDRESS"],
+                }
+            }
+        }
     )
     r = Redactor(Pseudonymizer(KEY), config)
     text = "mail support@acme.example or bob@corp.example, phone 555-123-4567"
