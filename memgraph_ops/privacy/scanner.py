@@ -49,21 +49,25 @@ _SENTENCE_END = re.compile(r"[.!?:;]\s+|\n|\"|\(|\[|\{|,\s*\"|^")
 _OPENERS = (
     frozenset(w.capitalize() for w in STOP_WORDS)
     | frozenset(
-        """Please Can Could Would Write Summarize Summarise Explain Give List Create Generate
-    Translate Help Tell Show Make Find Describe Provide Compare Draft Fix Check Review Thanks Thank Hi Hello
-    Hey Dear Sure Yes No Okay Ok Great Here Let Use Return Answer Based According Note Also However
-    First Second Third Finally Then Now Today Yesterday Tomorrow What Why How When Where Who Which
-    Is Are Do Does Did Sorry Good Best Regards Cheers Step Example Output Input Result Error
-    Warning Question Task Context Instructions Rules Always Never Only Keep Avoid Respond Reply
-    Analyze Analyse Calculate Convert Add Remove Update Delete Run Call Search Look Read Send Book
-    Schedule Cancel Confirm Plan Suggest Recommend Consider Assume Imagine Act You Your System
-    User Assistant Tool Function Sentence Paragraph Subject Title Summary Overview Background Goal
-    Important Rewrite Improve Correct Format Extract Classify Identify Determine Ensure Follow
-    Yours Sincerely Kind Warm Following Below Above Attached Unfortunately Currently Please Sounds
-    Perfect Absolutely Certainly Of Course Got It Understood Done Next Previous Let's I'm I've
-    I'll I'd It's That's There's Here's What's Don't Can't Won't Monday Tuesday Wednesday Thursday
-    Friday Saturday Sunday January February March April May June July August September October
-    November December""".split()
+        """
+        Please Can Could Would Write Summarize Summarise Explain Give List Create Generate
+        Translate Help Tell Show Make Find Describe Provide Compare Draft Fix Check Review
+        Thanks Thank Hi Hello Hey Dear Sure Yes No Okay Ok Great Here Let Use Return Answer
+        Based According Note Also However First Second Third Finally Then Now Today
+        Yesterday Tomorrow What Why How When Where Who Which Is Are Do Does Did Sorry Good
+        Best Regards Cheers Step Example Output Input Result Error Warning Question Task
+        Context Instructions Rules Always Never Only Keep Avoid Respond Reply Analyze
+        Analyse Calculate Convert Add Remove Update Delete Run Call Search Look Read Send
+        Book Schedule Cancel Confirm Plan Suggest Recommend Consider Assume Imagine Act You
+        Your System User Assistant Tool Function Sentence Paragraph Subject Title Summary
+        Overview Background Goal Important Rewrite Improve Correct Format Extract Classify
+        Identify Determine Ensure Follow Yours Sincerely Kind Warm Following Below Above
+        Attached Unfortunately Currently Please Sounds Perfect Absolutely Certainly Of
+        Course Got It Understood Done Next Previous Let's I'm I've I'll I'd It's That's
+        There's Here's What's Don't Can't Won't Monday Tuesday Wednesday Thursday Friday
+        Saturday Sunday January February March April May June July August September October
+        November December
+        """.split()
     )
     | frozenset(w.capitalize() for w in _EnglishWords.word_list)
 )
