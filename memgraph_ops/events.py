@@ -8,8 +8,9 @@ ones that go to quarantine, each with every reason it failed.
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
@@ -38,7 +39,17 @@ EventInput: TypeAlias = Iterable[Mapping[str, Any]] | pa.Table | pa.RecordBatch 
 _COLUMNS = EVENT_SCHEMA.names
 _POLARS_SCHEMA = pl.Schema(pl.from_arrow(EVENT_SCHEMA.empty_table()).schema)  # type: ignore[union-attr]
 _REASON = "_reason"
-_RAW = "_raw"
+_POS = "_pos"
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """Input turned into `EVENT_SCHEMA` columns plus `_reason` (conversion problems) and
+    `_pos` (position in the input), and a way back to the input rows as given, which only
+    quarantined rows need."""
+
+    frame: pl.DataFrame
+    raw: Callable[[list[int]], list[str]]
 
 
 @dataclass(frozen=True)
@@ -52,16 +63,31 @@ class Validated:
     duplicates_in_batch: int
 
 
-def to_frame(events: EventInput) -> pl.DataFrame:
-    """Normalise input to a frame of `EVENT_SCHEMA` plus `_reason` (conversion problems) and
-    `_raw` (the input row as JSON, for quarantine)."""
+def to_frame(events: EventInput) -> Normalized:
+    """Normalise input (dicts, Arrow, polars) to the event schema."""
     if isinstance(events, pa.RecordBatch):
         events = pa.Table.from_batches([events])
     if isinstance(events, pa.Table):
         events = pl.DataFrame(events)
     if isinstance(events, pl.DataFrame):
-        return _from_polars(events)
-    return _from_dicts(events)
+        source = events
+        return Normalized(_from_polars(source), lambda rows: _raw_of_frame(source, rows))
+    rows = list(events)
+    return Normalized(_from_dicts(rows), lambda positions: _raw_of_dicts(rows, positions))
+
+
+def normalize(events: EventInput) -> pl.DataFrame:
+    """Input as a frame of exactly `EVENT_SCHEMA` (conversion failures become nulls)."""
+    return to_frame(events).frame.select(_COLUMNS)
+
+
+def _raw_of_dicts(rows: list[Any], positions: list[int]) -> list[str]:
+    return [json.dumps(rows[i], default=_json_default, ensure_ascii=False) for i in positions]
+
+
+def _raw_of_frame(frame: pl.DataFrame, positions: list[int]) -> list[str]:
+    picked = frame[positions]
+    return picked.select(pl.struct(pl.all()).struct.json_encode())[:, 0].to_list()
 
 
 def _json_default(value: Any) -> str:
@@ -70,14 +96,12 @@ def _json_default(value: Any) -> str:
     return str(value)
 
 
-def _from_dicts(rows: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
+def _from_dicts(rows: list[Any]) -> pl.DataFrame:
     columns: dict[str, list[Any]] = {name: [] for name in _COLUMNS}
     reasons: list[list[str]] = []
-    raws: list[str] = []
     known = set(_COLUMNS)
     for row in rows:
         row_reasons: list[str] = []
-        raws.append(json.dumps(row, default=_json_default, ensure_ascii=False))
         if not isinstance(row, Mapping):
             row = {}
             row_reasons.append("event is not a JSON object")
@@ -100,7 +124,8 @@ def _from_dicts(rows: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
     df = pl.from_arrow(table)
     assert isinstance(df, pl.DataFrame)
     return df.with_columns(
-        pl.Series(_REASON, reasons, dtype=pl.List(pl.String)), pl.Series(_RAW, raws)
+        pl.Series(_REASON, reasons, dtype=pl.List(pl.String)),
+        pl.int_range(pl.len(), dtype=pl.Int64).alias(_POS),
     )
 
 
@@ -169,7 +194,6 @@ def _parse_ts(value: Any) -> Any:
 
 
 def _from_polars(df: pl.DataFrame) -> pl.DataFrame:
-    raw = df.select(pl.struct(pl.all()).struct.json_encode().alias(_RAW))[_RAW]
     extras = [c for c in df.columns if c not in _POLARS_SCHEMA]
     out: list[pl.Series] = []
     reason_exprs: list[pl.Expr] = []
@@ -210,7 +234,7 @@ def _from_polars(df: pl.DataFrame) -> pl.DataFrame:
         if reason_exprs
         else pl.Series(_REASON, [[]] * df.height, dtype=pl.List(pl.String))
     )
-    return frame.with_columns(reasons, raw)
+    return frame.with_columns(reasons, pl.int_range(pl.len(), dtype=pl.Int64).alias(_POS))
 
 
 def _cast(col: pl.Series, dtype: pl.DataType) -> pl.Series:
@@ -236,34 +260,35 @@ def _iso_or_none(value: str) -> datetime | None:
     return parsed if isinstance(parsed, datetime) else None
 
 
-def validate(frame: pl.DataFrame, known_node_types: pl.DataFrame | None = None) -> Validated:
-    """Split a normalised frame (from `to_frame`) into valid events and quarantined ones.
+def validate(normalized: Normalized, known_node_types: pl.DataFrame | None = None) -> Validated:
+    """Split normalised input (from `to_frame`) into valid events and quarantined ones.
 
     Args:
-        frame: output of `to_frame`.
+        normalized: output of `to_frame`.
         known_node_types: `id`, `type` of nodes known outside this batch (in the store), used
             to check that edges join the right node types. Unknown endpoints are allowed: the
             edge is kept and flagged as dangling until its nodes arrive.
     """
-    frame = frame.with_columns(
+    frame = normalized.frame.with_columns(
         # A Session is its own session.
         session_id=pl.when((pl.col("type") == "Session") & pl.col("session_id").is_null())
         .then(pl.col("id"))
         .otherwise(pl.col("session_id")),
     )
-    first = frame.select(pl.col("event_id").is_first_distinct() | pl.col("event_id").is_null())
-    is_first = first.to_series()
+    is_first = frame.select(
+        pl.col("event_id").is_first_distinct() | pl.col("event_id").is_null()
+    ).to_series()
     duplicates = int((~is_first).sum())
     frame = frame.filter(is_first)
-
-    frame = frame.hstack(_with_json_validity(frame))
+    frame = frame.hstack(_with_json_validity(frame)).hstack(
+        _endpoint_types(frame, known_node_types)
+    )
     checks = _checks()
-    endpoint = _endpoint_checks(frame, known_node_types)
-    reasons = frame.select(
-        pl.concat_list([pl.col(_REASON), *checks, *endpoint]).list.drop_nulls().alias(_REASON)
-    )[_REASON]
-    frame = frame.with_columns(reasons)
-    bad = frame[_REASON].list.len() > 0
+    # Most events are valid: find the failing rows with cheap boolean expressions first, and
+    # build reason texts only for those.
+    bad = frame.select(
+        pl.any_horizontal(pl.col(_REASON).list.len() > 0, *[c.fill_null(False) for c, _ in checks])
+    ).to_series()
     valid = frame.filter(~bad).select(_COLUMNS)
     valid = valid.with_columns(
         id=pl.when(pl.col("kind") == "edge")
@@ -275,10 +300,19 @@ def validate(frame: pl.DataFrame, known_node_types: pl.DataFrame | None = None) 
         )
         .otherwise(pl.col("id"))
     )
-    quarantined = frame.filter(bad).select(
-        pl.col("event_id"),
-        pl.col(_REASON).list.join("; ").alias("reason"),
-        pl.col(_RAW).alias("raw"),
+    failing = frame.filter(bad)
+    reasons = failing.select(
+        pl.concat_list([pl.col(_REASON), *[_reason(c, m) for c, m in checks]])
+        .list.drop_nulls()
+        .list.join("; ")
+        .alias("reason")
+    )["reason"]
+    quarantined = pl.DataFrame(
+        {
+            "event_id": failing["event_id"],
+            "reason": reasons,
+            "raw": pl.Series(normalized.raw(failing[_POS].to_list()), dtype=pl.String),
+        }
     )
     return Validated(valid=valid, quarantined=quarantined, duplicates_in_batch=duplicates)
 
@@ -290,25 +324,33 @@ def _missing(name: str) -> pl.Expr:
     return col.is_null()
 
 
+Rule = tuple[pl.Expr, pl.Expr]
+"""A validation rule: when the condition holds, the event is quarantined with the message."""
+
+
+def _rule(condition: pl.Expr, message: str | pl.Expr) -> Rule:
+    return condition, pl.lit(message) if isinstance(message, str) else message
+
+
 def _reason(condition: pl.Expr, message: str | pl.Expr) -> pl.Expr:
     msg = pl.lit(message) if isinstance(message, str) else message
     return pl.when(condition).then(msg)
 
 
-def _checks() -> list[pl.Expr]:
+def _checks() -> list[Rule]:
     kind, type_, op = pl.col("kind"), pl.col("type"), pl.col("op")
     node, edge, upsert = kind == "node", kind == "edge", op == "upsert"
     checks = [
-        _reason(_missing("event_id"), "event_id is missing"),
-        _reason(
+        _rule(_missing("event_id"), "event_id is missing"),
+        _rule(
             ~op.is_in(OPS) | op.is_null(),
             pl.format("op must be one of {}, got {}", pl.lit("|".join(OPS)), op.fill_null("null")),
         ),
-        _reason(
+        _rule(
             ~kind.is_in(KINDS) | kind.is_null(),
             pl.format("kind must be node or edge, got {}", kind.fill_null("null")),
         ),
-        _reason(
+        _rule(
             node & ~type_.is_in(list(NODE_TYPES)),
             pl.format(
                 "unknown node type {} (known: {})",
@@ -316,7 +358,7 @@ def _checks() -> list[pl.Expr]:
                 pl.lit(", ".join(NODE_TYPES)),
             ),
         ),
-        _reason(
+        _rule(
             edge & ~type_.is_in(list(EDGE_TYPES)),
             pl.format(
                 "unknown edge type {} (known: {})",
@@ -324,14 +366,14 @@ def _checks() -> list[pl.Expr]:
                 pl.lit(", ".join(EDGE_TYPES)),
             ),
         ),
-        _reason(node & _missing("id"), "node event without id"),
-        _reason(edge & (_missing("src") | _missing("dst")), "edge event needs both src and dst"),
-        _reason(_missing("tenant"), "tenant is missing"),
-        _reason(pl.col("occurred_at").is_null(), "occurred_at is missing"),
+        _rule(node & _missing("id"), "node event without id"),
+        _rule(edge & (_missing("src") | _missing("dst")), "edge event needs both src and dst"),
+        _rule(_missing("tenant"), "tenant is missing"),
+        _rule(pl.col("occurred_at").is_null(), "occurred_at is missing"),
     ]
     scoped = [t.name for t in NODE_TYPES.values() if t.session_scoped]
     checks.append(
-        _reason(
+        _rule(
             node & upsert & type_.is_in(scoped) & _missing("session_id"),
             pl.format("{} needs a session_id", type_),
         )
@@ -340,12 +382,12 @@ def _checks() -> list[pl.Expr]:
         for f in t.required:
             # Required fields must be present; an empty text is a value (an empty message).
             checks.append(
-                _reason(
+                _rule(
                     node & upsert & (type_ == t.name) & pl.col(f).is_null(), f"{t.name} needs {f}"
                 )
             )
     checks.append(
-        _reason(
+        _rule(
             pl.col("finish_reason").is_not_null() & ~pl.col("finish_reason").is_in(FINISH_REASONS),
             pl.format(
                 "finish_reason must be one of {}, got {}",
@@ -355,28 +397,28 @@ def _checks() -> list[pl.Expr]:
         )
     )
     for f in NON_NEGATIVE_FIELDS:
-        checks.append(_reason(pl.col(f) < 0, f"{f} must not be negative"))
+        checks.append(_rule(pl.col(f) < 0, f"{f} must not be negative"))
     for f in UNIT_INTERVAL_FIELDS:
-        checks.append(_reason((pl.col(f) < 0) | (pl.col(f) > 1), f"{f} must lie between 0 and 1"))
+        checks.append(_rule((pl.col(f) < 0) | (pl.col(f) > 1), f"{f} must lie between 0 and 1"))
     checks.append(
-        _reason(
+        _rule(
             (type_ == "Template") & node & upsert & ~pl.col("version").str.contains(SEMVER_PATTERN),
             pl.format("Template version {} is not semver (e.g. 1.4.0)", pl.col("version")),
         )
     )
     checks.append(
-        _reason(
+        _rule(
             (pl.col("temperature") < 0) | (pl.col("temperature") > 2),
             "temperature must lie between 0 and 2",
         )
     )
     for f in sorted(JSON_FIELDS):
-        checks.append(_reason(pl.col(f"_invalid_json_{f}"), f"{f}: not valid JSON"))
+        checks.append(_rule(pl.col(f"_invalid_json_{f}"), f"{f}: not valid JSON"))
     for f in sorted(LIST_FIELDS):
         checks.append(
-            _reason(pl.col(f).list.eval(pl.element().is_null()).list.any(), f"{f}: null item")
+            _rule(pl.col(f).list.eval(pl.element().is_null()).list.any(), f"{f}: null item")
         )
-    return checks
+    return [*checks, *_endpoint_rules()]
 
 
 def _with_json_validity(frame: pl.DataFrame) -> pl.DataFrame:
@@ -389,81 +431,86 @@ def _with_json_validity(frame: pl.DataFrame) -> pl.DataFrame:
         for f in fields
         if f not in present
     }
-    if present:
-        con = duckdb.connect()
+    if present and frame.height <= _SMALL_BATCH:
+        # A few events (the single-event path): parsing beats setting up a query.
+        for f in present:
+            flags[f"_invalid_json_{f}"] = pl.Series(
+                [v is not None and _not_json(v) for v in frame[f].to_list()], dtype=pl.Boolean
+            )
+    elif present:
+        cursor = _json_checker().cursor()
         try:
-            con.register("_json", frame.select(present).to_arrow())
-            checked = con.sql(
+            cursor.register("_json", frame.select(present).to_arrow())
+            checked = cursor.sql(
                 "SELECT "
                 + ", ".join(f'coalesce(NOT json_valid("{f}"), false) AS "{f}"' for f in present)
                 + " FROM _json"
             ).to_arrow_table()
         finally:
-            con.close()
+            cursor.close()
         for f in present:
             flags[f"_invalid_json_{f}"] = pl.Series(checked.column(f))
     return pl.DataFrame(flags)
 
 
-def _endpoint_checks(frame: pl.DataFrame, known: pl.DataFrame | None) -> list[pl.Expr]:
-    """Reasons for edges whose known endpoint types do not match the edge type."""
+_SMALL_BATCH = 256
+
+
+@functools.cache
+def _json_checker() -> duckdb.DuckDBPyConnection:
+    """One in-memory DuckDB per process (opening one costs milliseconds)."""
+    return duckdb.connect()
+
+
+def _not_json(value: str) -> bool:
+    try:
+        json.loads(value)
+    except ValueError:
+        return True
+    return False
+
+
+def _endpoint_types(frame: pl.DataFrame, known: pl.DataFrame | None) -> pl.DataFrame:
+    """`_src_type`, `_dst_type`: the types of edge endpoints known in this batch or the store."""
     batch_nodes = frame.filter(
         (pl.col("kind") == "node") & (pl.col("op") == "upsert") & pl.col("id").is_not_null()
     ).select("id", "type")
     types = pl.concat([known, batch_nodes]) if known is not None else batch_nodes
-    types = types.unique("id", keep="last")
-    if types.is_empty():
-        return []
-    src_type = frame.join(
-        types.rename({"type": "_t"}),
-        left_on="src",
-        right_on="id",
-        how="left",
-        maintain_order="left",
-    )["_t"]
-    dst_type = frame.join(
-        types.rename({"type": "_t"}),
-        left_on="dst",
-        right_on="id",
-        how="left",
-        maintain_order="left",
-    )["_t"]
-    expected_src = pl.col("type").replace_strict(
-        {k: v.src for k, v in EDGE_TYPES.items()}, default=None, return_dtype=pl.String
-    )
-    expected_dst = pl.col("type").replace_strict(
-        {k: v.dst for k, v in EDGE_TYPES.items()}, default=None, return_dtype=pl.String
-    )
-    is_edge = pl.col("kind") == "edge"
-    src_lit, dst_lit = pl.lit(src_type), pl.lit(dst_type)
-    return [
-        _reason(
-            is_edge
-            & src_lit.is_not_null()
-            & expected_src.is_not_null()
-            & (src_lit != expected_src),
-            pl.format(
-                "{} must start at a {}, but {} is a {}",
-                pl.col("type"),
-                expected_src,
-                pl.col("src"),
-                src_lit,
-            ),
-        ),
-        _reason(
-            is_edge
-            & dst_lit.is_not_null()
-            & expected_dst.is_not_null()
-            & (dst_lit != expected_dst),
-            pl.format(
-                "{} must end at a {}, but {} is a {}",
-                pl.col("type"),
-                expected_dst,
-                pl.col("dst"),
-                dst_lit,
-            ),
-        ),
-    ]
+    lookup = types.unique("id", keep="last").rename({"type": "_t"})
+    out = {}
+    for end in ("src", "dst"):
+        joined = frame.select(end).join(
+            lookup, left_on=end, right_on="id", how="left", maintain_order="left"
+        )
+        out[f"_{end}_type"] = joined["_t"]
+    return pl.DataFrame(out, schema={"_src_type": pl.String, "_dst_type": pl.String})
+
+
+def _endpoint_rules() -> list[Rule]:
+    """Edges whose known endpoint types do not match the edge type."""
+    rules = []
+    for end, verb in (("src", "start"), ("dst", "end")):
+        expected = pl.col("type").replace_strict(
+            {k: getattr(v, end) for k, v in EDGE_TYPES.items()}, default=None,
+            return_dtype=pl.String,
+        )  # fmt: skip
+        actual = pl.col(f"_{end}_type")
+        rules.append(
+            (
+                (pl.col("kind") == "edge")
+                & actual.is_not_null()
+                & expected.is_not_null()
+                & (actual != expected),
+                pl.format(
+                    f"{{}} must {verb} at a {{}}, but {{}} is a {{}}",
+                    pl.col("type"),
+                    expected,
+                    pl.col(end),
+                    actual,
+                ),
+            )  # fmt: skip
+        )
+    return rules
 
 
 def endpoint_ids(frame: pl.DataFrame) -> list[str]:

@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from memgraph_ops.cli import main
-from memgraph_ops.events import to_frame
+from memgraph_ops.events import normalize
 from tests.factories import event, session
 
 
@@ -51,7 +51,7 @@ def test_ingest_with_bad_lines_exits_2_and_keeps_the_good_ones(
 
 
 def test_ingest_parquet(home: Path, tmp_path: Path) -> None:
-    frame = to_frame(session("s1", 2)).drop("_reason", "_raw")
+    frame = normalize(session("s1", 2))
     pq.write_table(frame.to_arrow(), tmp_path / "events.parquet")
     assert main(["ingest", str(tmp_path / "events.parquet")]) == 0
 

@@ -99,10 +99,10 @@ class Store:
 
         Idempotent on `event_id`: events already in the store are skipped.
         """
-        frame = to_frame(events)
+        normalized = to_frame(events)
         with self._lock:
-            known = self._node_types(endpoint_ids(frame))
-            checked = validate(frame, known)
+            known = self._node_types(endpoint_ids(normalized.frame))
+            checked = validate(normalized, known)
             valid = checked.valid.with_row_index("_pos")
             now = datetime.now(UTC)
             con = self._con
@@ -130,7 +130,7 @@ class Store:
                 raise
         reasons = checked.quarantined["reason"].str.split("; ").list.first().value_counts(sort=True)
         return IngestResult(
-            received=frame.height,
+            received=normalized.frame.height,
             accepted=table.num_rows,
             duplicates=checked.duplicates_in_batch + valid.height - fresh.height,
             quarantined=checked.quarantined.height,

@@ -11,7 +11,7 @@ import pytest
 
 import memgraph_ops
 from memgraph_ops.errors import ConfigError
-from memgraph_ops.events import to_frame
+from memgraph_ops.events import normalize
 from memgraph_ops.privacy import PrivacyConfig, PrivacyPolicy, Pseudonymizer, Redactor, find_leaks
 from memgraph_ops.privacy.pseudonyms import KEY_ENV, KEY_FILE_ENV, load_master_key
 from tests.conftest import TEST_KEY
@@ -26,7 +26,7 @@ def redactor() -> Redactor:
 
 
 def _stored(events: list[dict[str, object]]) -> pl.DataFrame:
-    frame = to_frame(events).drop("_reason", "_raw")
+    frame = normalize(events)
     return frame.with_columns(pl.int_range(1, frame.height + 1).alias("seq"))
 
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from memgraph_ops.errors import StoreLockedError
-from memgraph_ops.events import to_frame
+from memgraph_ops.events import normalize
 from memgraph_ops.store import Store
 from tests.factories import edge, event, session
 
@@ -68,7 +68,7 @@ def test_duplicate_event_ids_within_a_batch_land_once(store: Store) -> None:
 
 def test_arrow_and_polars_inputs_land_like_dicts(store: Store) -> None:
     events = session("s1", 2)
-    frame = to_frame(events).drop("_reason", "_raw")
+    frame = normalize(events)
     store.ingest(frame.slice(0, 4))
     store.ingest(frame.slice(4).to_arrow())
     assert store.counts()["events"] == len(events)
