@@ -508,7 +508,7 @@ def _endpoint_rules() -> list[Rule]:
                     pl.col(end),
                     actual,
                 ),
-            )  # fmt: skip
+            )
         )
     return rules
 
