@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any, Literal, TypeVar
 import polars as pl
 import pyarrow as pa
 
-from memgraph_ops.events import EventInput, endpoint_ids, to_frame, validate
+from memgraph_ops.events import EventInput, Validated, endpoint_ids, to_frame, validate
 from memgraph_ops.model import EVENT_SCHEMA, STORED_EVENT_SCHEMA
 from memgraph_ops.store import _duckdb
 
@@ -78,6 +79,8 @@ class Store:
         if not read_only:
             _duckdb.ensure_schema(self._con)
         self._lock = threading.RLock()
+        self._context_cache: OrderedDict[str, list[tuple[Any, ...]]] = OrderedDict()
+        self.context_cache_size = 10_000
 
     @classmethod
     def open(cls, path: str | Path, *, read_only: bool = False) -> Store:
@@ -103,6 +106,7 @@ class Store:
         with self._lock:
             known = self._node_types(endpoint_ids(normalized.frame))
             checked = validate(normalized, known)
+            checked = self._with_delete_sessions(checked)
             valid = checked.valid.with_row_index("_pos")
             now = datetime.now(UTC)
             con = self._con
@@ -128,6 +132,7 @@ class Store:
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+            self._write_through(rows)
         reasons = checked.quarantined["reason"].str.split("; ").list.first().value_counts(sort=True)
         return IngestResult(
             received=normalized.frame.height,
@@ -138,6 +143,30 @@ class Store:
             last_seq=base + table.num_rows - 1 if table.num_rows else None,
             reasons=dict(zip(reasons["reason"].to_list(), reasons["count"].to_list(), strict=True)),
         )
+
+    def _with_delete_sessions(self, checked: Validated) -> Validated:
+        """Give node deletes sent without a session the session of the node they delete, so
+        session reads (and the lake's per-session layout) see them."""
+        valid = checked.valid
+        orphan = (pl.col("op") == "delete") & pl.col("session_id").is_null()
+        ids = valid.filter(orphan)["id"].unique().to_list()
+        if not ids:
+            return checked
+        sessions = {
+            node_id: session
+            for node_id in ids
+            for (session,) in self._con.execute(
+                "SELECT session_id FROM events WHERE id = ?",
+                [node_id],  # index point lookup
+            ).fetchall()
+            if session is not None
+        }
+        filled = valid.with_columns(
+            session_id=pl.when(orphan)
+            .then(pl.col("id").replace_strict(sessions, default=None, return_dtype=pl.String))
+            .otherwise(pl.col("session_id"))
+        )
+        return replace(checked, valid=filled)
 
     def _fresh(self, valid: pl.DataFrame) -> pl.DataFrame:
         """The rows of `valid` whose event id the store has not seen."""
@@ -212,6 +241,18 @@ class Store:
     def _node_types(self, ids: list[str]) -> pl.DataFrame | None:
         if not ids:
             return None
+        if len(ids) <= 16:
+            # Point lookups through the id index. (DuckDB takes the index only for a lone
+            # equality predicate, so `kind` is filtered here, not in SQL.)
+            found = [
+                (node_id, type_)
+                for node_id in ids
+                for kind, type_ in self._con.execute(
+                    "SELECT kind, type FROM events WHERE id = ?", [node_id]
+                ).fetchall()
+                if kind == "node"
+            ]
+            return pl.DataFrame(found, schema={"id": pl.String, "type": pl.String}, orient="row")
         self._con.register("_ids", pa.table({"id": ids}))
         try:
             got = _arrow(
@@ -228,10 +269,13 @@ class Store:
     @_locked
     def node(self, node_id: str) -> dict[str, Any] | None:
         """The current state of a node, by exact id; None if unknown or deleted."""
-        rows: list[tuple[Any, ...]] = self._con.execute(
-            f"SELECT op, {_NODE_COLUMNS} FROM events WHERE id = ? AND kind = 'node'",
-            [node_id],
-        ).fetchall()
+        rows: list[tuple[Any, ...]] = [
+            row[1:]
+            for row in self._con.execute(
+                f"SELECT kind, op, {_NODE_COLUMNS} FROM events WHERE id = ?", [node_id]
+            ).fetchall()
+            if row[0] == "node"
+        ]
         if not rows:
             return None
         names = ["op", *_NODE_COLUMNS.split(", ")]
@@ -262,23 +306,26 @@ class Store:
     def _edge_rows(self, column: str, node_id: str) -> pl.DataFrame:
         table = _arrow(
             self._con,
-            f"SELECT {', '.join(_EDGE_KEEP)} FROM events WHERE {column} = ? AND kind = 'edge'",
+            f"SELECT kind, {', '.join(_EDGE_KEEP)} FROM events WHERE {column} = ?",
             [node_id],
         )
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
-        return frame
+        return frame.filter(pl.col("kind") == "edge").drop("kind")
 
     @_locked
     def context(self, session_id: str, *, last: int = 10) -> list[dict[str, Any]]:
         """A session's recent context: the last `last` prompts, each with its responses and
         their tool invocations, oldest first."""
-        rows = self._con.execute(_CONTEXT_SQL, [session_id]).fetchall()
+        rows = self._session_rows(session_id)
         latest: dict[str, tuple[Any, ...]] = {}
+        created: dict[str, Any] = {}  # an edit keeps a message in its place
         for row in rows:
             prev = latest.get(row[1])
             if prev is None or row[0] > prev[0]:
                 latest[row[1]] = row
+            if row[1] not in created or row[4] < created[row[1]]:
+                created[row[1]] = row[4]
         prompts: list[dict[str, Any]] = []
         responses: list[dict[str, Any]] = []
         tools: list[dict[str, Any]] = []
@@ -287,6 +334,7 @@ class Store:
                 continue
             item = dict(zip(_CONTEXT_FIELDS, row[1:], strict=True))
             del item["op"]
+            item["occurred_at"] = created[item["id"]]
             {"Prompt": prompts, "Response": responses, "ToolInvocation": tools}[row[3]].append(item)
         prompts.sort(key=lambda p: (p["occurred_at"], p["seq"]))
         prompts = prompts[-last:] if last > 0 else []
@@ -301,6 +349,38 @@ class Store:
             if t["response_id"] in by_response:
                 by_response[t["response_id"]].append(_compact(t))
         return [{"prompt": _compact(p), "responses": by_prompt[p["id"]]} for p in prompts]
+
+    def _write_through(self, stored: pl.DataFrame) -> None:
+        """Append newly stored context rows to the sessions that are cached."""
+        if not self._context_cache or stored.is_empty():
+            return
+        new = stored.filter(
+            pl.col("session_id").is_in(list(self._context_cache))
+            & (pl.col("kind") == "node")
+            & pl.col("type").is_in(list(_CONTEXT_TYPES))
+        )
+        for (session,), group in new.group_by("session_id"):
+            rows = group.select(pl.col("seq").alias("_seq"), *_CONTEXT_FIELDS).rows()
+            self._context_cache[str(session)].extend(rows)
+
+    def _session_rows(self, session_id: str) -> list[tuple[Any, ...]]:
+        """The context rows of a session, from the write-through cache or the session index.
+
+        The store is the only writer of its file, so the cache stays exact: every ingest
+        appends its rows to the cached sessions, every trim drops the cache."""
+        rows = self._context_cache.get(session_id)
+        if rows is not None:
+            self._context_cache.move_to_end(session_id)
+            return rows
+        rows = [
+            row[2:]
+            for row in self._con.execute(_CONTEXT_SQL, [session_id]).fetchall()
+            if row[0] == "node" and row[1] in _CONTEXT_TYPES
+        ]
+        self._context_cache[session_id] = rows
+        if len(self._context_cache) > self.context_cache_size:
+            self._context_cache.popitem(last=False)
+        return rows
 
     @_locked
     def sessions(self, user_id: str) -> pl.DataFrame:
@@ -382,6 +462,7 @@ class Store:
                 con.execute(
                     "DELETE FROM retired_events WHERE retired_at < ?", [now - dedupe_window]
                 )
+                self._context_cache.clear()
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -434,10 +515,11 @@ _CONTEXT_FIELDS = [
     "response_id", "tool_name", "parameters", "result", "error", "duration_ms", "success", "seq",
 ]  # fmt: skip
 
+# Only the session predicate in SQL: DuckDB uses the index for a lone equality.
 _CONTEXT_SQL = (
-    f"SELECT seq, {', '.join(_CONTEXT_FIELDS)} FROM events WHERE session_id = ? "
-    "AND kind = 'node' AND type IN ('Prompt', 'Response', 'ToolInvocation')"
+    f"SELECT kind, type, seq, {', '.join(_CONTEXT_FIELDS)} FROM events WHERE session_id = ?"
 )
+_CONTEXT_TYPES = frozenset({"Prompt", "Response", "ToolInvocation"})
 
 
 def _scalar(con: Any, sql: str, params: list[Any] | None = None) -> Any:

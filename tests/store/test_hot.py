@@ -250,3 +250,25 @@ def test_every_json_field_present_in_a_batch(store: Store) -> None:
         edge("e3", "INSTANTIATES", "p1", "tpl", variable_bindings="{}"),
     ]  # fmt: skip
     assert store.ingest([full, *rest]).accepted == 3
+
+
+def test_context_cache_sees_every_later_write(store: Store) -> None:
+    store.ingest(session("s1", 2))
+    before = store.context("s1", last=10)  # now cached
+    assert [t["prompt"]["id"] for t in before] == ["s1-p0", "s1-p1"]
+    store.ingest(
+        [
+            event("n1", "Prompt", "s1-p9", at=500, session_id="s1", content="later"),
+            event("n2", "Response", "s1-r9", at=501, session_id="s1", prompt_id="s1-p9",
+                  content="ok"),
+            {**event("n3", "Prompt", "s1-p0", at=502), "op": "delete"},
+            event("n4", "Prompt", "s1-p1", at=503, session_id="s1", content="edited"),
+        ]
+    )  # fmt: skip
+    after = store.context("s1", last=10)
+    assert [t["prompt"]["id"] for t in after] == ["s1-p1", "s1-p9"]  # an edit keeps its place
+    assert after[0]["prompt"]["content"] == "edited"
+    assert after[1]["responses"][0]["content"] == "ok"
+    # what a fresh process (cold cache) reads is the same
+    store._context_cache.clear()
+    assert store.context("s1", last=10) == after
