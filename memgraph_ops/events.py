@@ -301,6 +301,8 @@ def validate(normalized: Normalized, known_node_types: pl.DataFrame | None = Non
         .otherwise(pl.col("id"))
     )
     failing = frame.filter(bad)
+    if failing.is_empty():
+        return Validated(valid=valid, quarantined=_NO_QUARANTINE, duplicates_in_batch=duplicates)
     reasons = failing.select(
         pl.concat_list([pl.col(_REASON), *[_reason(c, m) for c, m in checks]])
         .list.drop_nulls()
@@ -315,6 +317,9 @@ def validate(normalized: Normalized, known_node_types: pl.DataFrame | None = Non
         }
     )
     return Validated(valid=valid, quarantined=quarantined, duplicates_in_batch=duplicates)
+
+
+_NO_QUARANTINE = pl.DataFrame(schema={"event_id": pl.String, "reason": pl.String, "raw": pl.String})
 
 
 def _missing(name: str) -> pl.Expr:
@@ -337,6 +342,7 @@ def _reason(condition: pl.Expr, message: str | pl.Expr) -> pl.Expr:
     return pl.when(condition).then(msg)
 
 
+@functools.cache
 def _checks() -> list[Rule]:
     kind, type_, op = pl.col("kind"), pl.col("type"), pl.col("op")
     node, edge, upsert = kind == "node", kind == "edge", op == "upsert"
@@ -426,11 +432,8 @@ def _with_json_validity(frame: pl.DataFrame) -> pl.DataFrame:
     (polars has no per-value JSON check: `json_decode` fails the whole column)."""
     fields = sorted(JSON_FIELDS)
     present = [f for f in fields if frame[f].null_count() < frame.height]
-    flags = {
-        f"_invalid_json_{f}": pl.repeat(False, frame.height, eager=True)
-        for f in fields
-        if f not in present
-    }
+    nothing_invalid = pl.Series([False] * frame.height, dtype=pl.Boolean)
+    flags = {f"_invalid_json_{f}": nothing_invalid for f in fields if f not in present}
     if present and frame.height <= _SMALL_BATCH:
         # A few events (the single-event path): parsing beats setting up a query.
         for f in present:
@@ -472,6 +475,11 @@ def _not_json(value: str) -> bool:
 
 def _endpoint_types(frame: pl.DataFrame, known: pl.DataFrame | None) -> pl.DataFrame:
     """`_src_type`, `_dst_type`: the types of edge endpoints known in this batch or the store."""
+    if not frame["kind"].eq("edge").any():
+        return pl.DataFrame(
+            {"_src_type": [None] * frame.height, "_dst_type": [None] * frame.height},
+            schema={"_src_type": pl.String, "_dst_type": pl.String},
+        )
     batch_nodes = frame.filter(
         (pl.col("kind") == "node") & (pl.col("op") == "upsert") & pl.col("id").is_not_null()
     ).select("id", "type")

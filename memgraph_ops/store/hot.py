@@ -133,7 +133,11 @@ class Store:
                 con.execute("ROLLBACK")
                 raise
             self._write_through(rows)
-        reasons = checked.quarantined["reason"].str.split("; ").list.first().value_counts(sort=True)
+        reasons = (
+            checked.quarantined["reason"].str.split("; ").list.first().value_counts(sort=True)
+            if checked.quarantined.height
+            else pl.DataFrame(schema={"reason": pl.String, "count": pl.UInt32})
+        )
         return IngestResult(
             received=normalized.frame.height,
             accepted=table.num_rows,
