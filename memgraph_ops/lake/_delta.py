@@ -62,6 +62,15 @@ def commit_properties(app_id: str, version: int, metadata: Mapping[str, Any]) ->
     )
 
 
+def with_app_id(props: CommitProperties, app_id: str) -> CommitProperties:
+    """The same commit properties, recording the app transaction under another app id."""
+    (txn,) = props.app_transactions or []
+    return CommitProperties(
+        app_transactions=[Transaction(app_id=app_id, version=txn.version)],
+        custom_metadata=props.custom_metadata,
+    )
+
+
 def app_version(table: DeltaTable, app_id: str) -> int:
     """The last version `app_id` committed to `table`, or 0 if it never did."""
     version = table.transaction_version(app_id)

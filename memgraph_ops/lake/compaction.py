@@ -25,13 +25,14 @@ from typing import Any
 
 import polars as pl
 import pyarrow as pa
-from deltalake import DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, write_deltalake
 
 from memgraph_ops._failpoints import failpoint
 from memgraph_ops.errors import TransientError
 from memgraph_ops.lake import _delta
 from memgraph_ops.lake.tables import (
     APP_ID,
+    APPEND_APP_ID,
     EDGES_SCHEMA,
     EVENT_LOG_SCHEMA,
     NODES_SCHEMA,
@@ -276,7 +277,8 @@ def _merge(
     updates[_quote("created_at")] = "CASE WHEN s._reset THEN s.created_at ELSE t.created_at END"
     merger = table.merge(
         source,
-        predicate="t.id = s.id",
+        # `type` is the partition column: delta-rs prunes the partitions the source lacks.
+        predicate="t.type = s.type AND t.id = s.id",
         source_alias="s",
         target_alias="t",
         writer_properties=_delta.WRITER,
@@ -308,8 +310,7 @@ def _merge_nodes(
     events: pl.DataFrame, table: DeltaTable, props: Any, report: CompactionReport
 ) -> None:
     latest = _latest_state(events.filter(pl.col("kind") == "node"), NODES_SCHEMA.names)
-    source = _with_flags(latest, NODES_SCHEMA)
-    _merge(table, source, NODES_SCHEMA, props)
+    _upsert("nodes", table, latest, NODES_SCHEMA, props)
     _add(report.nodes_upserted, _count_by_type(latest.filter(pl.col("_op") == "upsert")))
     report.nodes_deleted += latest.filter(pl.col("_op") == "delete").height
 
@@ -325,40 +326,76 @@ def _merge_edges(
     latest = _latest_state(events.filter(pl.col("kind") == "edge"), columns)
     waiting = _dangling_edges(table, exclude=latest["id"])
     endpoints = pl.concat([latest["src"], latest["dst"], waiting["src"], waiting["dst"]])
-    known = _existing_ids(nodes, endpoints.drop_nulls().unique())
+    known = _existing_ids(nodes, endpoints.drop_nulls().unique()).implode()
     latest = latest.with_columns(
-        dangling=~(pl.col("src").is_in(known.implode()) & pl.col("dst").is_in(known.implode()))
+        dangling=~(pl.col("src").is_in(known) & pl.col("dst").is_in(known))
     )
-    resolved = waiting.filter(
-        pl.col("src").is_in(known.implode()) & pl.col("dst").is_in(known.implode())
-    )
-    source_frame = pl.concat(
-        [
-            latest,
-            resolved.select(
-                "id",
-                pl.lit("resolve").alias("_op"),
-                pl.lit(False).alias("_reset"),
-                pl.lit(False).alias("dangling"),
-            ),
-        ],
-        how="diagonal_relaxed",
-    )
-    source = _with_flags(source_frame, EDGES_SCHEMA)
-    _merge(
+    resolved = waiting.filter(pl.col("src").is_in(known) & pl.col("dst").is_in(known))
+    _upsert(
+        "edges",
         table,
-        source,
+        latest,
         EDGES_SCHEMA,
         props,
-        extra_matched=lambda m: m.when_matched_update(
-            updates={"dangling": "false"}, predicate="s._op = 'resolve'"
-        ),
+        resolved=resolved.select(
+            "id",
+            "type",
+            pl.lit("resolve").alias("_op"),
+            pl.lit(False).alias("_reset"),
+            pl.lit(False).alias("dangling"),
+        ),  # fmt: skip
     )
     upserts = latest.filter(pl.col("_op") == "upsert")
     _add(report.edges_upserted, _count_by_type(upserts))
     report.edges_deleted += latest.filter(pl.col("_op") == "delete").height
     report.dangling_edges += int(upserts["dangling"].sum())
     report.resolved_edges += resolved.height
+
+
+def _upsert(
+    name: str,
+    table: DeltaTable,
+    latest: pl.DataFrame,
+    schema: pa.Schema,
+    props: CommitProperties,
+    *,
+    resolved: pl.DataFrame | None = None,
+) -> None:
+    """Write a batch's latest states: ids the table does not hold yet are appended (cheap, no
+    join with the table), the rest — updates, deletes, resolved dangling edges — are MERGEd.
+
+    The append commits under its own app id, so it does not move the table's watermark; only
+    the MERGE (or an empty commit after it) does. A crash in between is repaired by the rerun:
+    the appended ids are then found in the table and go through the MERGE, where they are
+    equal to what is there and change nothing.
+    """
+    present = _existing_ids(table, latest["id"]).implode()
+    fresh = latest.filter(~pl.col("id").is_in(present) & (pl.col("_op") == "upsert"))
+    known = latest.filter(pl.col("id").is_in(present))
+    if fresh.height:
+        write_deltalake(
+            table,
+            fresh.select(schema.names).to_arrow().cast(schema),
+            mode="append",
+            partition_by=["type"],
+            writer_properties=_delta.WRITER,
+            commit_properties=_delta.with_app_id(props, APPEND_APP_ID),
+        )
+        table.update_incremental()
+        failpoint(f"compact:after_append:{name}")
+    source = known if resolved is None else pl.concat([known, resolved], how="diagonal_relaxed")
+    if source.height:
+        _merge(
+            table,
+            _with_flags(source, schema),
+            schema,
+            props,
+            extra_matched=None
+            if resolved is None
+            else lambda m: m.when_matched_update(
+                updates={"dangling": "false"}, predicate="s._op = 'resolve'"
+            ),
+        )
 
 
 def _with_flags(frame: pl.DataFrame, schema: pa.Schema) -> pa.Table:
@@ -377,7 +414,7 @@ def _dangling_edges(table: DeltaTable, *, exclude: pl.Series) -> pl.DataFrame:
     return (
         pl.scan_delta(table)
         .filter(pl.col("dangling") & ~pl.col("id").is_in(exclude.implode()))
-        .select("id", "src", "dst")
+        .select("id", "type", "src", "dst")
         .collect()
     )
 

@@ -23,6 +23,8 @@ from memgraph_ops.lake import _delta
 from memgraph_ops.model import EDGE_FIELDS, FIELDS, NODE_FIELDS, SCHEMA_VERSION, TS
 
 APP_ID = "memgraph_ops.compaction"
+APPEND_APP_ID = "memgraph_ops.compaction.append"
+"""Marks the append half of an upsert; only APP_ID's version is a table's watermark."""
 
 _COMMON = [
     pa.field("id", pa.string(), nullable=False),
@@ -91,13 +93,19 @@ TABLES: dict[str, TableSpec] = {
     "event_log": TableSpec(
         "event_log", EVENT_LOG_SCHEMA, ("event_id", "seq", "session_id", "tenant", "occurred_at")
     ),
+    # Partitioned by type: analytics read one type at a time, and a MERGE of updates (mostly
+    # Sessions) touches only the partitions of the types it carries.
     "nodes": TableSpec(
-        "nodes", NODES_SCHEMA, ("id", "type", "tenant", "session_id", "updated_at", "last_seq")
+        "nodes",
+        NODES_SCHEMA,
+        ("id", "type", "tenant", "session_id", "updated_at", "last_seq"),
+        ("type",),
     ),
     "edges": TableSpec(
         "edges",
         EDGES_SCHEMA,
         ("id", "type", "tenant", "session_id", "updated_at", "last_seq", "dangling"),
+        ("type",),
     ),
     "pii_findings": TableSpec(
         "pii_findings", PII_FINDINGS_SCHEMA, ("seq", "tenant", "session_id", "entity_type")

@@ -138,6 +138,8 @@ FAILPOINTS = [
     ("compact:before_commit:event_log", 0),
     ("compact:after_commit:event_log", 0),  # between the tables
     ("compact:before_commit:nodes", 0),
+    ("compact:after_append:nodes", 1),  # between the append of new ids and the MERGE
+    ("compact:after_append:edges", 0),
     ("compact:after_commit:nodes", 1),  # in the second batch
     ("compact:before_commit:edges", 2),
     ("compact:after_commit:edges", 0),
