@@ -343,7 +343,7 @@ def _merge_edges(
             pl.lit("resolve").alias("_op"),
             pl.lit(False).alias("_reset"),
             pl.lit(False).alias("dangling"),
-        ),  # fmt: skip
+        ),
     )
     upserts = latest.filter(pl.col("_op") == "upsert")
     _add(report.edges_upserted, _count_by_type(upserts))
