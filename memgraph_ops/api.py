@@ -43,7 +43,11 @@ class Memgraph:
     def store(self) -> Store:
         if self._store is None:
             self.settings.home.mkdir(parents=True, exist_ok=True)
-            self._store = Store.open(self.settings.store_path, read_only=self.read_only)
+            self._store = Store.open(
+                self.settings.store_path,
+                read_only=self.read_only,
+                memory_limit=self.settings.duckdb_memory_limit,
+            )
         return self._store
 
     def close(self) -> None:

@@ -12,6 +12,7 @@ file (`$MEMGRAPH_CONFIG`, else `<home>/memgraph.toml`), defaults. Nothing is rea
 | compaction schedule (minutes) | `MEMGRAPH_COMPACT_EVERY_MINUTES` | 15 |
 | dedupe window (days a compacted event id is remembered) | `MEMGRAPH_DEDUPE_DAYS` | 30 |
 | redaction before the lake (`on`/`off`) | `MEMGRAPH_REDACTION` | on |
+| DuckDB memory limit of the store | `MEMGRAPH_DUCKDB_MEMORY_LIMIT` | 1GB |
 
 The `[privacy]` table of the config file (pipeline, threshold, entities, allow-list, operator,
 per-tenant overrides) is read by `memgraph_ops.privacy`. The pseudonym key is never read from
@@ -44,6 +45,7 @@ class Settings:
     compact_every_minutes: int = 15
     dedupe_window: timedelta = timedelta(days=30)
     redaction: bool = True
+    duckdb_memory_limit: str = "1GB"
     privacy: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -108,6 +110,7 @@ def load_settings(home: str | Path | None = None, **overrides: Any) -> Settings:
             days=_number("dedupe_days", pick("dedupe_days", "MEMGRAPH_DEDUPE_DAYS", 30), float)
         ),
         redaction=_switch("redaction", pick("redaction", "MEMGRAPH_REDACTION", True)),
+        duckdb_memory_limit=str(pick("duckdb_memory_limit", "MEMGRAPH_DUCKDB_MEMORY_LIMIT", "1GB")),
         privacy=file_values.get("privacy", {}) if config_file.exists() else {},
     )
 

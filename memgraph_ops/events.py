@@ -232,7 +232,7 @@ def _from_polars(df: pl.DataFrame) -> pl.DataFrame:
     reasons = (
         frame.select(pl.concat_list(reason_exprs).list.drop_nulls().alias(_REASON))[_REASON]
         if reason_exprs
-        else pl.Series(_REASON, [[]] * df.height, dtype=pl.List(pl.String))
+        else pl.repeat([], df.height, dtype=pl.List(pl.String), eager=True).alias(_REASON)
     )
     return frame.with_columns(reasons, pl.int_range(pl.len(), dtype=pl.Int64).alias(_POS))
 

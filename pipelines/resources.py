@@ -22,7 +22,7 @@ class StoreResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     def open(self) -> Iterator[Store]:
         settings = self.settings()
         settings.home.mkdir(parents=True, exist_ok=True)
-        store = Store.open(settings.store_path)
+        store = Store.open(settings.store_path, memory_limit=settings.duckdb_memory_limit)
         try:
             yield store
         finally:

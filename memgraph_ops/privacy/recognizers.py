@@ -2,8 +2,12 @@
 
 Each recognizer is a compiled pattern, the entity it finds, a score, an optional group that
 holds the sensitive part (e.g. only the token after "Bearer"), an optional validator (Luhn for
-cards, mod-97 for IBANs, octet ranges for IPs) and optional context words that must appear shortly
-before the match. Names follow Presidio's entity names where Presidio has one.
+cards, mod-97 for IBANs, octet ranges for IPs), optional context words that must appear shortly
+before the match and an optional trigger string without which the pattern is not even run. Names
+follow Presidio's entity names where Presidio has one.
+
+Patterns read text as it would read once JSON-unescaped (`unescaped_view`): agent traffic carries
+JSON inside JSON, where an address's line break is the two characters `\\n`.
 
 The street-address patterns use the USPS street suffixes (Publication 28, appendix C1), not any
 generator's list, so they hold on real text.
@@ -15,6 +19,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from faker.providers.lorem.en_US import Provider as _EnglishWords
 from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, IbanRecognizer
 
 
@@ -26,10 +31,14 @@ class Recognizer:
     group: int | str = 0
     validate: Callable[[str], bool] | None = None
     context: re.Pattern[str] | None = None
-    """If set, the match counts only when this pattern occurs within `context_window` chars
-    before it (or `context_score` is used instead of `score`)."""
+    """If set, `context_score` replaces `score` when this pattern occurs within `context_window`
+    chars before the match. With `score` 0 the recognizer is context-only."""
     context_window: int = 40
     context_score: float | None = None
+    context_same_line: bool = False
+    """Look for the context on the match's own line only (forms put one field per line)."""
+    trigger: str | None = None
+    """A string every match contains: texts without it are skipped without running the pattern."""
 
 
 _card = CreditCardRecognizer()
@@ -53,11 +62,20 @@ def _ipv4_ok(text: str) -> bool:
 
 
 def looks_like_name(text: str) -> bool:
-    """Two or three capitalised words, none of them a common capitalised non-name."""
+    """Capitalised words, none of them a common capitalised non-name."""
     words = text.replace(".", " ").split()
     return all(w[0].isupper() and not w.isupper() for w in words if len(w) > 1) and not any(
         w in NOT_NAMES for w in words
     )
+
+
+def _looks_like_lone_name(text: str) -> bool:
+    """`looks_like_name`, and a single word is no common English word ("Hello World!")."""
+    return looks_like_name(text) and not (" " not in text and text in COMMON_WORDS)
+
+
+def _not_all_caps(text: str) -> bool:
+    return not text.isupper()
 
 
 # Capitalised words that follow "for", "with", "from"… without being a name.
@@ -75,10 +93,44 @@ NOT_NAMES = frozenset(
     Today Tomorrow Yesterday Morning Afternoon Evening Weekend Week Month Year Q1 Q2 Q3 Q4""".split()
 )
 
+COMMON_WORDS = frozenset(w.capitalize() for w in _EnglishWords.word_list)
+"""The ~1000 most common English words, capitalised (the word list Faker ships for lorem text)."""
+
 
 def _phone_ok(text: str) -> bool:
     digits = re.sub(r"\D", "", text.split("x")[0].split("ext")[0])
     return 10 <= len(digits) <= 15 and len(set(digits)) > 2
+
+
+_PLACEHOLDER = re.compile(
+    r"^(?:\*+|x{4,}|<[^>]*>|\$\{?[\w.]+\}?|%\(?\w+\)?s?|\{\{.*\}\})\W*$"
+    r"|your[-_ ]|placeholder|changeme|example|redacted|dummy",
+    re.IGNORECASE,
+)
+
+
+def _not_placeholder(value: str) -> bool:
+    """Masks (`********`), templates (`<your-password>`, `${DB_PASSWORD}`, `{{ token }}`) and
+    sample values (`your-api-key-here`) are no secrets."""
+    return not _PLACEHOLDER.search(value)
+
+
+def _password_like(value: str) -> bool:
+    """A word after "password is" in prose is a password only if it looks like one: six or
+    more characters, no placeholder, letters with digits or three character classes (so
+    "case-sensitive" and "required" are not)."""
+    classes = (
+        any(c.islower() for c in value),
+        any(c.isupper() for c in value),
+        any(c.isdigit() for c in value),
+        any(not c.isalnum() for c in value),
+    )
+    has_letter = classes[0] or classes[1]
+    return (
+        len(value) >= 6
+        and _not_placeholder(value)
+        and ((has_letter and classes[2]) or sum(classes) >= 3)
+    )
 
 
 _USPS_SUFFIXES = (
@@ -119,6 +171,29 @@ _PO_BOX = re.compile(
     r"\b(?:P\.?[ \t]?O\.?[ \t]?Box|Post Office Box)[ \t]+\d{1,6}" + _CITY_LINE + "?"
 )
 
+# German: `Lindenstraße 12a, 10115 Berlin`, `Neureuthergasse 64/35\n18085 Eilenburg`.
+_LINE_BREAK = r"(?:,[ \t]*|[ \t]*\r?\n[ \t]*)"
+_DE_HOUSE_NUMBER = r"[ \t]+\d{1,4}[a-z]?(?:[/-]\d{1,4}[a-z]?)?"
+_DE_TOWN_LINE = (
+    rf"{_LINE_BREAK}\d{{5}}[ \t]+[A-ZÄÖÜ][\wäöüß.-]*"
+    r"(?:[ \t]+(?:[A-ZÄÖÜ][\wäöüß.()-]*|a\.|am|an|der|ob|im|in|bei|vor|b\.|i\.)){0,4}"
+)
+_DE_STREET = re.compile(
+    # (the lookahead is only a cheap pre-check: a word followed by a number)
+    r"(?<![\w-])(?=[A-ZÄÖÜ][\wäöüß.'-]*[ \t]+\d)(?:[A-ZÄÖÜ][\wäöüß.'-]*?"
+    r"(?i:straße|strasse|weg|allee|gasse|platz|damm|ufer|chaussee|steig|pfad|markt|gärten)"
+    rf"{_DE_HOUSE_NUMBER}(?:{_DE_TOWN_LINE})?"
+    # endings shared with English words ("Spring 2", "Instr. 5"): only with the town line
+    rf"|[A-ZÄÖÜ][\wäöüß.'-]*?(?i:str\.|ring|hof|berg|feld){_DE_HOUSE_NUMBER}{_DE_TOWN_LINE})"
+)
+# UK: a flat or a house number, then two or three lines ending in a full postcode
+# (`Flat 4\nHawkins Road\nLeeds\nLS1 4AB`, `10 Downing Street, London, SW1A 2AA`).
+_UK_ADDRESS_LINE = r"[A-Z0-9][\w'.-]*(?:[ \t]+[A-Z0-9][\w'.-]*){0,3}"
+_UK_ADDRESS = re.compile(
+    rf"(?<![\w-])(?:(?:Flat|Studio|Apartment|Unit)[ \t]+\w+{_LINE_BREAK}|(?=\d)){_UK_ADDRESS_LINE}"
+    rf"(?:{_LINE_BREAK}{_UK_ADDRESS_LINE}){{1,2}}{_LINE_BREAK}[A-Z]{{1,2}}\d[A-Z\d]?[ ]?\d[A-Z]{{2}}\b"
+)
+
 _MONTH = (
     r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
     r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
@@ -130,17 +205,18 @@ _DATE = (
 )
 
 _CI = re.IGNORECASE
-NAME_WORD = r"[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ'’]+(?:-[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ'’]+)?"
+NAME_WORD = r"(?:[A-Z]['’])?[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+(?:-[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)?"
+"""A capitalised name word: `Ann`, `Hans-Albert`, `O'Brien`; not a contraction such as `I'm`."""
 
-PERSON_KEYS = re.compile(
-    r"^(?:full_?name|name|first_?name|last_?name|given_?name|family_?name|surname|customer(?:_name)?"
+_PERSON_KEY = (
+    r"full_?name|name|first_?name|last_?name|given_?name|family_?name|surname|customer(?:_name)?"
     r"|contact(?:_name)?|recipient(?:_name)?|sender(?:_name)?|author|assignee|owner|user_?name"
     r"|display_?name|patient(?:_name)?|employee(?:_name)?|passenger(?:_name)?|guest(?:_name)?"
     r"|card_?holder(?:_name)?|holder_name|requester|reporter|attendee|traveller|traveler"
     r"|(?:agent|rep|person|owner|manager|approver|reviewer|signatory)_?name"
-    r"|[a-z]+_by|assigned_?to|sent_?to|addressed_?to|on_?call|approver|reviewer|signatory)$",
-    re.IGNORECASE,
+    r"|[a-z]+_by|assigned_?to|sent_?to|addressed_?to|on_?call|approver|reviewer|signatory"
 )
+PERSON_KEYS = re.compile(rf"^(?:{_PERSON_KEY})$", _CI)
 """JSON keys whose string value, when it looks like a name, is a person's name."""
 
 RECOGNIZERS: tuple[Recognizer, ...] = (
@@ -152,11 +228,13 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
             r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY( BLOCK)?-----"
         ),
         1.0,
+        trigger="PRIVATE KEY",
     ),
     Recognizer(
         "JWT",
         re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
         1.0,
+        trigger="eyJ",
     ),
     Recognizer(
         "API_KEY",
@@ -190,7 +268,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         1.0,
         group="v",
     ),
-    Recognizer(  # generic `api_key = ...`, `"token": "..."`
+    Recognizer(  # generic `api_key = ...`, `"token": "..."`; not `your-api-key-here`
         "API_KEY",
         re.compile(
             r"(?:api[_-]?key|apikey|secret[_-]?key|client[_-]?secret|access[_-]?token|auth[_-]?token"
@@ -199,6 +277,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         ),
         0.9,
         group="v",
+        validate=_not_placeholder,
     ),
     Recognizer(
         "BEARER_TOKEN",
@@ -213,6 +292,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         ),
         1.0,
         group="v",
+        trigger="://",
     ),
     Recognizer(  # password=..., "password": "...", Pwd=...; in connection strings and configs
         "PASSWORD",
@@ -221,6 +301,27 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         ),
         0.9,
         group="v",
+        validate=_not_placeholder,
+    ),
+    Recognizer(  # in prose: "my wifi password is …"
+        "PASSWORD",
+        re.compile(
+            r"(?i:\b(?:password|passwd|passcode|passphrase|pwd|pin)\s+(?:is|was|=|:)\s+)"
+            r"(?P<v>[^\s\"']{6,}?)(?=[,.;!?)]*(?:\s|$))"
+        ),
+        0.8,
+        group="v",
+        validate=_password_like,
+    ),
+    Recognizer(  # "the login is admin / …"
+        "PASSWORD",
+        re.compile(
+            r"(?i:\b(?:login|credentials?|user(?:name)?)\s+(?:is|are|:)\s+)[^\s/]+\s*/\s*"
+            r"(?P<v>[^\s\"']{6,}?)(?=[,.;!?)]*(?:\s|$))"
+        ),
+        0.8,
+        group="v",
+        validate=_password_like,
     ),
     # --- structured personal data -------------------------------------------------------
     Recognizer(
@@ -230,10 +331,16 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
             r"[A-Za-z]{2,24}(?![\w-])"
         ),
         1.0,
+        trigger="@",
     ),
-    Recognizer(
+    Recognizer(  # grouped as cards are (4-4-4-4, Amex 4-6-5, one separator throughout), not as
+        # phones (`001-352-229-1080`) or order numbers (`019-2645748-4207346`) that pass Luhn
         "CREDIT_CARD",
-        re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])"),
+        re.compile(
+            r"(?<![\d-])(?:\d{13,19}"
+            r"|\d{4}(?P<sep>[ -])\d{4}(?P=sep)\d{4}(?P=sep)\d{1,4}(?:(?P=sep)\d{1,3})?"
+            r"|\d{4}(?P<amex_sep>[ -])\d{6}(?P=amex_sep)\d{4,5})(?![\d-])"
+        ),
         1.0,
         validate=_luhn_card,
     ),
@@ -248,17 +355,21 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         re.compile(r"(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])"),
         0.85,
     ),
-    Recognizer(
+    Recognizer(  # undashed: only right after "SSN" on the same line, not a licence two lines down
         "US_SSN",
         re.compile(r"(?<!\d)(?!000|666|9\d\d)\d{3}[ .]?(?!00)\d{2}[ .]?(?!0000)\d{4}(?!\d)"),
         0.0,
-        context=re.compile(r"\b(?:ssn|social security|ss#|ss #|soc\.? sec)", _CI),
+        context=re.compile(r"\b(?:ssn|social security|ss ?#|soc\.? sec)", _CI),
+        context_window=32,
         context_score=0.85,
+        context_same_line=True,
     ),
-    Recognizer(
+    Recognizer(  # state formats: FL/IL dashed, NJ and NY spaced (before their unbroken prefixes:
+        # the first alternative that matches wins), CA D1234567, bare 7-9 digits
         "US_DRIVER_LICENSE",
         re.compile(
-            r"(?<![\w-])(?:[A-Z]{1,2}\d{4,12}|\d{7,9}|[A-Z]\d{3}-\d{3}-\d{2}-\d{3}-\d)(?![\w-])"
+            r"(?<![\w-])(?:[A-Z]\d{3}-\d{3}-\d{2}-\d{3}-\d|[A-Z]\d{3}-\d{4}-\d{4}"
+            r"|[A-Z]\d{4}[ ]\d{5}[ ]\d{5}|\d{3}[ ]\d{3}[ ]\d{3}|[A-Z]{1,2}\d{4,12}|\d{7,9})(?![\w-])"
         ),
         0.0,
         context=re.compile(
@@ -282,19 +393,41 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         0.75,
         validate=_phone_ok,
     ),
+    Recognizer(  # national, area code in parentheses: (020) 7946 0616, (030) 901820
+        "PHONE_NUMBER",
+        re.compile(r"(?<![\w+])\(0\d{2,5}\)[ ]?\d{3,8}(?:[ -]\d{3,4})?(?![\w-])"),
+        0.75,
+        validate=_phone_ok,
+    ),
+    Recognizer(  # national, trunk prefix 0 and spaced groups: 0151 496 0262, 04078 232688
+        "PHONE_NUMBER",
+        re.compile(r"(?<![\w+(.-])0\d{2,4}[ ]\d{3,4}[ ]?\d{3,4}(?![\w-]|\.\d)"),
+        0.6,
+        validate=_phone_ok,
+    ),
     Recognizer(  # bare 10 digits only next to a phone word
         "PHONE_NUMBER",
         re.compile(r"(?<![\w+])\d{10,11}(?!\w)"),
         0.0,
-        context=re.compile(r"\b(?:phone|call|tel|mobile|cell|sms|text me|whatsapp|fax)", _CI),
+        context=re.compile(
+            r"\b(?:phone|call|tel|mobile|cell|sms|text|whatsapp|fax|reach"
+            r"|(?:my|your|his|her|their|contact) numbers?)",
+            _CI,
+        ),
         context_score=0.7,
     ),
-    Recognizer(
+    Recognizer(  # a bare dotted quad may be a version (`Bump to 8.9.7.0`): reported below the
+        # default threshold unless a network word, a line start or `@`, `=`, `[`, `(` precedes it
         "IP_ADDRESS",
         re.compile(r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d.])"),
-        0.6,
+        0.45,
         validate=_ipv4_ok,
-        context=re.compile(r"\b(?:ip|host|server|address|addr|client|from|connect)", _CI),
+        context=re.compile(
+            r"(?<![a-z])(?:ips?|ipv4|host|server|address|addr|client|remote|peer|src|dst|from"
+            r"|connect\w*|whitelist|allowlist|allow|deny|block|ban|ssh|login|traceroute|ping)(?![a-z])"
+            r"|(?:^|\n)[ \t]*$|[@=\[(]\s*$",
+            _CI,
+        ),
         context_score=0.95,
     ),
     Recognizer(
@@ -306,33 +439,85 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         ),
         0.85,
     ),
-    Recognizer(
+    Recognizer(  # context also inside keys: date_of_birth, birthDate, patient_dob
         "DATE_OF_BIRTH",
         re.compile(_DATE, _CI),
         0.0,
-        context=re.compile(
-            r"\b(?:born|birth|dob|d\.o\.b|birthday|date of birth|geboren|n[ée]e?)\b", _CI
-        ),
+        context=re.compile(r"born|birth|(?<![a-z])dob(?![a-z])|d\.o\.b|geboren|\bn[ée]e?\b", _CI),
         context_window=30,
         context_score=0.9,
     ),
     Recognizer("STREET_ADDRESS", _STREET, 0.85),
-    Recognizer(  # a capitalised name right after words that introduce a person
+    Recognizer("STREET_ADDRESS", _MILITARY, 0.85),
+    Recognizer("STREET_ADDRESS", _PO_BOX, 0.85),
+    Recognizer("STREET_ADDRESS", _DE_STREET, 0.8),
+    Recognizer("STREET_ADDRESS", _UK_ADDRESS, 0.8),
+    Recognizer(  # "city": "Leipzig" in JSON quoted inside a message
+        "LOCATION",
+        re.compile(
+            r"[\"'](?i:city|town|country|state|region|location|place_of_birth|birthplace|hometown)"
+            r"[\"']\s*:\s*[\"'](?P<v>[A-ZÀ-Þ][\w.'’-]*(?:[ ][\w.'’-]+){0,3})[\"']"
+        ),
+        0.8,
+        group="v",
+        validate=_not_all_caps,
+    ),
+    # --- names: where the words around a name say it is one --------------------------------
+    Recognizer(  # after words that introduce a person (not bare prepositions: "for Northwind")
         "PERSON",
         re.compile(
-            r"(?i:\b(?:my name is|name is|i am|i'm|this is|call me|contact|message to|email to|"
-            r"write to|reply to|talk to|speak to|spoke with|spoke to|meet|meeting with|met with|"
-            r"ask|tell|cc|attn|attention|dear|hi|hello|hey|thanks|thank you|regards|cheers|"
-            r"best|sincerely|signed|from|by|with|for|add|assign(?:ed)? to|customer|client|"
-            r"patient|employee|user|manager|colleague|mr|mrs|ms|miss|dr|prof)\.?[:,]?[ \t]+)"
+            r"(?i:\b(?:my name is|name is|i am|i'm|this is|call me|message to|email to|"
+            r"write to|reply to|talk to|speak to|spoke with|spoke to|meeting with|met with|"
+            r"add|ask|tell|contact|meet|"
+            r"cc|attn|attention|dear|hi|hello|hey|thanks|thank you|regards|cheers|"
+            r"best|sincerely|signed|assign(?:ed)? to|"
+            r"patient|employee|manager|colleague|mr|mrs|ms|miss|dr|prof)\.?[:,]?[ \t]+)"
             rf"(?P<v>{NAME_WORD}(?:[ \t][A-Z]\.)?(?:[ \t]{NAME_WORD}){{1,2}})\b"
         ),
         0.7,
         group="v",
         validate=looks_like_name,
     ),
-    Recognizer("STREET_ADDRESS", _MILITARY, 0.85),
-    Recognizer("STREET_ADDRESS", _PO_BOX, 0.85),
+    Recognizer(  # a lone first name after a greeting or sign-off, ending its clause: "Hi Stephen,"
+        "PERSON",
+        re.compile(
+            r"(?i:\b(?:dear|hi|hello|hey|thanks|thank you|cheers|regards|best|sincerely|yours)"
+            rf"[ \t]*,?[ \t]+)(?P<v>{NAME_WORD}(?:[ \t][A-Z]\.)?)(?=[ \t]*(?:[,!:]|\r?\n|$))"
+        ),
+        0.7,
+        group="v",
+        validate=_looks_like_lone_name,
+    ),
+    Recognizer(  # a mail header's display name: "Leah Brown <leah@…>"
+        "PERSON",
+        re.compile(rf"(?P<v>{NAME_WORD}(?:[ \t]{NAME_WORD}|[ \t][A-Z]\.){{1,3}})[ \t]*<[^<>@\s]+@"),
+        0.8,
+        group="v",
+        validate=looks_like_name,
+        trigger="@",
+    ),
+    Recognizer(  # a form field: "Name: Tiffany F. Young" (two words at least: "Customer: Acme")
+        "PERSON",
+        re.compile(
+            r"(?i:\b(?:name|full name|customer|client|applicant|author|contact|patient|employee"
+            r"|passenger|guest|recipient|sender|from|to|cc|attn|signed|cardholder|account holder"
+            r"|holder)[ \t]*:[ \t]*)"
+            rf"(?P<v>{NAME_WORD}(?:[ \t][A-Z]\.)?(?:[ \t]{NAME_WORD}){{1,2}})(?![\w@])"
+        ),
+        0.75,
+        group="v",
+        validate=looks_like_name,
+    ),
+    Recognizer(  # "name": "Hans-Albert Ackermann" in JSON quoted inside a message
+        "PERSON",
+        re.compile(
+            rf"[\"'](?i:{_PERSON_KEY})[\"']\s*:\s*[\"']"
+            rf"(?P<v>{NAME_WORD}(?:[ ]{NAME_WORD}|[ ][A-Z]\.){{0,3}})[\"']"
+        ),
+        0.8,
+        group="v",
+        validate=looks_like_name,
+    ),
 )
 
 SECRET_ENTITIES = frozenset(
@@ -340,25 +525,45 @@ SECRET_ENTITIES = frozenset(
 )
 PATTERN_ENTITIES = frozenset(r.entity for r in RECOGNIZERS)
 
-# Quick filters: a recognizer runs on a text only if its trigger can occur in it.
-_TRIGGERS: dict[str, Callable[[str], bool]] = {
-    "EMAIL_ADDRESS": lambda t: "@" in t,
-    "URL_CREDENTIALS": lambda t: "://" in t,
-    "PRIVATE_KEY": lambda t: "PRIVATE KEY" in t,
-    "JWT": lambda t: "eyJ" in t,
-}
+_JSON_ESCAPE = re.compile(r"\\[nrt\"/\\]")
+_ESCAPE_VIEW = {"\\n": " \n", "\\r": "  ", "\\t": "  ", "\\/": " /", "\\\\": "\\\\"}
+
+
+def _view_of_escape(match: re.Match[str]) -> str:
+    escape = match.group()
+    if escape != '\\"':
+        return _ESCAPE_VIEW[escape]
+    # keep the quote next to the word it delimits, so `\"name\": \"Ann\"` reads `"name" : "Ann"`
+    following = match.string[match.end() : match.end() + 1]
+    opens = following != "" and not following.isspace() and following not in ",:;}]\\"
+    return ' "' if opens else '" '
+
+
+def unescaped_view(text: str) -> str:
+    """`text` with its JSON string escapes read (`\\n` as a line break, `\\"` as a quote), each
+    padded with a space to keep its length: offsets into the view are offsets into `text`.
+
+    Example:
+        >>> unescaped_view(r'{"address": "12 Oak St\\nSpringfield, IL 62704"}')
+        '{"address": "12 Oak St \\nSpringfield, IL 62704"}'
+    """
+    if "\\" not in text:
+        return text
+    return _JSON_ESCAPE.sub(_view_of_escape, text)
 
 
 def find_patterns(text: str) -> list[tuple[int, int, str, float]]:
     """Every pattern match in `text` as (start, end, entity, score), overlapping allowed."""
+    text = unescaped_view(text)
     found: list[tuple[int, int, str, float]] = []
-    has_digit = any(c.isdigit() for c in text)
+    has_digit = _DIGIT.search(text) is not None
     for rec in RECOGNIZERS:
-        trigger = _TRIGGERS.get(rec.entity)
-        if trigger is not None and not trigger(text):
+        if rec.trigger is not None and rec.trigger not in text:
             continue
         if not has_digit and rec.entity in _NEEDS_DIGITS:
             continue
+        if rec.score == 0 and rec.context is not None and not rec.context.search(text):
+            continue  # context-only, and no context word anywhere in the text
         for match in rec.pattern.finditer(text):
             start, end = match.span(rec.group)
             if start < 0 or end <= start:
@@ -367,15 +572,21 @@ def find_patterns(text: str) -> list[tuple[int, int, str, float]]:
             if rec.validate is not None and not rec.validate(value):
                 continue
             score = rec.score
-            if rec.context is not None:
-                window = text[max(0, match.start() - rec.context_window) : match.start()]
-                if rec.context.search(window):
-                    score = rec.context_score if rec.context_score is not None else score
+            if rec.context is not None and rec.context.search(_context_window(rec, text, match)):
+                score = rec.context_score if rec.context_score is not None else score
             if score > 0:
                 found.append((start, end, rec.entity, score))
     return found
 
 
+def _context_window(rec: Recognizer, text: str, match: re.Match[str]) -> str:
+    start = max(0, match.start() - rec.context_window)
+    if rec.context_same_line:
+        start = max(start, text.rfind("\n", start, match.start()) + 1)
+    return text[start : match.start()]
+
+
+_DIGIT = re.compile(r"\d")
 _NEEDS_DIGITS = frozenset(
     {"CREDIT_CARD", "IBAN_CODE", "US_SSN", "US_DRIVER_LICENSE", "PHONE_NUMBER", "IP_ADDRESS",
      "DATE_OF_BIRTH", "STREET_ADDRESS"}

@@ -5,12 +5,15 @@ text. Most of that work finds nothing. This scanner:
 
 1. deduplicates the texts of a batch and remembers results by content (an LRU cache): agent
    traffic repeats system prompts, tool schemas and template text verbatim;
-2. runs the pattern recognizers (`recognizers.py`) — secrets and structured data — which are
-   cheap regular expressions, skipping those whose trigger character cannot occur;
-3. runs spaCy NER (tok2vec + ner only, batched with `nlp.pipe`) only on the sentences that hold a
-   capitalised word that is not a common sentence opener: a name or place is capitalised, so text
-   without such a word cannot hold one the small English pipeline would find;
-4. resolves overlaps (secrets over structured data over addresses over NER).
+2. reads each text JSON-unescaped (`unescaped_view`, same length, so offsets hold): JSON quoted
+   inside messages otherwise runs lines together;
+3. runs the pattern recognizers (`recognizers.py`) — secrets and structured data — which are
+   cheap regular expressions, skipping those whose trigger or context word cannot occur;
+4. runs spaCy NER (tok2vec + ner only, batched with `nlp.pipe`) only on short windows, cut at line
+   breaks, around capitalised words that are neither common sentence openers nor inside a pattern
+   finding: a name or place is capitalised, so text without such a word cannot hold one the small
+   English pipeline would find; its findings are split at line breaks and trimmed;
+5. resolves overlaps (secrets over structured data over addresses over NER).
 """
 
 from __future__ import annotations
@@ -23,11 +26,15 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from faker.providers.lorem.en_US import Provider as _EnglishWords
 from spacy.lang.en.stop_words import STOP_WORDS
 
 from memgraph_ops.privacy._presidio import DEFAULT_PIPELINE, load_spacy
-from memgraph_ops.privacy.recognizers import SECRET_ENTITIES, find_patterns
+from memgraph_ops.privacy.recognizers import (
+    COMMON_WORDS,
+    SECRET_ENTITIES,
+    find_patterns,
+    unescaped_view,
+)
 
 NER_LABELS = {"PERSON": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION"}
 NER_SCORE = 0.85
@@ -43,9 +50,10 @@ class Span:
     score: float
 
 
-# Capitalised words (a run of them is one candidate: "Mary Ann Smith").
-_CAPITALISED = re.compile(r"(?<![\w@./\\-])[A-Z][a-z'’]+(?:[ \t]+[A-Z][a-z'’]+)*")
-_SENTENCE_END = re.compile(r"[.!?:;]\s+|\n|\"|\(|\[|\{|,\s*\"|^")
+# Capitalised words (a run of them is one candidate: "Mary Ann Smith"), whole words only:
+# CamelCase identifiers (`DuckDB`, `PostgreSQL`) are no names, `McKay` and `O'Neil` are.
+_CAPITALISED_WORD = r"(?:Mc|Mac|O['’]|D['’])?[A-Z][a-z'’]+(?![A-Za-z0-9_])"
+_CAPITALISED = re.compile(rf"(?<![\w@./\\-]){_CAPITALISED_WORD}(?:[ \t]+{_CAPITALISED_WORD})*")
 _OPENERS = (
     frozenset(w.capitalize() for w in STOP_WORDS)
     | frozenset(
@@ -69,23 +77,31 @@ _OPENERS = (
         November December
         """.split()
     )
-    | frozenset(w.capitalize() for w in _EnglishWords.word_list)
+    | COMMON_WORDS
 )
 """Words that open sentences without being names: stop words, common instructions and the ~1000
 most common English words (the word list Faker ships for lorem text)."""
 
 
-def _ner_windows(text: str, radius: int = 48) -> list[tuple[int, int]]:
-    """Stretches of `text` worth running NER on, merged; empty if none. The small pipeline's
-    CNN sees about four tokens either side of a word, so ~8 words of context is enough."""
+def _ner_windows(text: str, found: Sequence[Span] = (), radius: int = 24) -> list[tuple[int, int]]:
+    """Stretches of `text` worth running NER on, merged; empty if none.
+
+    The small pipeline's CNN sees about four tokens either side of a word, so a few words of
+    context on the candidate's own line are enough. Candidates inside a pattern finding (an
+    address, a key, a name after "Dear") are skipped: the pattern has them already."""
     windows: list[tuple[int, int]] = []
     for match in _CAPITALISED.finditer(text):
         words = match.group().split()
         # A lone common word opening a sentence ("Please", "Revenue") is no name.
         if len(words) == 1 and words[0] in _OPENERS and _at_sentence_start(text, match.start()):
             continue
+        if any(s.start <= match.start() and match.end() <= s.end for s in found):
+            continue
         start = max(0, match.start() - radius)
         end = min(len(text), match.end() + radius)
+        start = max(start, text.rfind("\n", start, match.start()) + 1)
+        line_end = text.find("\n", match.end(), end)
+        end = end if line_end < 0 else line_end
         # widen to whitespace so no word is cut in half
         while start > 0 and not text[start - 1].isspace():
             start -= 1
@@ -184,14 +200,14 @@ class Scanner:
             [Span(s, e, entity, score) for s, e, entity, score in find_patterns(t)] for t in texts
         ]
         if self.ner:
-            self._add_ner(texts, found)
+            self._add_ner([unescaped_view(t) for t in texts], found)
         return [_resolve(spans) for spans in found]
 
     def _add_ner(self, texts: list[str], found: list[list[Span]]) -> None:
         pieces: list[str] = []
         owners: list[tuple[int, int]] = []  # (text index, offset of the piece in the text)
         for i, text in enumerate(texts):
-            for start, end in _ner_windows(text):
+            for start, end in _ner_windows(text, found[i]):
                 pieces.append(text[start:end])
                 owners.append((i, start))
         if not pieces:
@@ -248,9 +264,48 @@ def ner_spans(nlp: Any, pieces: list[str], batch_size: int) -> list[list[tuple[i
                 while tokens and (tokens[0].text in _OPENERS or tokens[0].is_lower):
                     tokens = tokens[1:]
                 if tokens:
-                    spans.append((tokens[0].idx, tokens[-1].idx + len(tokens[-1].text), entity))
+                    end = tokens[-1].idx + len(tokens[-1].text)
+                    for part in _entity_lines(doc.text, tokens[0].idx, end):
+                        spans.append((*part, entity))
             out.append(spans)
     return out
+
+
+_CAMEL_CASE = re.compile(r"[a-z][A-Z]{2}")
+
+
+def _entity_lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The lines of an entity that can be a name or place. The pipeline runs lines together
+    (`San Francisco.\\nBest,\\nCarly S. Wheeler` as one LOCATION); each line is trimmed to
+    letters and dropped if it is all capitals (`EMEA`), CamelCase (`DuckDB`) or common words."""
+    lines = []
+    line_start = start
+    for line in text[start:end].split("\n"):
+        trimmed = _trimmed_to_letters(text, line_start, line_start + len(line))
+        if trimmed is not None and _may_be_name_or_place(text[trimmed[0] : trimmed[1]]):
+            lines.append(trimmed)
+        line_start += len(line) + 1
+    return lines
+
+
+def _trimmed_to_letters(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """`start`, `end` moved inwards to letters, keeping an initial's dot (`Carly S.`)."""
+    while start < end and not text[start].isalpha():
+        start += 1
+    while end > start and not (
+        text[end - 1].isalpha() or (text[end - 1] == "." and text[end - 2].isupper())
+    ):
+        end -= 1
+    return (start, end) if start < end else None
+
+
+def _may_be_name_or_place(value: str) -> bool:
+    words = value.split()
+    return not (
+        all(w.isupper() and len(w) > 1 for w in words)
+        or any(_CAMEL_CASE.search(w) for w in words)
+        or all(w.strip(",.;:") in _OPENERS for w in words)
+    )
 
 
 def _ner_components(nlp: Any) -> list[str]:

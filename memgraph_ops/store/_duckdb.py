@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
 
-from memgraph_ops.errors import StoreError, StoreLockedError
+from memgraph_ops.errors import ConfigError, StoreError, StoreLockedError
 from memgraph_ops.model import SCHEMA_VERSION, STORED_EVENT_SCHEMA
 
 _DUCK_TYPES = {
@@ -33,8 +34,6 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_session ON events (session_id);
 CREATE INDEX IF NOT EXISTS events_id ON events (id);
-CREATE INDEX IF NOT EXISTS events_src ON events (src);
-CREATE INDEX IF NOT EXISTS events_dst ON events (dst);
 CREATE INDEX IF NOT EXISTS events_event_id ON events (event_id);
 CREATE TABLE IF NOT EXISTS retired_events (
   event_id VARCHAR NOT NULL, id VARCHAR, seq BIGINT NOT NULL, retired_at TIMESTAMPTZ NOT NULL
@@ -45,6 +44,13 @@ CREATE TABLE IF NOT EXISTS quarantine (
   reason VARCHAR NOT NULL, raw VARCHAR
 );
 """
+
+
+def memory_size(text: str) -> str:
+    """A DuckDB memory size such as `512MB` or `2GB`, checked (it goes into a SET statement)."""
+    if not re.fullmatch(r"\d+(?:\.\d+)?\s*(?:[KMGT]i?B|B)", text.strip(), re.IGNORECASE):
+        raise ConfigError(f"duckdb_memory_limit must look like 512MB or 2GB, got {text!r}")
+    return text.strip()
 
 
 def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
