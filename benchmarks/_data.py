@@ -38,8 +38,28 @@ def corpus() -> str:
     global _CORPUS
     if _CORPUS is None:
         rng = np.random.default_rng(12345)
-        syllables = ["ka", "lo", "mi", "ne", "ru", "ta", "po", "si", "de", "an", "er", "th",
-                     "in", "on", "re", "st", "al", "ou", "ch", "ly"]  # fmt: skip
+        syllables = [
+            "ka",
+            "lo",
+            "mi",
+            "ne",
+            "ru",
+            "ta",
+            "po",
+            "si",
+            "de",
+            "an",
+            "er",
+            "th",
+            "in",
+            "on",
+            "re",
+            "st",
+            "al",
+            "ou",
+            "ch",
+            "ly",
+        ]
         vocab = []
         for _ in range(8000):
             n = int(rng.integers(1, 4))
@@ -97,15 +117,35 @@ class Generator:
 
     def _globals(self, rows: dict[str, dict[str, list[Any]]], emit: Any) -> None:
         for i, aid in enumerate(agent_ids()):
-            emit("Agent", "node", {"id": aid, "session_id": None, "tenant": TENANTS[0],
-                                   "name": f"agent-{i}", "role": ("planner", "coder", "critic")[i % 3],
-                                   "capabilities": list(TOOLS[: 2 + i % 5])}, 0)  # fmt: skip
+            emit(
+                "Agent",
+                "node",
+                {
+                    "id": aid,
+                    "session_id": None,
+                    "tenant": TENANTS[0],
+                    "name": f"agent-{i}",
+                    "role": ("planner", "coder", "critic")[i % 3],
+                    "capabilities": list(TOOLS[: 2 + i % 5]),
+                },
+                BASE_US,
+            )
         for i, tid in enumerate(template_ids()):
-            emit("Template", "node", {"id": tid, "session_id": None, "tenant": TENANTS[0],
-                                      "name": f"template-{i}", "version": f"1.{i % 7}.0",
-                                      "template": self._slice(200, 600),
-                                      "variables": json.dumps([{"name": "topic", "required": True}]),
-                                      "parent_id": template_ids()[i // 2] if i else None}, 0)  # fmt: skip
+            emit(
+                "Template",
+                "node",
+                {
+                    "id": tid,
+                    "session_id": None,
+                    "tenant": TENANTS[0],
+                    "name": f"template-{i}",
+                    "version": f"1.{i % 7}.0",
+                    "template": self._slice(200, 600),
+                    "variables": json.dumps([{"name": "topic", "required": True}]),
+                    "parent_id": template_ids()[i // 2] if i else None,
+                },
+                BASE_US,
+            )
 
     def table(self, n_events: int) -> pa.Table:
         """At least `n_events` events (whole sessions), as an `EVENT_SCHEMA` table."""
@@ -134,11 +174,18 @@ class Generator:
             tenant = TENANTS[int(rng.integers(0, len(TENANTS)))]
             t = BASE_US + int(rng.integers(0, 30 * 86400)) * 1_000_000
             common = {"session_id": sid, "tenant": tenant}
-            emit("Session", "node", {**common, "id": sid,
-                                     "user_id": f"user-{int(rng.integers(0, 50_000)):05d}",
-                                     "tags": ["prod", TOOLS[int(rng.integers(0, 7))]],
-                                     "metadata": json.dumps({"client": "sdk-py", "region": "eu"})},
-                 t)  # fmt: skip
+            emit(
+                "Session",
+                "node",
+                {
+                    **common,
+                    "id": sid,
+                    "user_id": f"user-{int(rng.integers(0, 50_000)):05d}",
+                    "tags": ["prod", TOOLS[int(rng.integers(0, 7))]],
+                    "metadata": json.dumps({"client": "sdk-py", "region": "eu"}),
+                },
+                t,
+            )
             previous = None
             model = MODELS[int(rng.integers(0, len(MODELS)))]
             for turn in range(int(rng.integers(4, 9))):
@@ -146,59 +193,143 @@ class Generator:
                 pid, rid = self.ids.take(), self.ids.take()
                 templated = rng.random() < 0.3
                 template = template_ids()[int(rng.integers(0, N_TEMPLATES))] if templated else None
-                emit("Prompt", "node", {**common, "id": pid, "content": self._slice(200, 800),
-                                        "is_system": turn == 0, "model": model,
-                                        "template_id": template,
-                                        "template_version": "1.2.0" if templated else None,
-                                        "variables": json.dumps({"topic": self._slice(8, 30)})
-                                        if templated else None,
-                                        "temperature": 0.7, "max_tokens": 1024,
-                                        "tools_available": list(TOOLS[:3]),
-                                        "metadata": json.dumps({"turn": turn})}, t)  # fmt: skip
+                emit(
+                    "Prompt",
+                    "node",
+                    {
+                        **common,
+                        "id": pid,
+                        "content": self._slice(200, 800),
+                        "is_system": turn == 0,
+                        "model": model,
+                        "template_id": template,
+                        "template_version": "1.2.0" if templated else None,
+                        "variables": json.dumps({"topic": self._slice(8, 30)})
+                        if templated
+                        else None,
+                        "temperature": 0.7,
+                        "max_tokens": 1024,
+                        "tools_available": list(TOOLS[:3]),
+                        "metadata": json.dumps({"turn": turn}),
+                    },
+                    t,
+                )
                 agent = agent_ids()[int(rng.integers(0, N_AGENTS))]
-                emit("HANDLED_BY", "edge", {**common, "src": pid, "dst": agent,
-                                            "duration_ms": float(rng.integers(5, 900)),
-                                            "confidence_score": float(rng.random())}, t)  # fmt: skip
+                emit(
+                    "HANDLED_BY",
+                    "edge",
+                    {
+                        **common,
+                        "src": pid,
+                        "dst": agent,
+                        "duration_ms": float(rng.integers(5, 900)),
+                        "confidence_score": float(rng.random()),
+                    },
+                    t,
+                )
                 if templated:
-                    emit("INSTANTIATES", "edge", {**common, "src": pid, "dst": template,
-                                                  "template_version": "1.2.0"}, t)  # fmt: skip
+                    emit(
+                        "INSTANTIATES",
+                        "edge",
+                        {**common, "src": pid, "dst": template, "template_version": "1.2.0"},
+                        t,
+                    )
                 if previous is not None:
-                    emit("FOLLOWS", "edge", {**common, "src": previous, "dst": pid,
-                                             "time_delta_ms": 30_000.0,
-                                             "context_overlap": float(rng.random())}, t)  # fmt: skip
+                    emit(
+                        "FOLLOWS",
+                        "edge",
+                        {
+                            **common,
+                            "src": previous,
+                            "dst": pid,
+                            "time_delta_ms": 30_000.0,
+                            "context_overlap": float(rng.random()),
+                        },
+                        t,
+                    )
                 previous = pid
                 t += int(rng.integers(1, 20)) * 1_000_000
                 ptok, ctok = int(rng.integers(50, 3000)), int(rng.integers(20, 800))
-                emit("Response", "node", {**common, "id": rid, "prompt_id": pid,
-                                          "content": self._slice(200, 800),
-                                          "finish_reason": FINISH[int(rng.integers(0, 5))],
-                                          "prompt_tokens": ptok, "completion_tokens": ctok,
-                                          "total_tokens": ptok + ctok, "model": model}, t)  # fmt: skip
-                emit("RESPONDS_TO", "edge", {**common, "src": rid, "dst": pid,
-                                             "latency_ms": float(rng.integers(200, 9000)),
-                                             "model_version": model + "-2025"}, t)  # fmt: skip
+                emit(
+                    "Response",
+                    "node",
+                    {
+                        **common,
+                        "id": rid,
+                        "prompt_id": pid,
+                        "content": self._slice(200, 800),
+                        "finish_reason": FINISH[int(rng.integers(0, 5))],
+                        "prompt_tokens": ptok,
+                        "completion_tokens": ctok,
+                        "total_tokens": ptok + ctok,
+                        "model": model,
+                    },
+                    t,
+                )
+                emit(
+                    "RESPONDS_TO",
+                    "edge",
+                    {
+                        **common,
+                        "src": rid,
+                        "dst": pid,
+                        "latency_ms": float(rng.integers(200, 9000)),
+                        "model_version": model + "-2025",
+                    },
+                    t,
+                )
                 for order in range(int(rng.choice(3, p=(0.4, 0.4, 0.2)))):
                     t += 1_000
                     tool_id = self.ids.take()
                     ok = rng.random() > 0.05
-                    emit("ToolInvocation", "node", {**common, "id": tool_id, "response_id": rid,
-                         "tool_name": TOOLS[int(rng.integers(0, 7))],
-                         "parameters": json.dumps({"query": self._slice(20, 120)}),
-                         "result": json.dumps({"text": self._slice(100, 400)}) if ok else None,
-                         "error": None if ok else "timeout after 30s",
-                         "duration_ms": float(rng.integers(5, 5000)), "success": ok}, t)  # fmt: skip
-                    emit("INVOKES", "edge", {**common, "src": rid, "dst": tool_id,
-                                             "invocation_order": order, "success": ok}, t)  # fmt: skip
+                    emit(
+                        "ToolInvocation",
+                        "node",
+                        {
+                            **common,
+                            "id": tool_id,
+                            "response_id": rid,
+                            "tool_name": TOOLS[int(rng.integers(0, 7))],
+                            "parameters": json.dumps({"query": self._slice(20, 120)}),
+                            "result": json.dumps({"text": self._slice(100, 400)}) if ok else None,
+                            "error": None if ok else "timeout after 30s",
+                            "duration_ms": float(rng.integers(5, 5000)),
+                            "success": ok,
+                        },
+                        t,
+                    )
+                    emit(
+                        "INVOKES",
+                        "edge",
+                        {
+                            **common,
+                            "src": rid,
+                            "dst": tool_id,
+                            "invocation_order": order,
+                            "success": ok,
+                        },
+                        t,
+                    )
         return _assemble(rows)
 
     def batches(self, n_events: int, batch_rows: int) -> Iterator[pa.Table]:
-        """`n_events` events in tables of `batch_rows` (sessions may straddle batches)."""
-        table = self.table(n_events).slice(0, n_events)
-        for offset in range(0, n_events, batch_rows):
-            yield table.slice(offset, batch_rows)
+        """Exactly `n_events` events in tables of `batch_rows` (sessions may straddle
+        batches, as they do in live ingest), generated a chunk at a time."""
+        buffer = self.table(0)  # the global nodes, if still to come
+        done = 0
+        while done < n_events:
+            want = min(batch_rows, n_events - done)
+            while buffer.num_rows < want:
+                more = self.table(max(want - buffer.num_rows, 100_000))
+                buffer = pa.concat_tables([buffer, more]).combine_chunks()
+            yield buffer.slice(0, want)
+            buffer = buffer.slice(want)
+            done += want
 
 
 def _assemble(rows: dict[str, dict[str, list[Any]]]) -> pa.Table:
+    if not rows:
+        return EVENT_SCHEMA.empty_table()
     parts = []
     for key, cols in rows.items():
         kind, _ = key.split(":")

@@ -1,0 +1,177 @@
+"""Child processes for the compaction benchmarks, so each run has its own peak RSS.
+
+    python -m benchmarks._child compact --store S --lake L --batch-rows N
+    python -m benchmarks._child bare --store S --lake L --batch-rows N [--after-seq K]
+
+Each prints JSON lines (see `benchmarks._common.run_child`): one per batch, then `done`.
+`compact` also reports where the time went, by wrapping the compaction module's steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from deltalake import WriterProperties, write_deltalake
+
+from benchmarks._common import emit, vm_hwm
+from memgraph_ops.lake import Lake, compact
+from memgraph_ops.lake import compaction as compaction_module
+from memgraph_ops.lake import tables as tables_module
+from memgraph_ops.store import Store
+
+
+def _max_rss() -> int:
+    # VmHWM, not getrusage: ru_maxrss includes the parent's peak carried over fork/exec.
+    return vm_hwm()
+
+
+class _Steps:
+    """Nested wall-clock timers: a step called inside another is recorded as `outer/inner`."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+        self._stack: list[str] = []
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        key = "/".join([*self._stack, name])
+        self._stack.append(name)
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._stack.pop()
+            self.seconds[key] = self.seconds.get(key, 0.0) + time.perf_counter() - start
+            self.calls[key] = self.calls.get(key, 0) + 1
+
+    def wrap(self, fn: Callable[..., Any], name: str) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            with self.step(name):
+                return fn(*args, **kwargs)
+
+        return timed
+
+    def wrap_iter(self, fn: Callable[..., Iterator[Any]], name: str) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            items = fn(*args, **kwargs)
+            while True:
+                with self.step(name):
+                    item = next(items, None)
+                if item is None:
+                    return
+                yield item
+
+        return timed
+
+
+def _instrument(steps: _Steps) -> None:
+    m = compaction_module
+    for name in (
+        "_append_event_log",
+        "_merge_nodes",
+        "_merge_edges",
+        "_upsert",
+        "_latest_state",
+        "_with_flags",
+        "_merge",
+        "_dangling_edges",
+        "_existing_ids",
+        "write_deltalake",
+    ):
+        if hasattr(m, name):  # the module changes; time the steps it has
+            setattr(m, name, steps.wrap(getattr(m, name), name.lstrip("_")))
+    m._delta.empty_commit = steps.wrap(m._delta.empty_commit, "empty_commit")  # type: ignore[attr-defined]
+    Store.events_after = steps.wrap_iter(Store.events_after, "read_hot")  # type: ignore[method-assign]
+    Store.trim = steps.wrap(Store.trim, "trim_hot")  # type: ignore[method-assign]
+    Lake.ensure = steps.wrap(Lake.ensure, "lake_ensure")  # type: ignore[method-assign]
+    tables_module.Lake.watermarks = steps.wrap(Lake.watermarks, "watermarks")  # type: ignore[method-assign]
+
+
+def _compact(args: argparse.Namespace) -> None:
+    steps = _Steps()
+    _instrument(steps)
+    started = time.perf_counter()
+    last = [started]
+
+    def progress(done: int, total: int) -> None:
+        now = time.perf_counter()
+        emit(
+            event="batch",
+            done=done,
+            total=total,
+            seconds=round(now - started, 3),
+            batch_seconds=round(now - last[0], 3),
+            max_rss=_max_rss(),
+        )
+        last[0] = now
+
+    with Store.open(args.store) as store:
+        if args.duckdb_memory_limit:
+            # Benchmark-only: bounds DuckDB's buffer pool to tell its memory from delta-rs's.
+            store._con.execute(f"SET memory_limit = '{args.duckdb_memory_limit}'")
+        report = compact(store, Lake(str(args.lake)), batch_rows=args.batch_rows, progress=progress)
+    emit(
+        event="done",
+        seconds=time.perf_counter() - started,
+        report=report.as_dict(),
+        steps=steps.seconds,
+        calls=steps.calls,
+        max_rss=_max_rss(),
+    )
+
+
+def _bare(args: argparse.Namespace) -> None:
+    writer = WriterProperties(compression="ZSTD", compression_level=3)  # as the lake's writer
+    read_s = write_s = 0.0
+    rows = 0
+    started = time.perf_counter()
+    with Store.open(args.store, read_only=True) as store:
+        batches = store.events_after(args.after_seq, batch_rows=args.batch_rows)
+        while True:
+            t0 = time.perf_counter()
+            batch = next(batches, None)
+            read_s += time.perf_counter() - t0
+            if batch is None:
+                break
+            t0 = time.perf_counter()
+            write_deltalake(str(args.lake), batch, mode="append", writer_properties=writer)
+            write_s += time.perf_counter() - t0
+            rows += batch.num_rows
+            emit(
+                event="batch",
+                done=rows,
+                seconds=round(time.perf_counter() - started, 3),
+                max_rss=_max_rss(),
+            )
+    emit(
+        event="done",
+        seconds=time.perf_counter() - started,
+        read_s=read_s,
+        write_s=write_s,
+        rows=rows,
+        max_rss=_max_rss(),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks._child")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("compact", "bare"):
+        p = sub.add_parser(name)
+        p.add_argument("--store", type=Path, required=True)
+        p.add_argument("--lake", type=Path, required=True)
+        p.add_argument("--batch-rows", type=int, required=True)
+        p.add_argument("--after-seq", type=int, default=0)
+        p.add_argument("--duckdb-memory-limit")
+    args = parser.parse_args()
+    {"compact": _compact, "bare": _bare}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
