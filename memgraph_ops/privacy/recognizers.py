@@ -75,6 +75,7 @@ def _looks_like_lone_name(text: str) -> bool:
 
 
 def _not_all_caps(text: str) -> bool:
+    """A value in capitals (`EMEA`, `CA`) is a code more often than a place name."""
     return not text.isupper()
 
 
@@ -119,18 +120,12 @@ def _password_like(value: str) -> bool:
     """A word after "password is" in prose is a password only if it looks like one: six or
     more characters, no placeholder, letters with digits or three character classes (so
     "case-sensitive" and "required" are not)."""
-    classes = (
-        any(c.islower() for c in value),
-        any(c.isupper() for c in value),
-        any(c.isdigit() for c in value),
-        any(not c.isalnum() for c in value),
-    )
-    has_letter = classes[0] or classes[1]
-    return (
-        len(value) >= 6
-        and _not_placeholder(value)
-        and ((has_letter and classes[2]) or sum(classes) >= 3)
-    )
+    lower = any(c.islower() for c in value)
+    upper = any(c.isupper() for c in value)
+    digit = any(c.isdigit() for c in value)
+    symbol = any(not c.isalnum() for c in value)
+    mixed = ((lower or upper) and digit) or lower + upper + digit + symbol >= 3
+    return len(value) >= 6 and mixed and _not_placeholder(value)
 
 
 _USPS_SUFFIXES = (
@@ -168,7 +163,7 @@ _MILITARY = re.compile(
     r"(?:APO|FPO|DPO)[ \t]+A[AEP][ \t]+\d{5}\b"
 )
 _PO_BOX = re.compile(
-    r"\b(?:P\.?[ \t]?O\.?[ \t]?Box|Post Office Box)[ \t]+\d{1,6}" + _CITY_LINE + "?"
+    r"\b(?:P\.?[ \t]?O\.?[ \t]?(?:Box|BOX)|Post Office Box)[ \t]+\d{1,6}" + _CITY_LINE + "?"
 )
 
 # German: `Lindenstraße 12a, 10115 Berlin`, `Neureuthergasse 64/35\n18085 Eilenburg`.
@@ -334,12 +329,13 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         trigger="@",
     ),
     Recognizer(  # grouped as cards are (4-4-4-4, Amex 4-6-5, one separator throughout), not as
-        # phones (`001-352-229-1080`) or order numbers (`019-2645748-4207346`) that pass Luhn
+        # phones (`001-352-229-1080`), order numbers (`019-2645748-4207346`) or UUID parts that
+        # pass Luhn
         "CREDIT_CARD",
         re.compile(
-            r"(?<![\d-])(?:\d{13,19}"
+            r"(?<![\w-])(?:\d{13,19}"
             r"|\d{4}(?P<sep>[ -])\d{4}(?P=sep)\d{4}(?P=sep)\d{1,4}(?:(?P=sep)\d{1,3})?"
-            r"|\d{4}(?P<amex_sep>[ -])\d{6}(?P=amex_sep)\d{4,5})(?![\d-])"
+            r"|\d{4}(?P<amex_sep>[ -])\d{6}(?P=amex_sep)\d{4,5})(?![\w-])"
         ),
         1.0,
         validate=_luhn_card,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from memgraph_ops.privacy.recognizers import find_patterns
+from memgraph_ops.privacy.recognizers import find_patterns, unescaped_view
 
 
 def _found(text: str) -> set[tuple[str, str]]:
@@ -27,6 +27,7 @@ def _found(text: str) -> set[tuple[str, str]]:
         ("ship to 083 Crosby Plaza Apt. 533\nFarleytown, MT 73436.", "STREET_ADDRESS",
          "083 Crosby Plaza Apt. 533\nFarleytown, MT 73436"),
         ("PSC 1241, Box 5868\nAPO AP 25384", "STREET_ADDRESS", "PSC 1241, Box 5868\nAPO AP 25384"),
+        ("Thomas Kramer\nP.O. BOX 2172\nSouth John, OK 66840", "STREET_ADDRESS", "P.O. BOX 2172\nSouth John, OK 66840"),
         ("key sk-proj-abc123def456ghi789jkl012mno345", "API_KEY", "sk-proj-abc123def456ghi789jkl012mno345"),
         ("AWS AKIAIOSFODNN7EXAMPLE", "API_KEY", "AKIAIOSFODNN7EXAMPLE"),
         ('aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"', "API_KEY",
@@ -42,6 +43,34 @@ def _found(text: str) -> set[tuple[str, str]]:
         ("Server=db;User Id=sa;Password=Hunter2!;", "PASSWORD", "Hunter2!"),
         ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
          "JWT", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"),
+        # the birth context inside a JSON key (`_` and camelCase defeat a `\b`)
+        ('{"date_of_birth": "1985-03-03", "plan": "gold"}', "DATE_OF_BIRTH", "1985-03-03"),
+        ('{"birthDate": "03/03/1985"}', "DATE_OF_BIRTH", "03/03/1985"),
+        ('{"patient_dob": "1985-03-03"}', "DATE_OF_BIRTH", "1985-03-03"),
+        # JSON quoted inside a message: the city line follows an escaped line break
+        (r'{"tool": "ship", "args": "{\"address\": \"083 Crosby Plaza Apt. 533\nFarleytown, MT 73436\"}"}',
+         "STREET_ADDRESS", r"083 Crosby Plaza Apt. 533\nFarleytown, MT 73436"),
+        ("call 001-352-229-1080 after 5", "PHONE_NUMBER", "001-352-229-1080"),  # passes Luhn
+        ("UK office (020) 7946 0616", "PHONE_NUMBER", "(020) 7946 0616"),
+        ("Büro Hamburg: 04078 232688", "PHONE_NUMBER", "04078 232688"),
+        ("If you need to reschedule, call us on 0141 496 0363.", "PHONE_NUMBER", "0141 496 0363"),
+        ("driver's license number P831-0679-2470 (IL)", "US_DRIVER_LICENSE", "P831-0679-2470"),
+        ("NY driver license # 537 990 751", "US_DRIVER_LICENSE", "537 990 751"),
+        ("driver license number H7161 68281 26464, email", "US_DRIVER_LICENSE", "H7161 68281 26464"),
+        ("my wifi password is Tr0ub4dor&3, it doesn't work", "PASSWORD", "Tr0ub4dor&3"),
+        ("The admin login is admin / s3cretPw9, change it", "PASSWORD", "s3cretPw9"),
+        ("Rechnung an Neureuthergasse 64/35, 18085 Eilenburg", "STREET_ADDRESS",
+         "Neureuthergasse 64/35, 18085 Eilenburg"),
+        ("Lindenstraße 12a\n10115 Berlin", "STREET_ADDRESS", "Lindenstraße 12a\n10115 Berlin"),
+        ("Flat 46\nHawkins Road\nLeeds\nLS1 4AB", "STREET_ADDRESS", "Flat 46\nHawkins Road\nLeeds\nLS1 4AB"),
+        ("ssh login from 54.252.253.211", "IP_ADDRESS", "54.252.253.211"),
+        ("Hi Stephen,\nthanks for the update.", "PERSON", "Stephen"),
+        ("Dear Arnim, your order shipped.", "PERSON", "Arnim"),
+        ("Hi, I'm Regina Ho from billing", "PERSON", "Regina Ho"),
+        ("From: Leah Brown <leah@example.com>", "PERSON", "Leah Brown"),
+        ('{"customer_name": "Hans-Albert Ackermann", "tier": "gold"}', "PERSON", "Hans-Albert Ackermann"),
+        ("Add Gene Cummings as an authorized user.", "PERSON", "Gene Cummings"),
+        ('{"city": "Schwäbisch Hall", "zip": "74523"}', "LOCATION", "Schwäbisch Hall"),
     ],
 )  # fmt: skip
 def test_recognizer_finds(text: str, entity: str, value: str) -> None:
@@ -60,10 +89,52 @@ def test_pem_private_key_is_found_whole() -> None:
         "order 1234567890 shipped",  # a bare number without a phone word
         "card 4111 1111 1111 1112 declined",  # fails Luhn
         "uuid 123e4567-e89b-12d3-a456-426614174000",
+        'trace_id "145a3883-8314-4769-801f-b03cbff09726"',  # 3883-8314-4769-801 passes Luhn
         "the meeting on 2024-05-01 went well",  # a date, but no birth context
         "SSN-like 000-12-3456 is invalid",
         "Please summarize the attached report.",
+        # placeholders and masks are no secrets
+        "Login failed for user 'app' (password: ********). Check Vault.",
+        ".env.example:\nDB_PASSWORD=<your-password>\nPASSWORD=${DB_PASSWORD}",
+        "OPENAI_API_KEY=your-openai-api-key-here",
+        "Note that the password is case-sensitive.",
+        # four-part versions are not IP addresses
+        "Bump version to 8.9.7.0",
+        "Deploy 4.2.3.2 to staging",
+        # English words that end like German street types; numbers that are no phones
+        "Spring 2024 roadmap, Iceberg 3 in the lab",
+        "Instr. 5 of the manual",
+        "Meeting Notes, Team Alpha, W1 2AB",  # a postcode, but no flat or house number
+        "order number 12345678901 shipped",
+        # greetings to no one in particular; no name after a bare preposition
+        "Hello World! Thanks Again!",
+        "Customer: Acme",
+        "Pricing for Northwind Outfitters with Priority High",
     ],
 )
 def test_recognizer_leaves_alone(text: str) -> None:
     assert _found(text) == set()
+
+
+@pytest.mark.parametrize(
+    ("text", "entity", "value"),
+    [
+        # 13 digits that pass Luhn, grouped as a phone, and an order number
+        ("call 001-352-229-1080 after 5", "CREDIT_CARD", "001-352-229-1080"),
+        ("Order 019-2645748-4207346 shipped", "CREDIT_CARD", "019-2645748-4207346"),
+        # a 9-digit licence on the line below "SSN" is no SSN
+        ("SSN: 023-82-0163\nDL number: 537990751", "US_SSN", "537990751"),
+        ("Hi, I'm Regina Ho from billing", "PERSON", "I'm Regina Ho"),
+    ],
+)  # fmt: skip
+def test_recognizer_does_not_mistake(text: str, entity: str, value: str) -> None:
+    assert (entity, value) not in _found(text)
+
+
+def test_unescaped_view_keeps_offsets() -> None:
+    text = r'{"args": "{\"note\": \"Oak St\nSpringfield\tIL\", \"path\": \"C:\\new\"}"}'
+    view = unescaped_view(text)
+    assert len(view) == len(text)
+    assert '"note" :  "Oak St \nSpringfield  IL"' in view
+    assert "C:\\\\new" in view  # an escaped backslash stays one: its `n` is no line break
+    assert unescaped_view(view) == view
