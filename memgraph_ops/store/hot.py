@@ -27,6 +27,8 @@ from memgraph_ops.model import EVENT_SCHEMA, STORED_EVENT_SCHEMA
 from memgraph_ops.store import _duckdb
 
 Direction = Literal["out", "in", "both"]
+DEFAULT_MEMORY = "1GB"
+"""DuckDB's memory limit unless configured (`duckdb_memory_limit`); None leaves DuckDB's own."""
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -73,7 +75,7 @@ class Store:
     """
 
     def __init__(
-        self, path: Path, *, read_only: bool = False, memory_limit: str | None = None
+        self, path: Path, *, read_only: bool = False, memory_limit: str | None = DEFAULT_MEMORY
     ) -> None:
         self.path = path
         self.read_only = read_only
@@ -91,7 +93,7 @@ class Store:
 
     @classmethod
     def open(
-        cls, path: str | Path, *, read_only: bool = False, memory_limit: str | None = None
+        cls, path: str | Path, *, read_only: bool = False, memory_limit: str | None = DEFAULT_MEMORY
     ) -> Store:
         return cls(Path(path), read_only=read_only, memory_limit=memory_limit)
 
