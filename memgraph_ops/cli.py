@@ -232,16 +232,10 @@ def _pii_scan(args: argparse.Namespace) -> int:
 
 
 def _keygen(args: argparse.Namespace) -> int:
-    from memgraph_ops.privacy.pseudonyms import KEY_FILE_ENV, generate_key
+    from memgraph_ops.privacy.pseudonyms import KEY_FILE_ENV, write_key_file
 
     path: Path = args.out.expanduser()
-    if path.exists():
-        raise InputError(f"{path} exists; refusing to overwrite a key (tokens depend on it)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(generate_key() + "\n")
-    tmp.chmod(0o600)
-    tmp.replace(path)
+    write_key_file(path)
     print(f"wrote {path}; use it with: export {KEY_FILE_ENV}={path}")
     return EXIT_OK
 

@@ -18,7 +18,7 @@ import polars as pl
 
 from memgraph_ops import load_settings
 from memgraph_ops import open as open_memgraph
-from memgraph_ops.privacy.pseudonyms import KEY_ENV, KEY_FILE_ENV, generate_key
+from memgraph_ops.privacy.pseudonyms import KEY_ENV, KEY_FILE_ENV, write_key_file
 from memgraph_ops.workload import write_workload
 from pipelines.definitions import defs
 from pipelines.instance import prepare_dagster_home
@@ -89,11 +89,7 @@ def _ensure_pseudonym_key() -> None:
     if os.environ.get(KEY_ENV) or os.environ.get(KEY_FILE_ENV):
         return
     if not DEMO_KEY.exists():
-        DEMO_KEY.parent.mkdir(parents=True, exist_ok=True)
-        tmp = DEMO_KEY.with_name(DEMO_KEY.name + ".tmp")
-        tmp.write_text(generate_key() + "\n")
-        tmp.chmod(0o600)
-        tmp.replace(DEMO_KEY)
+        write_key_file(DEMO_KEY)
         _say(f"created a pseudonym key for the demo: {DEMO_KEY}")
     os.environ[KEY_FILE_ENV] = str(DEMO_KEY)
 

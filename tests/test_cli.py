@@ -75,3 +75,14 @@ def test_home_flag_overrides_environment(home: Path, tmp_path: Path) -> None:
     path = _write_jsonl(tmp_path / "e.jsonl", session("s1", 1))
     assert main(["ingest", str(path), "--home", str(other)]) == 0
     assert (other / "hot.duckdb").exists() and not (home / "hot.duckdb").exists()
+
+
+def test_keygen_writes_a_private_key_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = tmp_path / "keys" / "pseudonym.key"
+    assert main(["keygen", "--out", str(key)]) == 0
+    assert len(bytes.fromhex(key.read_text().strip())) == 32
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert main(["keygen", "--out", str(key)]) == 2  # never overwrites a key
+    assert "refusing to overwrite" in capsys.readouterr().err

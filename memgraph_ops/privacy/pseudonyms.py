@@ -25,7 +25,7 @@ import re
 import secrets
 from pathlib import Path
 
-from memgraph_ops.errors import ConfigError
+from memgraph_ops.errors import ConfigError, InputError
 
 KEY_ENV = "MEMGRAPH_PSEUDONYM_KEY"
 KEY_FILE_ENV = "MEMGRAPH_PSEUDONYM_KEY_FILE"
@@ -37,6 +37,17 @@ _TOKEN = re.compile(rf"<([A-Z_]+):([0-9a-f]{{{TOKEN_HEX}}})>")
 def generate_key() -> str:
     """A new random master key, as 64 hex digits."""
     return secrets.token_hex(32)
+
+
+def write_key_file(path: Path) -> None:
+    """Create a new key file readable by its owner only (atomically; never overwrites)."""
+    if path.exists():
+        raise InputError(f"{path} exists; refusing to overwrite a key (tokens depend on it)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(generate_key() + "\n")
+    tmp.chmod(0o600)
+    tmp.replace(path)
 
 
 def _parse_key(text: str, source: str) -> bytes:
