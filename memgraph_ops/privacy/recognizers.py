@@ -81,7 +81,8 @@ def _not_all_caps(text: str) -> bool:
 
 # Capitalised words that follow "for", "with", "from"… without being a name.
 NOT_NAMES = frozenset(
-    """The A An This That These Those My Your Our Their His Her Its All Any Each Every Some No
+    """Priority High Low Medium Urgent Critical Normal Status Premium Plus Pro Standard Basic
+    Enterprise Gold Silver Platinum Bronze Level Tier Plan The A An This That These Those My Your Our Their His Her Its All Any Each Every Some No
     Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March July
     September October November December Team Support Sales Finance Marketing
     Engineering Product Customer Service Services Department Office Manager Director Company Inc
@@ -459,6 +460,17 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         validate=_not_all_caps,
     ),
     # --- names: where the words around a name say it is one --------------------------------
+    Recognizer(  # weaker introducers ("notes with Jane Roe", "provided by user: Jane Roe"):
+        # they also precede companies and titles, so two or three name-like words are required
+        "PERSON",
+        re.compile(
+            r"(?i:\b(?:with|by|from|user|customer|client|owner|requester|reporter)[:,]?[ \t]+)"
+            rf"(?P<v>{NAME_WORD}(?:[ \t][A-Z]\.)?(?:[ \t]{NAME_WORD}){{1,2}})\b(?![ \t]+(?:Inc|Ltd|LLC|GmbH|Corp|Co|Group|Labs|Systems|Solutions|Technologies|Outfitters)\b)"
+        ),
+        0.6,
+        group="v",
+        validate=looks_like_name,
+    ),
     Recognizer(  # after words that introduce a person (not bare prepositions: "for Northwind")
         "PERSON",
         re.compile(

@@ -182,7 +182,7 @@ def test_compacted_generated_workload_leaks_no_planted_value(home: Path) -> None
 
     out = home / "workload.jsonl"
     home.mkdir(parents=True, exist_ok=True)
-    write_workload(out, 40, seed=11)
+    write_workload(out, 300, seed=11)
     with memgraph_ops.open(home) as mg:
         assert mg.ingest_file(out).quarantined == 0
         report = mg.compact()
