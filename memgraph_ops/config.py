@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -55,9 +55,6 @@ class Settings:
     @property
     def dagster_home(self) -> Path:
         return self.home / "dagster"
-
-    def with_overrides(self, **changes: Any) -> Settings:
-        return replace(self, **changes)
 
 
 def _number(name: str, raw: Any, kind: type[int] | type[float]) -> Any:

@@ -1202,13 +1202,7 @@ class _Generator:
             "event_id": self._eid(), "op": "upsert", "kind": "node", "type": type_, "id": id_,
             "session_id": session, "tenant": tenant, "occurred_at": at,
         }  # fmt: skip
-        for k, v in fields.items():
-            if v is not None:
-                event[k] = v
-        if session is None:
-            del event["session_id"]
-        self.events.append(event)
-        return event
+        return self._emit(event, fields)
 
     def _edge(
         self,
@@ -1224,10 +1218,12 @@ class _Generator:
             "event_id": self._eid(), "op": "upsert", "kind": "edge", "type": type_, "src": src,
             "dst": dst, "session_id": session, "tenant": tenant, "occurred_at": at,
         }  # fmt: skip
-        for k, v in fields.items():
-            if v is not None:
-                event[k] = v
-        if session is None:
+        return self._emit(event, fields)
+
+    def _emit(self, event: Event, fields: dict[str, Any]) -> Event:
+        """Add the type's fields that have values; drop the session of global nodes."""
+        event.update({k: v for k, v in fields.items() if v is not None})
+        if event["session_id"] is None:
             del event["session_id"]
         self.events.append(event)
         return event

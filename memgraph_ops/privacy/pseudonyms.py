@@ -31,8 +31,6 @@ KEY_ENV = "MEMGRAPH_PSEUDONYM_KEY"
 KEY_FILE_ENV = "MEMGRAPH_PSEUDONYM_KEY_FILE"
 TOKEN_HEX = 12
 
-_TOKEN = re.compile(rf"<([A-Z_]+):([0-9a-f]{{{TOKEN_HEX}}})>")
-
 
 def generate_key() -> str:
     """A new random master key, as 64 hex digits."""
@@ -132,8 +130,3 @@ class Pseudonymizer:
     def subject(self, tenant: str, user_id: str) -> str:
         """The token that replaces a Session's `user_id` outside HOT."""
         return self.token(tenant, "USER_ID", user_id)
-
-
-def find_tokens(text: str) -> list[tuple[str, str]]:
-    """(entity, digest) of every pseudonym token in `text`."""
-    return _TOKEN.findall(text)
