@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 import pyarrow as pa
-from deltalake import DeltaTable
+from deltalake import CommitProperties, DeltaTable
 
 from memgraph_ops.errors import LakeError
 from memgraph_ops.lake import _delta
@@ -263,6 +263,36 @@ class Lake:
             lines.append(f"{who:>9}: {text[:width]}{'…' if len(text) > width else ''}")
         return "\n".join(lines)
 
+    def delete_sessions(
+        self, session_ids: list[str], *, tables: tuple[str, ...] = ("nodes", "edges"), why: str
+    ) -> dict[str, int]:
+        """Delete every row of these sessions from `tables` (one Delta DELETE per table, retried
+        on conflicts); returns rows deleted per table. Deleting what is gone already is a no-op.
+        The old data files stay for time travel until `vacuum`."""
+        out: dict[str, int] = {}
+        if not session_ids:
+            return out
+        predicate = f"session_id IN ({', '.join(_sql_string(s) for s in sorted(session_ids))})"
+        for name in tables:
+            table = self.table(name)
+            if table is None:
+                continue
+            handle = table
+            metrics = _delta.with_retries(
+                lambda handle=handle: handle.delete(  # type: ignore[misc]
+                    predicate,
+                    commit_properties=CommitProperties(
+                        custom_metadata={
+                            "memgraph.operation": why,
+                            "memgraph.sessions": str(len(session_ids)),
+                        }
+                    ),
+                ),
+                what=f"delete {len(session_ids)} sessions from {name}",
+            )
+            out[name] = int(metrics.get("num_deleted_rows", 0) or 0)
+        return out
+
     def stats(self) -> dict[str, Any]:
         """Rows, files, bytes and version per table."""
         out: dict[str, Any] = {}
@@ -280,6 +310,10 @@ class Lake:
                 "watermark": _delta.app_version(table, APP_ID),
             }
         return out
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _filters(types: list[str] | None, session_id: str | None, tenant: str | None) -> list[pl.Expr]:

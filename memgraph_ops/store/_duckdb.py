@@ -39,6 +39,17 @@ CREATE TABLE IF NOT EXISTS retired_events (
   event_id VARCHAR NOT NULL, id VARCHAR, seq BIGINT NOT NULL, retired_at TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX IF NOT EXISTS retired_event_id ON retired_events (event_id);
+-- Sessions restored from the vault: a read copy with an expiry, never compacted again (the
+-- vault keeps the session of record). Rows carry the seq they had when they were compacted.
+CREATE TABLE IF NOT EXISTS restored_events (
+  {_columns_ddl()}
+);
+CREATE INDEX IF NOT EXISTS restored_session ON restored_events (session_id);
+CREATE INDEX IF NOT EXISTS restored_id ON restored_events (id);
+CREATE TABLE IF NOT EXISTS vault_restores (
+  session_id VARCHAR PRIMARY KEY, generation BIGINT NOT NULL, events BIGINT NOT NULL,
+  restored_at TIMESTAMPTZ NOT NULL, expires_at TIMESTAMPTZ NOT NULL
+);
 CREATE TABLE IF NOT EXISTS quarantine (
   quarantined_at TIMESTAMPTZ NOT NULL, source VARCHAR, event_id VARCHAR,
   reason VARCHAR NOT NULL, raw VARCHAR

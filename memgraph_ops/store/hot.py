@@ -27,6 +27,9 @@ from memgraph_ops.model import EVENT_SCHEMA, STORED_EVENT_SCHEMA
 from memgraph_ops.store import _duckdb
 
 Direction = Literal["out", "in", "both"]
+Refusal = Callable[[pl.DataFrame], pl.Series]
+"""Given valid events, a reason per event to refuse it (null keeps it). Refused events are
+quarantined with the reason and without their raw content."""
 DEFAULT_MEMORY = "1GB"
 """DuckDB's memory limit unless configured (`duckdb_memory_limit`); None leaves DuckDB's own."""
 F = TypeVar("F", bound=Callable[..., Any])
@@ -90,6 +93,8 @@ class Store:
         self._lock = threading.RLock()
         self._context_cache: OrderedDict[str, list[tuple[Any, ...]]] = OrderedDict()
         self.context_cache_size = 10_000
+        self.refusal: Refusal | None = None
+        """Set by the erasure layer: refuses events of erased subjects at ingest."""
 
     @classmethod
     def open(
@@ -118,6 +123,7 @@ class Store:
             known = self._node_types(endpoint_ids(normalized.frame))
             checked = validate(normalized, known)
             checked = self._with_delete_sessions(checked)
+            checked = self._refuse(checked)
             valid = checked.valid.with_row_index("_pos")
             now = datetime.now(UTC)
             con = self._con
@@ -182,6 +188,23 @@ class Store:
             .otherwise(pl.col("session_id"))
         )
         return replace(checked, valid=filled)
+
+    def _refuse(self, checked: Validated) -> Validated:
+        if self.refusal is None or checked.valid.is_empty():
+            return checked
+        reasons = self.refusal(checked.valid)
+        if reasons.null_count() == len(reasons):
+            return checked
+        refused = (
+            checked.valid.select("event_id")
+            .with_columns(reason=reasons.cast(pl.String), raw=pl.lit(None, pl.String))
+            .filter(pl.col("reason").is_not_null())
+        )
+        return replace(
+            checked,
+            valid=checked.valid.filter(reasons.is_null()),
+            quarantined=pl.concat([checked.quarantined, refused]),
+        )
 
     def _fresh(self, valid: pl.DataFrame) -> pl.DataFrame:
         """The rows of `valid` whose event id the store has not seen."""
@@ -262,8 +285,9 @@ class Store:
             found = [
                 (node_id, type_)
                 for node_id in ids
+                for table in _EVENT_TABLES
                 for kind, type_ in self._con.execute(
-                    "SELECT kind, type FROM events WHERE id = ?", [node_id]
+                    f"SELECT kind, type FROM {table} WHERE id = ?", [node_id]
                 ).fetchall()
                 if kind == "node"
             ]
@@ -272,7 +296,9 @@ class Store:
         try:
             got = _arrow(
                 self._con,
-                "SELECT DISTINCT e.id, e.type FROM events e SEMI JOIN _ids USING (id) "
+                "SELECT DISTINCT e.id, e.type FROM "
+                "(SELECT id, type, kind FROM events UNION ALL "
+                " SELECT id, type, kind FROM restored_events) e SEMI JOIN _ids USING (id) "
                 "WHERE e.kind = 'node'",
             )
         finally:
@@ -286,8 +312,9 @@ class Store:
         """The current state of a node, by exact id; None if unknown or deleted."""
         rows: list[tuple[Any, ...]] = [
             row[1:]
+            for table in _EVENT_TABLES
             for row in self._con.execute(
-                f"SELECT kind, op, {_NODE_COLUMNS} FROM events WHERE id = ?", [node_id]
+                f"SELECT kind, op, {_NODE_COLUMNS} FROM {table} WHERE id = ?", [node_id]
             ).fetchall()
             if row[0] == "node"
         ]
@@ -319,12 +346,15 @@ class Store:
         return frame
 
     def _edge_rows(self, column: str, node_id: str) -> pl.DataFrame:
-        table = _arrow(
-            self._con,
-            f"SELECT kind, {', '.join(_EDGE_KEEP)} FROM events WHERE {column} = ?",
-            [node_id],
-        )
-        frame = pl.from_arrow(table)
+        tables = [
+            _arrow(
+                self._con,
+                f"SELECT kind, {', '.join(_EDGE_KEEP)} FROM {table} WHERE {column} = ?",
+                [node_id],
+            )
+            for table in _EVENT_TABLES
+        ]
+        frame = pl.from_arrow(pa.concat_tables(tables))
         assert isinstance(frame, pl.DataFrame)
         return frame.filter(pl.col("kind") == "edge").drop("kind")
 
@@ -389,7 +419,8 @@ class Store:
             return rows
         rows = [
             row[2:]
-            for row in self._con.execute(_CONTEXT_SQL, [session_id]).fetchall()
+            for table in _EVENT_TABLES
+            for row in self._con.execute(_CONTEXT_SQL.format(table=table), [session_id]).fetchall()
             if row[0] == "node" and row[1] in _CONTEXT_TYPES
         ]
         self._context_cache[session_id] = rows
@@ -405,12 +436,15 @@ class Store:
             """
             SELECT id AS session_id, tenant, user_id, tags, forked_from,
                    min(occurred_at) OVER (PARTITION BY id) AS created_at, occurred_at, op, seq
-            FROM events WHERE id IN (
-                SELECT id FROM events WHERE user_id = ? AND kind = 'node' AND type = 'Session')
+            FROM (SELECT * FROM events UNION ALL SELECT * FROM restored_events) WHERE id IN (
+                SELECT id FROM events WHERE user_id = ? AND kind = 'node' AND type = 'Session'
+                UNION ALL
+                SELECT id FROM restored_events
+                WHERE user_id = ? AND kind = 'node' AND type = 'Session')
               AND kind = 'node' AND type = 'Session'
             QUALIFY row_number() OVER (PARTITION BY id ORDER BY seq DESC) = 1
             """,
-            [user_id],
+            [user_id, user_id],
         )
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
@@ -484,6 +518,82 @@ class Store:
                 raise
         return int(dropped)
 
+    # sessions restored from the vault -------------------------------------------------------
+
+    def restore_session(
+        self, session_id: str, generation: int, rows: pa.Table, *, expires_at: datetime
+    ) -> bool:
+        """Put a session's archived rows (`STORED_EVENT_SCHEMA`) back for reading until
+        `expires_at`, in one transaction. Returns False, changing nothing, if this generation of
+        the session is already restored."""
+        with self._lock:
+            con = self._con
+            con.execute("BEGIN")
+            try:
+                current = con.execute(
+                    "SELECT generation FROM vault_restores WHERE session_id = ?", [session_id]
+                ).fetchall()
+                if current and current[0][0] == generation:
+                    con.execute("ROLLBACK")
+                    return False
+                con.execute("DELETE FROM restored_events WHERE session_id = ?", [session_id])
+                con.register("_restored", rows.cast(STORED_EVENT_SCHEMA))
+                con.execute("INSERT INTO restored_events SELECT * FROM _restored")
+                con.unregister("_restored")
+                con.execute(
+                    "INSERT OR REPLACE INTO vault_restores VALUES (?, ?, ?, ?, ?)",
+                    [session_id, generation, rows.num_rows, datetime.now(UTC), expires_at],
+                )
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            self._context_cache.pop(session_id, None)
+        return True
+
+    def forget_restored(self, session_ids: list[str] | None = None) -> int:
+        """Drop restored copies: of `session_ids`, or (None) of every expired one. Returns
+        the number of sessions dropped."""
+        with self._lock:
+            con = self._con
+            con.execute("BEGIN")
+            try:
+                if session_ids is None:
+                    gone = [
+                        s
+                        for (s,) in con.execute(
+                            "SELECT session_id FROM vault_restores WHERE expires_at <= ?",
+                            [datetime.now(UTC)],
+                        ).fetchall()
+                    ]
+                else:
+                    gone = list(session_ids)
+                if gone:
+                    con.register("_gone", pa.table({"session_id": pa.array(gone, pa.string())}))
+                    con.execute(
+                        "DELETE FROM restored_events WHERE session_id IN (SELECT * FROM _gone)"
+                    )
+                    n = _scalar(
+                        con, "DELETE FROM vault_restores WHERE session_id IN (SELECT * FROM _gone)"
+                    )
+                    con.unregister("_gone")
+                else:
+                    n = 0
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            for session in gone:
+                self._context_cache.pop(session, None)
+        return int(n)
+
+    @_locked
+    def restored(self) -> pl.DataFrame:
+        """Sessions currently restored from the vault, with their generation and expiry."""
+        return pl.from_arrow(  # type: ignore[return-value]
+            _arrow(self._con, "SELECT * FROM vault_restores ORDER BY restored_at")
+        )
+
     # status ---------------------------------------------------------------------------------
 
     @_locked
@@ -496,6 +606,9 @@ class Store:
         total = _scalar(con, "SELECT count(*) FROM events")
         quarantined = _scalar(con, "SELECT count(*) FROM quarantine")
         retired = _scalar(con, "SELECT count(*) FROM retired_events")
+        restored = con.execute(
+            "SELECT count(*), coalesce(sum(events), 0) FROM vault_restores"
+        ).fetchall()[0]
         files = [self.path, self.path.with_name(self.path.name + ".wal")]
         return {
             "path": str(self.path),
@@ -503,6 +616,8 @@ class Store:
             "events_by_type": {f"{k}:{t}": int(n) for k, t, n in by_type},
             "quarantined": int(quarantined),
             "retired_event_ids": int(retired),
+            "restored_sessions": int(restored[0]),
+            "restored_events": int(restored[1]),
             "max_seq": self.max_seq(),
             "bytes": sum(f.stat().st_size for f in files if f.exists()),
         }
@@ -510,6 +625,9 @@ class Store:
     def checkpoint(self) -> None:
         self._con.execute("CHECKPOINT")
 
+
+_EVENT_TABLES = ("events", "restored_events")
+"""Reads look at both: events, and sessions restored from the vault."""
 
 _SEEN_SQL = (
     "SELECT 1 FROM events WHERE event_id = ? "
@@ -532,7 +650,7 @@ _CONTEXT_FIELDS = [
 
 # Only the session predicate in SQL: DuckDB uses the index for a lone equality.
 _CONTEXT_SQL = (
-    f"SELECT kind, type, seq, {', '.join(_CONTEXT_FIELDS)} FROM events WHERE session_id = ?"
+    f"SELECT kind, type, seq, {', '.join(_CONTEXT_FIELDS)} FROM {{table}} WHERE session_id = ?"
 )
 _CONTEXT_TYPES = frozenset({"Prompt", "Response", "ToolInvocation"})
 
