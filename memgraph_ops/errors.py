@@ -7,8 +7,12 @@ Every message says what was wrong and what to do about it.
     ├── InputError           bad input from a user: unreadable file, unknown format (terminal)
     ├── StoreError           the operational store cannot be used
     │   └── StoreLockedError another process owns the DuckDB file (transient: retry later)
-    └── LakeError            the Delta lake cannot be read or written
-        └── CommitConflictError  a concurrent writer won the commit (transient: retry)
+    ├── LakeError            the Delta lake cannot be read or written
+    │   └── CommitConflictError  a concurrent writer won the commit (transient: retry)
+    └── VaultError           the session vault cannot do what was asked
+        ├── NotArchivedError     the session is not in the vault
+        ├── RestoreRefusedError  the session may not be restored (it was erased)
+        └── VaultCorruptError    a frame fails its checksum (names the pack and offset)
 
 `TransientError` marks the ones a scheduler may retry.
 """
@@ -46,3 +50,19 @@ class LakeError(MemgraphError):
 
 class CommitConflictError(LakeError, TransientError):
     """A concurrent writer committed first; the operation can be retried."""
+
+
+class VaultError(MemgraphError):
+    """The session vault cannot do what was asked."""
+
+
+class NotArchivedError(VaultError):
+    """The session is not in the vault."""
+
+
+class RestoreRefusedError(VaultError):
+    """The session may not be restored (for example, it was erased)."""
+
+
+class VaultCorruptError(VaultError):
+    """A frame does not match its checksum or cannot be decompressed."""

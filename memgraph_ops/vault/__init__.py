@@ -1,5 +1,16 @@
-"""The session vault: compressed, independently readable archives of sessions (issue 4, begun)."""
+"""The session vault: zstd archives of sessions with per-session random access."""
 
-from memgraph_ops.vault.packs import FrameRef, VaultCorruptError, read_frame, write_pack
+from memgraph_ops.errors import NotArchivedError, RestoreRefusedError, VaultCorruptError
+from memgraph_ops.vault.payload import SessionRows
+from memgraph_ops.vault.vault import ArchiveReport, CompactReport, RestoreResult, Vault
 
-__all__ = ["FrameRef", "VaultCorruptError", "read_frame", "write_pack"]
+__all__ = [
+    "ArchiveReport",
+    "CompactReport",
+    "NotArchivedError",
+    "RestoreRefusedError",
+    "RestoreResult",
+    "SessionRows",
+    "Vault",
+    "VaultCorruptError",
+]

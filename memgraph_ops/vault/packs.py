@@ -25,14 +25,10 @@ from pathlib import Path
 
 import zstandard
 
-from memgraph_ops.errors import MemgraphError
+from memgraph_ops.errors import VaultCorruptError
 
 LEVEL = 19
 """Archives are written once and read rarely: spend CPU on size."""
-
-
-class VaultCorruptError(MemgraphError):
-    """A frame does not match its checksum or cannot be decompressed."""
 
 
 @dataclass(frozen=True)
@@ -54,30 +50,27 @@ def train_dictionary(
     return zstandard.train_dictionary(size, list(samples))
 
 
-def write_pack(
-    path: Path,
-    payloads: Sequence[bytes],
-    *,
-    dictionary: zstandard.ZstdCompressionDict | None = None,
-    level: int = LEVEL,
-) -> list[FrameRef]:
-    """Write `payloads` as one frame each into a new pack at `path`, atomically.
+def compress(payload: bytes, dictionary: zstandard.ZstdCompressionDict | None = None) -> bytes:
+    """One independent zstd frame with content size and content checksum."""
+    compressor = zstandard.ZstdCompressor(
+        level=LEVEL, write_checksum=True, write_content_size=True, dict_data=dictionary
+    )
+    return compressor.compress(payload)
 
-    Returns one `FrameRef` per payload, in order. Refuses to overwrite an existing pack: a pack
-    is immutable once an index may point into it.
-    """
+
+def write_pack(
+    path: Path, frames: Sequence[bytes], *, dictionary_ids: Sequence[int]
+) -> list[FrameRef]:
+    """Write already-compressed `frames` into a new pack at `path`, atomically (temp file,
+    fsync, rename). Returns one `FrameRef` per frame, in order. Refuses to overwrite a pack: a
+    pack is immutable once an index may point into it."""
     if path.exists():
         raise FileExistsError(f"pack {path} exists; packs are immutable")
-    compressor = zstandard.ZstdCompressor(
-        level=level, write_checksum=True, write_content_size=True, dict_data=dictionary
-    )
-    dictionary_id = dictionary.dict_id() if dictionary is not None else 0
     refs: list[FrameRef] = []
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     offset = 0
     with open(tmp, "wb") as handle:
-        for payload in payloads:
-            frame = compressor.compress(payload)
+        for frame, dictionary_id in zip(frames, dictionary_ids, strict=True):
             handle.write(frame)
             refs.append(
                 FrameRef(
@@ -91,6 +84,21 @@ def write_pack(
     return refs
 
 
+def read_bytes(directory: Path, ref: FrameRef) -> bytes:
+    """A frame's bytes, checked against its sha256 (raises VaultCorruptError naming the pack
+    and offset)."""
+    with open(directory / ref.pack, "rb") as handle:
+        handle.seek(ref.offset)
+        frame = handle.read(ref.length)
+    if len(frame) != ref.length or hashlib.sha256(frame).hexdigest() != ref.sha256:
+        raise VaultCorruptError(f"{_where(ref)}: the frame's bytes do not match its checksum")
+    return frame
+
+
+def _where(ref: FrameRef) -> str:
+    return f"pack {ref.pack} at offset {ref.offset} (length {ref.length})"
+
+
 def read_frame(
     directory: Path,
     ref: FrameRef,
@@ -101,16 +109,11 @@ def read_frame(
 
     Raises VaultCorruptError naming the pack and offset if either check fails.
     """
-    where = f"pack {ref.pack} at offset {ref.offset} (length {ref.length})"
-    with open(directory / ref.pack, "rb") as handle:
-        handle.seek(ref.offset)
-        frame = handle.read(ref.length)
-    if len(frame) != ref.length or hashlib.sha256(frame).hexdigest() != ref.sha256:
-        raise VaultCorruptError(f"{where}: the frame's bytes do not match its checksum")
+    frame = read_bytes(directory, ref)
     if ref.dictionary_id and (dictionary is None or dictionary.dict_id() != ref.dictionary_id):
-        raise VaultCorruptError(f"{where}: needs dictionary {ref.dictionary_id}")
+        raise VaultCorruptError(f"{_where(ref)}: needs dictionary {ref.dictionary_id}")
     decompressor = zstandard.ZstdDecompressor(dict_data=dictionary)
     try:
         return decompressor.decompress(frame)
     except zstandard.ZstdError as exc:
-        raise VaultCorruptError(f"{where}: cannot decompress: {exc}") from exc
+        raise VaultCorruptError(f"{_where(ref)}: cannot decompress: {exc}") from exc

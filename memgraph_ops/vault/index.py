@@ -1,0 +1,101 @@
+"""The vault index: one Delta table (`<vault>/index`) saying where every frame lives.
+
+A row is either a session (`entry = "session"`, `key` = session id) or a shared block
+(`entry = "block"`, `key` = sha256 of the block's text). Archiving appends rows; re-archiving a
+session appends a row with a higher `generation` (readers take the highest); removing frames and
+compacting packs rewrite the table in one commit. Every commit is atomic, so a crash leaves the
+index pointing only at complete packs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final
+
+import polars as pl
+import pyarrow as pa
+from deltalake import DeltaTable, write_deltalake
+
+from memgraph_ops.lake import _delta
+from memgraph_ops.model import TS
+
+INDEX_SCHEMA: Final = pa.schema(
+    [
+        pa.field("entry", pa.string(), nullable=False),
+        pa.field("key", pa.string(), nullable=False),
+        pa.field("generation", pa.int64(), nullable=False),
+        pa.field("tenant", pa.string()),
+        pa.field("user_id", pa.string()),
+        pa.field("tags", pa.list_(pa.string())),
+        pa.field("first_at", TS),
+        pa.field("last_at", TS),
+        pa.field("nodes", pa.int64()),
+        pa.field("edges", pa.int64()),
+        pa.field("max_seq", pa.int64()),
+        pa.field("raw_bytes", pa.int64()),
+        pa.field("pack", pa.string(), nullable=False),
+        pa.field("offset", pa.int64(), nullable=False),
+        pa.field("length", pa.int64(), nullable=False),
+        pa.field("sha256", pa.string(), nullable=False),
+        pa.field("dictionary_id", pa.int64(), nullable=False),
+        pa.field("format_version", pa.int32(), nullable=False),
+        pa.field("archived_at", TS, nullable=False),
+        pa.field("blocks", pa.list_(pa.string())),
+    ]
+)
+# Only harmless columns carry file statistics: no user pseudonym in `_delta_log`.
+_CONFIGURATION: Final = {
+    "delta.dataSkippingStatsColumns": "entry,generation,archived_at",
+    "memgraph.vaultFormat": "1",
+}
+
+
+def open_index(root: Path) -> DeltaTable | None:
+    return _delta.open_table(str(root / "index"))
+
+
+def read_index(root: Path) -> tuple[int, pl.DataFrame]:
+    """(Delta version, live rows: the newest generation of every key); version -1 if none."""
+    table = open_index(root)
+    if table is None:
+        return -1, pl.DataFrame(INDEX_SCHEMA.empty_table())
+    frame = pl.DataFrame(pa.table(table.to_pyarrow_table()))
+    live = (
+        frame.sort("generation")
+        .unique(["entry", "key"], keep="last", maintain_order=True)
+        .sort("entry", "key")
+    )
+    return table.version(), live
+
+
+def index_version(root: Path) -> int:
+    table = open_index(root)
+    return table.version() if table is not None else -1
+
+
+def append(root: Path, rows: pl.DataFrame, *, what: str) -> None:
+    """Add rows in one commit (creating the table on first use)."""
+    data = _arrow(root, rows)
+    _delta.with_retries(
+        lambda: write_deltalake(str(root / "index"), data, mode="append"), what=what
+    )
+
+
+def replace(root: Path, rows: pl.DataFrame, *, what: str) -> None:
+    """Make `rows` the whole index in one commit, then drop the old data files (they may hold
+    sessions that were removed)."""
+    data = _arrow(root, rows)
+    _delta.with_retries(
+        lambda: write_deltalake(str(root / "index"), data, mode="overwrite"), what=what
+    )
+    table = open_index(root)
+    assert table is not None
+    table.vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False, full=True)
+
+
+def _arrow(root: Path, rows: pl.DataFrame) -> pa.Table:
+    """The rows in the index schema, creating the table on first use."""
+    _delta.ensure_table(
+        str(root / "index"), INDEX_SCHEMA, configuration=_CONFIGURATION, partition_by=[]
+    )
+    return rows.select(INDEX_SCHEMA.names).to_arrow().cast(INDEX_SCHEMA)

@@ -1,0 +1,752 @@
+"""The session vault: archive sessions out of the lake, restore them on demand, remove them.
+
+Layout under the vault root (default `<home>/vault`), documented for decoding without this code
+in `docs/vault-format.md`:
+
+- `packs/*.zst`: packs of independent zstd frames (see `packs`), one per session or shared block;
+- `dicts/<id>.dict`: trained zstd dictionaries, by dictionary id;
+- `index/`: the Delta table saying where each frame is (see `index`).
+
+Writers (archive, remove, compact) take an exclusive lock on `<vault>/.lock`, one at a time.
+Readers (restore) take no lock: they read the index (cached, refreshed on a miss) and one byte
+range, and retry once with a fresh index if a pack was just compacted away.
+
+Order of writes, so that a crash anywhere leaves every session in exactly one place:
+archive writes the pack (atomically), then commits the index rows, then deletes the sessions
+from the lake; a rerun finds sessions already archived and only deletes them from the lake.
+Pack compaction writes the new pack, commits the new index, then deletes the old packs; packs
+that no index row names (left by a crash) are deleted by the next writer.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import itertools
+import os
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+import pyarrow as pa
+import zstandard
+
+from memgraph_ops._failpoints import failpoint
+from memgraph_ops.errors import (
+    NotArchivedError,
+    RestoreRefusedError,
+    VaultCorruptError,
+)
+from memgraph_ops.model import STORED_EVENT_SCHEMA
+from memgraph_ops.vault import index as vault_index
+from memgraph_ops.vault.packs import LEVEL, FrameRef, compress, read_bytes, read_frame, write_pack
+from memgraph_ops.vault.payload import (
+    FORMAT_VERSION,
+    SessionRows,
+    decode_session,
+    encode_sessions,
+)
+
+if TYPE_CHECKING:
+    from memgraph_ops.lake import Lake
+    from memgraph_ops.store import Store
+
+Progress = Callable[[int, int], None]
+RestoreGuard = Callable[[str], "str | None"]
+
+MIN_DICTIONARY_SAMPLES = 64
+DICTIONARY_SIZES = (16_384, 32_768, 65_536, 112_640)
+BLOCK_CACHE_BYTES = 64 << 20
+
+
+@dataclass
+class ArchiveReport:
+    """What one archive run did (or, with dry_run, would do)."""
+
+    requested: int = 0
+    archived: int = 0
+    """Sessions written as new frames."""
+    already_archived: int = 0
+    """Sessions found in the vault unchanged (a rerun after a crash): only left the lake."""
+    not_found: list[str] = field(default_factory=list)
+    nodes: int = 0
+    edges: int = 0
+    payload_bytes: int = 0
+    frame_bytes: int = 0
+    new_blocks: int = 0
+    block_bytes: int = 0
+    dictionary_id: int = 0
+    packs: list[str] = field(default_factory=list)
+    lake_rows_deleted: dict[str, int] = field(default_factory=dict)
+    dry_run: bool = False
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    session_id: str
+    generation: int
+    nodes: int
+    edges: int
+    restored: bool
+    """False when this generation of the session was already restored (nothing changed)."""
+    expires_at: datetime
+    seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class CompactReport:
+    """What a removal or pack compaction did."""
+
+    sessions_removed: int = 0
+    frames_dropped: int = 0
+    packs_rewritten: list[str] = field(default_factory=list)
+    packs_deleted: list[str] = field(default_factory=list)
+    dictionaries_deleted: list[int] = field(default_factory=list)
+    bytes_before: int = 0
+    bytes_after: int = 0
+    dry_run: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Vault:
+    """Archived sessions under a root directory.
+
+    Example:
+        >>> vault = Vault(Path("store/vault"))                 # doctest: +SKIP
+        >>> vault.archive(lake, ["session-1"])                 # lake -> vault
+        >>> vault.restore(store, "session-1")                  # vault -> HOT (read copy)
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.pack_dir = root / "packs"
+        self.dict_dir = root / "dicts"
+        self.refuse_restore: RestoreGuard | None = None
+        """Returns a reason to refuse restoring a session (it was erased), else None."""
+        self._version = -2
+        self._all = pl.DataFrame(vault_index.INDEX_SCHEMA.empty_table())
+        self._live = self._all
+        self._sessions: dict[str, dict[str, Any]] = {}
+        self._blocks: dict[str, dict[str, Any]] = {}
+        self._dictionaries: dict[int, zstandard.ZstdCompressionDict] = {}
+        self._block_text: OrderedDict[str, bytes] = OrderedDict()
+
+    # reading ----------------------------------------------------------------------------------
+
+    def index(self) -> pl.DataFrame:
+        """Archived sessions: where each frame is, and what it holds."""
+        self._refresh()
+        return self._live.filter(pl.col("entry") == "session").rename({"key": "session_id"})
+
+    def contains(self, session_id: str) -> bool:
+        return self._entry(session_id) is not None
+
+    def read_session(self, session_id: str) -> SessionRows:
+        """An archived session's nodes and edges, exactly as they were in the lake."""
+        entry = self._entry(session_id)
+        if entry is None:
+            raise NotArchivedError(f"session {session_id!r} is not in the vault at {self.root}")
+        return self._decode(entry)
+
+    def restore(
+        self, store: Store, session_id: str, *, ttl: timedelta = timedelta(days=7)
+    ) -> RestoreResult:
+        """Put an archived session back into the operational store for `ttl` (a read copy:
+        the vault keeps the session). Restoring it again changes nothing. A frame that fails
+        its checksum raises VaultCorruptError and restores nothing."""
+        started = time.perf_counter()
+        if self.refuse_restore is not None and (why := self.refuse_restore(session_id)):
+            raise RestoreRefusedError(f"session {session_id!r} may not be restored: {why}")
+        entry = self._entry(session_id)
+        if entry is None:
+            raise NotArchivedError(
+                f"session {session_id!r} is not in the vault at {self.root}; "
+                "see `memgraph-ops status` or Vault.index() for archived sessions"
+            )
+        rows = self._decode(entry)
+        now = datetime.now(UTC)
+        expires = now + ttl
+        done = store.restore_session(
+            session_id, int(entry["generation"]), as_events(rows, now), expires_at=expires
+        )
+        return RestoreResult(
+            session_id,
+            int(entry["generation"]),
+            rows.nodes.height,
+            rows.edges.height,
+            done,
+            expires,
+            round(time.perf_counter() - started, 6),
+        )
+
+    # archiving --------------------------------------------------------------------------------
+
+    def archive(
+        self,
+        lake: Lake,
+        session_ids: Sequence[str],
+        *,
+        dry_run: bool = False,
+        batch_sessions: int = 5_000,
+        retrain_dictionary: bool = False,
+        progress: Progress | None = None,
+    ) -> ArchiveReport:
+        """Move these sessions from the lake into the vault (one frame each), then delete them
+        from the lake. Safe to rerun after a crash."""
+        started = time.perf_counter()
+        wanted = sorted(set(session_ids))
+        report = ArchiveReport(requested=len(wanted), dry_run=dry_run)
+        with self._exclusive(dry_run):
+            if not dry_run:
+                self._sweep()
+            for chunk in _chunks(wanted, batch_sessions):
+                self._archive_chunk(lake, chunk, report, dry_run, retrain_dictionary)
+                retrain_dictionary = False
+                if progress:
+                    progress(report.archived + report.already_archived, len(wanted))
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
+
+    def _archive_chunk(
+        self, lake: Lake, chunk: list[str], report: ArchiveReport, dry_run: bool, retrain: bool
+    ) -> None:
+        nodes, edges = _lake_rows(lake, chunk)
+        in_lake = set(nodes["session_id"].to_list()) | set(edges["session_id"].to_list())
+        self._refresh(force=True)
+        prior = {s: self._sessions[s] for s in chunk if s in self._sessions}
+        report.not_found.extend(s for s in chunk if s not in in_lake and s not in prior)
+        # A session in the vault and in the lake: either a rerun after a crash (the lake rows are
+        # what was archived) or the session got new events since; merge those into a new frame.
+        newer = _newer_than(nodes, edges, {s: int(e["max_seq"] or 0) for s, e in prior.items()})
+        unchanged = sorted((in_lake & set(prior)) - newer)
+        report.already_archived += len(set(prior) - newer)
+        fresh = sorted(in_lake - set(unchanged))
+        if fresh:
+            merged = [self._decode(prior[s]) for s in fresh if s in prior]
+            nodes = _latest(pl.concat([*(m.nodes for m in merged), nodes]))
+            edges = _latest(pl.concat([*(m.edges for m in merged), edges]))
+            nodes = nodes.filter(pl.col("session_id").is_in(fresh))
+            edges = edges.filter(pl.col("session_id").is_in(fresh))
+            report.nodes += nodes.height
+            report.edges += edges.height
+            report.archived += len(fresh)
+            if not dry_run:
+                self._write_sessions(nodes, edges, prior, report, retrain)
+        if not dry_run and in_lake:
+            failpoint("vault:archive:before_lake_delete")
+            deleted = lake.delete_sessions(sorted(in_lake), why="archive")
+            for name, n in deleted.items():
+                report.lake_rows_deleted[name] = report.lake_rows_deleted.get(name, 0) + n
+
+    def _write_sessions(
+        self,
+        nodes: pl.DataFrame,
+        edges: pl.DataFrame,
+        prior: dict[str, dict[str, Any]],
+        report: ArchiveReport,
+        retrain: bool,
+    ) -> None:
+        known = frozenset(self._blocks)
+        encoded = encode_sessions(nodes, edges, known_blocks=known)
+        sessions = sorted(encoded.payloads)
+        payloads = [encoded.payloads[s] for s in sessions]
+        dictionary = self._dictionary(payloads, retrain)
+        dictionary_id = dictionary.dict_id() if dictionary is not None else 0
+        block_keys = sorted(encoded.blocks)
+        frames = _compress_all([encoded.blocks[k] for k in block_keys], None) + _compress_all(
+            payloads, dictionary
+        )
+        ids = [0] * len(block_keys) + [dictionary_id] * len(sessions)
+        self.pack_dir.mkdir(parents=True, exist_ok=True)
+        name = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.zst"
+        refs = write_pack(self.pack_dir / name, frames, dictionary_ids=ids)
+        failpoint("vault:archive:after_pack")
+        now = datetime.now(UTC)
+        summary = _summaries(nodes, edges).rows_by_key("session_id", named=True, unique=True)
+        rows = [
+            _block_row(k, ref, len(encoded.blocks[k]), now)
+            for k, ref in zip(block_keys, refs, strict=False)
+        ]
+        for session, payload, ref in zip(sessions, payloads, refs[len(block_keys) :], strict=True):
+            rows.append(
+                {
+                    **summary[session],
+                    "entry": "session",
+                    "key": session,
+                    "generation": int(prior[session]["generation"]) + 1 if session in prior else 1,
+                    "raw_bytes": len(payload),
+                    **_ref_columns(ref),
+                    "archived_at": now,
+                    "blocks": encoded.refs.get(session, []),
+                }
+            )
+        vault_index.append(
+            self.root, pl.DataFrame(rows, infer_schema_length=None), what="archive sessions"
+        )
+        report.frame_bytes += sum(r.length for r in refs[len(block_keys) :])
+        report.payload_bytes += sum(map(len, payloads))
+        report.new_blocks += len(block_keys)
+        report.block_bytes += sum(r.length for r in refs[: len(block_keys)])
+        report.dictionary_id = dictionary_id
+        report.packs.append(name)
+        self._refresh(force=True)
+
+    # removing and compacting ----------------------------------------------------------------
+
+    def remove_sessions(
+        self, session_ids: Sequence[str], *, why: str, dry_run: bool = False
+    ) -> CompactReport:
+        """Remove these sessions' frames physically: the index forgets them, their packs are
+        rewritten without them, blocks and dictionaries nobody uses any more are deleted, and
+        the index's old data files are vacuumed."""
+        with self._exclusive(dry_run):
+            self._refresh(force=True)
+            gone = set(session_ids) & set(self._sessions)
+            keep = self._live.filter(
+                ~((pl.col("entry") == "session") & pl.col("key").is_in(sorted(gone)))
+            )
+            report = self._rewrite(keep, min_dead_fraction=0.0, dry_run=dry_run, why=why)
+            report.sessions_removed = len(gone)
+            return report
+
+    def compact(self, *, min_dead_fraction: float = 0.25, dry_run: bool = False) -> CompactReport:
+        """Rewrite packs in which at least `min_dead_fraction` of the bytes belong to frames no
+        longer used (superseded or removed sessions, unreferenced blocks)."""
+        with self._exclusive(dry_run):
+            self._refresh(force=True)
+            return self._rewrite(
+                self._live, min_dead_fraction=min_dead_fraction, dry_run=dry_run, why="compact"
+            )
+
+    def _rewrite(
+        self, keep: pl.DataFrame, *, min_dead_fraction: float, dry_run: bool, why: str
+    ) -> CompactReport:
+        sessions = keep.filter(pl.col("entry") == "session")
+        used = set(itertools.chain.from_iterable(sessions["blocks"].to_list()))
+        live = pl.concat(
+            [sessions, keep.filter((pl.col("entry") == "block") & pl.col("key").is_in(used))]
+        )
+        sizes = {p.name: p.stat().st_size for p in self._packs()}
+        live_bytes = dict(live.group_by("pack").agg(pl.col("length").sum()).iter_rows())
+        doomed = sorted(
+            p
+            for p, size in sizes.items()
+            if size
+            and (size - live_bytes.get(p, 0)) / size > min_dead_fraction - 1e-12
+            and size > live_bytes.get(p, 0)
+        )
+        report = CompactReport(
+            frames_dropped=self._all.height - live.height,
+            bytes_before=sum(sizes.values()),
+            dry_run=dry_run,
+        )
+        moving = live.filter(pl.col("pack").is_in(doomed))
+        report.packs_deleted = [p for p in doomed if p not in set(moving["pack"].to_list())]
+        report.packs_rewritten = sorted(set(moving["pack"].to_list()))
+        used_dicts = set(live["dictionary_id"].to_list()) - {0}
+        report.dictionaries_deleted = sorted(
+            i for i in self._dictionary_files() if i not in used_dicts
+        )
+        if dry_run:
+            report.bytes_after = report.bytes_before - sum(
+                sizes[p] - live_bytes.get(p, 0) for p in doomed
+            )
+            return report
+        if moving.height:
+            refs = [_ref(row) for row in moving.iter_rows(named=True)]
+            frames = [read_bytes(self.pack_dir, ref) for ref in refs]
+            name = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.zst"
+            new_refs = write_pack(
+                self.pack_dir / name, frames, dictionary_ids=[r.dictionary_id for r in refs]
+            )
+            failpoint("vault:rewrite:after_pack")
+            moved = moving.with_columns(
+                pack=pl.lit(name),
+                offset=pl.Series([r.offset for r in new_refs], dtype=pl.Int64),
+            )
+            live = pl.concat([live.filter(~pl.col("pack").is_in(doomed)), moved])
+        if doomed or live.height != self._all.height:
+            vault_index.replace(self.root, live.sort("entry", "key"), what=f"vault {why}")
+        failpoint("vault:rewrite:after_index")
+        for pack in doomed:
+            (self.pack_dir / pack).unlink(missing_ok=True)
+        for dictionary_id in report.dictionaries_deleted:
+            (self.dict_dir / f"{dictionary_id}.dict").unlink(missing_ok=True)
+            self._dictionaries.pop(dictionary_id, None)
+        self._refresh(force=True)
+        report.bytes_after = sum(p.stat().st_size for p in self._packs())
+        return report
+
+    def _sweep(self) -> None:
+        """Delete what a crashed writer left: temp files and packs no index row names."""
+        self._refresh(force=True)
+        named = set(self._all["pack"].to_list())
+        for directory in (self.pack_dir, self.dict_dir):
+            if directory.exists():
+                for path in directory.glob(".*.tmp-*"):
+                    path.unlink(missing_ok=True)
+        for pack in self._packs():
+            if pack.name not in named:
+                pack.unlink(missing_ok=True)
+
+    # storage ----------------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """Logical vs physical bytes, and what compaction would reclaim."""
+        self._refresh(force=True)
+        sessions = self._live.filter(pl.col("entry") == "session")
+        used = set(itertools.chain.from_iterable(sessions["blocks"].to_list()))
+        blocks = self._live.filter((pl.col("entry") == "block") & pl.col("key").is_in(used))
+        packs = sum(p.stat().st_size for p in self._packs())
+        dicts = (
+            sum(p.stat().st_size for p in self.dict_dir.glob("*.dict"))
+            if self.dict_dir.exists()
+            else 0
+        )
+        index_bytes = _tree_bytes(self.root / "index")
+        live_frames = int(sessions["length"].sum() or 0) + int(blocks["length"].sum() or 0)
+        used_dicts = set(pl.concat([sessions, blocks])["dictionary_id"].to_list()) - {0}
+        return {
+            "root": str(self.root),
+            "sessions": sessions.height,
+            "blocks": blocks.height,
+            "packs": len(list(self._packs())),
+            "dictionaries": len(self._dictionary_files()),
+            "logical_bytes": int(sessions["raw_bytes"].sum() or 0)
+            + int(blocks["raw_bytes"].sum() or 0),
+            "physical_bytes": packs + dicts + index_bytes,
+            "pack_bytes": packs,
+            "dictionary_bytes": dicts,
+            "index_bytes": index_bytes,
+            "reclaimable_bytes": packs
+            - live_frames
+            + sum(
+                (self.dict_dir / f"{i}.dict").stat().st_size
+                for i in self._dictionary_files()
+                if i not in used_dicts
+            ),
+        }
+
+    # internals --------------------------------------------------------------------------------
+
+    def _refresh(self, *, force: bool = False) -> None:
+        version = vault_index.index_version(self.root)
+        if version == self._version and not force:
+            return
+        if version != self._version:
+            self._version, self._live = vault_index.read_index(self.root)
+            table = vault_index.open_index(self.root)
+            self._all = (
+                pl.DataFrame(pa.table(table.to_pyarrow_table()))
+                if table is not None
+                else self._live
+            )
+            self._sessions = {
+                row["key"]: row
+                for row in self._live.filter(pl.col("entry") == "session").iter_rows(named=True)
+            }
+            self._blocks = {
+                row["key"]: row
+                for row in self._live.filter(pl.col("entry") == "block").iter_rows(named=True)
+            }
+
+    def _entry(self, session_id: str) -> dict[str, Any] | None:
+        entry = self._sessions.get(session_id)
+        if entry is None:
+            self._refresh()
+            entry = self._sessions.get(session_id)
+        return entry
+
+    def _decode(self, entry: dict[str, Any]) -> SessionRows:
+        payload = self._frame(entry)
+        blocks = {digest: self._block(digest) for digest in entry["blocks"] or []}
+        try:
+            return decode_session(payload, blocks)
+        except (ValueError, KeyError) as exc:
+            raise VaultCorruptError(
+                f"pack {entry['pack']} at offset {entry['offset']}: the frame decompressed but "
+                f"is not a readable session: {exc}"
+            ) from exc
+
+    def _frame(self, entry: dict[str, Any]) -> bytes:
+        try:
+            return self._read(entry)
+        except FileNotFoundError:
+            # A writer compacted the pack away after we read the index: look again, once.
+            self._refresh(force=True)
+            fresh = (self._sessions if entry["entry"] == "session" else self._blocks).get(
+                entry["key"]
+            )
+            if fresh is None:
+                raise NotArchivedError(
+                    f"{entry['entry']} {entry['key']!r} left the vault"
+                ) from None
+            try:
+                return self._read(fresh)
+            except FileNotFoundError:
+                raise VaultCorruptError(
+                    f"pack {fresh['pack']} is missing from {self.pack_dir}"
+                ) from None
+
+    def _read(self, entry: dict[str, Any]) -> bytes:
+        ref = _ref(entry)
+        dictionary = self._load_dictionary(ref.dictionary_id) if ref.dictionary_id else None
+        return read_frame(self.pack_dir, ref, dictionary=dictionary)
+
+    def _block(self, digest: str) -> bytes:
+        text = self._block_text.get(digest)
+        if text is not None:
+            self._block_text.move_to_end(digest)
+            return text
+        entry = self._blocks.get(digest)
+        if entry is None:
+            self._refresh(force=True)
+            entry = self._blocks.get(digest)
+        if entry is None:
+            raise VaultCorruptError(f"block {digest} is not in the vault index")
+        text = self._frame(entry)
+        self._block_text[digest] = text
+        while sum(map(len, self._block_text.values())) > BLOCK_CACHE_BYTES:
+            self._block_text.popitem(last=False)
+        return text
+
+    def _load_dictionary(self, dictionary_id: int) -> zstandard.ZstdCompressionDict:
+        dictionary = self._dictionaries.get(dictionary_id)
+        if dictionary is None:
+            path = self.dict_dir / f"{dictionary_id}.dict"
+            try:
+                dictionary = zstandard.ZstdCompressionDict(path.read_bytes())
+            except FileNotFoundError:
+                raise VaultCorruptError(f"dictionary {path} is missing") from None
+            self._dictionaries[dictionary_id] = dictionary
+        return dictionary
+
+    def _dictionary(
+        self, payloads: list[bytes], retrain: bool
+    ) -> zstandard.ZstdCompressionDict | None:
+        """The dictionary for new frames: the one used last, or one trained on these payloads
+        (of the size that makes payloads plus dictionary smallest), or none."""
+        used = self._live.filter(pl.col("dictionary_id") != 0).sort("archived_at")
+        if used.height and not retrain:
+            return self._load_dictionary(int(used["dictionary_id"][-1]))
+        dictionary = choose_dictionary(payloads)
+        if dictionary is not None:
+            self.dict_dir.mkdir(parents=True, exist_ok=True)
+            _atomic_write(self.dict_dir / f"{dictionary.dict_id()}.dict", dictionary.as_bytes())
+            self._dictionaries[dictionary.dict_id()] = dictionary
+        return dictionary
+
+    def _dictionary_files(self) -> list[int]:
+        if not self.dict_dir.exists():
+            return []
+        return sorted(int(p.stem) for p in self.dict_dir.glob("*.dict"))
+
+    def _packs(self) -> list[Path]:
+        return sorted(self.pack_dir.glob("*.zst")) if self.pack_dir.exists() else []
+
+    @contextmanager
+    def _exclusive(self, dry_run: bool) -> Iterator[None]:
+        if dry_run and not self.root.exists():
+            yield  # a dry run creates nothing
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_SH if dry_run else fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def choose_dictionary(payloads: Sequence[bytes]) -> zstandard.ZstdCompressionDict | None:
+    """Train dictionaries of a few sizes on (up to 2,000 of) the payloads and keep the one that
+    makes sample plus dictionary smallest; None if no dictionary beats going without."""
+    samples = list(payloads[:2000])
+    if len(samples) < MIN_DICTIONARY_SAMPLES:
+        return None
+    total = sum(map(len, samples))
+    plain = zstandard.ZstdCompressor(level=3)
+    best_size = sum(len(plain.compress(s)) for s in samples)
+    best: zstandard.ZstdCompressionDict | None = None
+    for size in DICTIONARY_SIZES:
+        if size > total // 8:
+            break
+        try:
+            candidate = zstandard.train_dictionary(
+                size, list[bytes | bytearray | memoryview](samples)
+            )
+        except zstandard.ZstdError:
+            continue
+        with_dict = zstandard.ZstdCompressor(level=3, dict_data=candidate)
+        cost = sum(len(with_dict.compress(s)) for s in samples) + len(candidate.as_bytes())
+        if cost < best_size:
+            best, best_size = candidate, cost
+    return best
+
+
+def as_events(rows: SessionRows, now: datetime) -> pa.Table:
+    """A session's lake rows as stored events (`STORED_EVENT_SCHEMA`): each node and edge as
+    the upsert that last wrote it (its event id and seq), dated when it was created."""
+    names = STORED_EVENT_SCHEMA.names
+    parts = []
+    for frame, kind in ((rows.nodes, "node"), (rows.edges, "edge")):
+        if frame.is_empty():
+            continue
+        given = set(frame.columns)
+        parts.append(
+            frame.select(
+                pl.col("last_seq").alias("seq"),
+                pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("ingested_at"),
+                pl.col("last_event_id").alias("event_id"),
+                pl.lit("upsert").alias("op"),
+                pl.lit(kind).alias("kind"),
+                *[
+                    pl.col(c)
+                    for c in names
+                    if c in given
+                    and c not in ("seq", "ingested_at", "event_id", "op", "kind", "occurred_at")
+                ],
+                pl.col("created_at").alias("occurred_at"),
+            )
+        )
+    if not parts:
+        return STORED_EVENT_SCHEMA.empty_table()
+    frame = pl.concat(parts, how="diagonal_relaxed")
+    return (
+        frame.select(pl.col(n) if n in frame.columns else pl.lit(None).alias(n) for n in names)
+        .to_arrow()
+        .cast(STORED_EVENT_SCHEMA)
+    )
+
+
+def _lake_rows(lake: Lake, sessions: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    wanted = pl.Series(sessions, dtype=pl.String).implode()
+    nodes = lake.scan("nodes").filter(pl.col("session_id").is_in(wanted)).collect()
+    edges = lake.scan("edges").filter(pl.col("session_id").is_in(wanted)).collect()
+    return nodes, edges
+
+
+def _newer_than(nodes: pl.DataFrame, edges: pl.DataFrame, archived: dict[str, int]) -> set[str]:
+    """Sessions whose lake rows include something written after they were archived."""
+    if not archived:
+        return set()
+    marks = pl.DataFrame(
+        {"session_id": list(archived), "archived_seq": list(archived.values())},
+        schema={"session_id": pl.String, "archived_seq": pl.Int64},
+    )
+    rows = pl.concat(
+        [nodes.select("session_id", "last_seq"), edges.select("session_id", "last_seq")]
+    )
+    newer = rows.join(marks, on="session_id").filter(pl.col("last_seq") > pl.col("archived_seq"))
+    return set(newer["session_id"].to_list())
+
+
+def _latest(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.sort("last_seq", nulls_last=False).unique("id", keep="last", maintain_order=True)
+
+
+def _summaries(nodes: pl.DataFrame, edges: pl.DataFrame) -> pl.DataFrame:
+    """Per session: tenant, user pseudonym, tags, time range, counts, highest seq."""
+    columns = ["session_id", "tenant", "created_at", "updated_at", "last_seq"]
+    sessions = (
+        nodes.filter(pl.col("type") == "Session")
+        .select("session_id", "user_id", "tags")
+        .unique("session_id")
+    )
+    return (
+        pl.concat([nodes.select(columns), edges.select(columns)])
+        .group_by("session_id")
+        .agg(
+            pl.col("tenant").drop_nulls().first(),
+            pl.col("created_at").min().alias("first_at"),
+            pl.col("updated_at").max().alias("last_at"),
+            pl.col("last_seq").max().alias("max_seq"),
+        )
+        .join(nodes.group_by("session_id").agg(nodes=pl.len()), on="session_id", how="left")
+        .join(edges.group_by("session_id").agg(edges=pl.len()), on="session_id", how="left")
+        .join(sessions, on="session_id", how="left")
+        .with_columns(pl.col("nodes", "edges").cast(pl.Int64).fill_null(0))
+    )
+
+
+def _compress_all(
+    payloads: list[bytes], dictionary: zstandard.ZstdCompressionDict | None
+) -> list[bytes]:
+    if len(payloads) < 16:
+        return [compress(p, dictionary) for p in payloads]
+    # zstd compresses independent frames on all cores, outside the GIL.
+    compressor = zstandard.ZstdCompressor(
+        level=LEVEL, write_checksum=True, write_content_size=True, dict_data=dictionary
+    )
+    out = compressor.multi_compress_to_buffer(
+        list[bytes | bytearray | memoryview](payloads), threads=-1
+    )
+    return [out[i].tobytes() for i in range(len(out))]
+
+
+def _ref(row: dict[str, Any]) -> FrameRef:
+    return FrameRef(
+        row["pack"],
+        int(row["offset"]),
+        int(row["length"]),
+        row["sha256"],
+        int(row["dictionary_id"]),
+    )
+
+
+def _ref_columns(ref: FrameRef) -> dict[str, Any]:
+    return {
+        "pack": ref.pack,
+        "offset": ref.offset,
+        "length": ref.length,
+        "sha256": ref.sha256,
+        "dictionary_id": ref.dictionary_id,
+        "format_version": FORMAT_VERSION,
+    }
+
+
+def _block_row(key: str, ref: FrameRef, raw_bytes: int, now: datetime) -> dict[str, Any]:
+    return {
+        "entry": "block",
+        "key": key,
+        "generation": 1,
+        "raw_bytes": raw_bytes,
+        **_ref_columns(ref),
+        "archived_at": now,
+        "blocks": [],
+    }
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _tree_bytes(path: Path) -> int:
+    if not path.exists():
+        return 0
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
