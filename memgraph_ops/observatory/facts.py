@@ -8,9 +8,17 @@ never errors. `day` is the UTC date of the row's `created_at`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import polars as pl
 
 Frame = pl.LazyFrame | pl.DataFrame
+
+
+def schema(columns: Mapping[str, pl.DataType | type[pl.DataType]]) -> pl.Schema:
+    """A polars schema from a mapping (typed, so result schemas read as plain dicts)."""
+    return pl.Schema(columns)
+
 
 NONE_KEY = "(none)"
 """The key of rows whose dimension is unknown (a prompt no agent handled, ...)."""
@@ -49,9 +57,15 @@ def prompts(nodes: Frame, edges: Frame) -> pl.LazyFrame:
         nodes.lazy()
         .filter(pl.col("type") == "Prompt")
         .select(
-            "id", "tenant", "session_id", "created_at", "model", "template_id",
-            "template_version", "is_system",
-        )  # fmt: skip
+            "id",
+            "tenant",
+            "session_id",
+            "created_at",
+            "model",
+            "template_id",
+            "template_version",
+            "is_system",
+        )
         .join(instantiates, on="id", how="left")
         .join(handlers(edges), left_on="id", right_on="prompt_id", how="left")
         .with_columns(
@@ -84,9 +98,16 @@ def responses(nodes: Frame, edges: Frame) -> pl.LazyFrame:
         nodes.lazy()
         .filter(pl.col("type") == "Response")
         .select(
-            "id", "tenant", "session_id", "created_at", "prompt_id", "prompt_tokens",
-            "completion_tokens", "total_tokens", pl.col("model").alias("model_version"),
-        )  # fmt: skip
+            "id",
+            "tenant",
+            "session_id",
+            "created_at",
+            "prompt_id",
+            "prompt_tokens",
+            "completion_tokens",
+            "total_tokens",
+            pl.col("model").alias("model_version"),
+        )
         .join(responds, on="id", how="left")
         .with_columns(pl.coalesce("edge_prompt", "prompt_id").alias("prompt_id"))
         .drop("edge_prompt")
@@ -114,9 +135,16 @@ def tool_calls(nodes: Frame, edges: Frame) -> pl.LazyFrame:
         nodes.lazy()
         .filter(pl.col("type") == "ToolInvocation")
         .select(
-            "id", "tenant", "session_id", "created_at", "tool_name", "success", "error",
-            "duration_ms", "response_id",
-        )  # fmt: skip
+            "id",
+            "tenant",
+            "session_id",
+            "created_at",
+            "tool_name",
+            "success",
+            "error",
+            "duration_ms",
+            "response_id",
+        )
         .join(invokes, on="id", how="left")
         .with_columns(
             pl.coalesce("inv", "response_id").alias("response_id"),
@@ -139,9 +167,14 @@ def handoffs(nodes: Frame, edges: Frame) -> pl.LazyFrame:
         edges.lazy()
         .filter(pl.col("type") == "TRANSFERS_TO")
         .select(
-            "id", "tenant", "session_id", "created_at", "src", pl.col("dst").alias("to_agent"),
+            "id",
+            "tenant",
+            "session_id",
+            "created_at",
+            "src",
+            pl.col("dst").alias("to_agent"),
             "handoff_reason",
-        )  # fmt: skip
+        )
         .join(answered, on="src", how="left")
         .with_columns(_DAY, pl.col("from_agent").fill_null(NONE_KEY))
         .drop("src")

@@ -128,9 +128,7 @@ def pagerank(
     """
     n = graph.n
     if n == 0:
-        return pl.DataFrame(
-            schema={"id": pl.String, "type": pl.String, "pagerank": pl.Float64}
-        )
+        return pl.DataFrame(schema={"id": pl.String, "type": pl.String, "pagerank": pl.Float64})
     outdeg = np.bincount(graph.src, minlength=n).astype(np.float64)
     dangling = outdeg == 0
     inv_out = np.zeros(n)
@@ -166,7 +164,9 @@ class TraversalIndex:
     def __contains__(self, node_id: str) -> bool:
         return node_id in self._position
 
-    def traverse(self, node_id: str, *, depth: int = 5, direction: Direction = "out") -> pl.DataFrame:
+    def traverse(
+        self, node_id: str, *, depth: int = 5, direction: Direction = "out"
+    ) -> pl.DataFrame:
         """Nodes reachable from `node_id` within `depth` hops: `id`, `type`, `depth` (0 = the
         start). Raises KeyError for an unknown id."""
         start = self._position[node_id]
@@ -175,9 +175,11 @@ class TraversalIndex:
         frontier = np.array([start], dtype=np.int64)
         found: list[Indices] = [frontier]
         levels: list[int] = [0]
-        tables = [self._out, self._in] if direction == "both" else [
-            self._out if direction == "out" else self._in
-        ]
+        tables = (
+            [self._out, self._in]
+            if direction == "both"
+            else [self._out if direction == "out" else self._in]
+        )
         for level in range(1, depth + 1):
             reached = np.unique(np.concatenate([neighbours(t, frontier) for t in tables]))
             fresh = reached[~seen[reached]]

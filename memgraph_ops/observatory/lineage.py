@@ -15,30 +15,45 @@ import polars as pl
 
 from memgraph_ops.errors import InputError
 from memgraph_ops.observatory import facts
-from memgraph_ops.observatory.facts import Frame
+from memgraph_ops.observatory.facts import Frame, schema
 from memgraph_ops.observatory.graph import csr, encode, neighbours
 
-CLOSURE_SCHEMA = pl.Schema(
+CLOSURE_SCHEMA = schema(
     {
-        "descendant": pl.String, "ancestor": pl.String, "depth": pl.Int64,
-        "path": pl.List(pl.String), "overridden": pl.List(pl.String),
+        "descendant": pl.String,
+        "ancestor": pl.String,
+        "depth": pl.Int64,
+        "path": pl.List(pl.String),
+        "overridden": pl.List(pl.String),
     }
-)  # fmt: skip
-TEMPLATES_SCHEMA = pl.Schema(
+)
+TEMPLATES_SCHEMA = schema(
     {
-        "id": pl.String, "name": pl.String, "version": pl.String, "parent_id": pl.String,
-        "root": pl.String, "depth": pl.Int64, "overrides": pl.List(pl.String),
-        "lineage": pl.List(pl.String), "effective_version": pl.String,
+        "id": pl.String,
+        "name": pl.String,
+        "version": pl.String,
+        "parent_id": pl.String,
+        "root": pl.String,
+        "depth": pl.Int64,
+        "overrides": pl.List(pl.String),
+        "lineage": pl.List(pl.String),
+        "effective_version": pl.String,
         "descendants": pl.Int64,
     }
-)  # fmt: skip
-CHAINS_SCHEMA = pl.Schema(
+)
+CHAINS_SCHEMA = schema(
     {
-        "session_id": pl.String, "tenant": pl.String, "prompts": pl.Int64,
-        "follows": pl.Int64, "roots": pl.Int64, "depth": pl.Int64, "forks": pl.Int64,
-        "leaves": pl.Int64, "branching_factor": pl.Float64,
+        "session_id": pl.String,
+        "tenant": pl.String,
+        "prompts": pl.Int64,
+        "follows": pl.Int64,
+        "roots": pl.Int64,
+        "depth": pl.Int64,
+        "forks": pl.Int64,
+        "leaves": pl.Int64,
+        "branching_factor": pl.Float64,
     }
-)  # fmt: skip
+)
 
 
 def templates(nodes: Frame) -> pl.LazyFrame:
@@ -58,7 +73,8 @@ def inherits(edges: Frame) -> pl.LazyFrame:
         .select(
             pl.col("src").alias("child"),
             pl.col("dst").alias("parent"),
-            pl.col("override_sections").fill_null(pl.lit([], dtype=pl.List(pl.String)))
+            pl.col("override_sections")
+            .fill_null(pl.lit([], dtype=pl.List(pl.String)))
             .alias("overrides"),
         )
         .unique(["child", "parent"], keep="any")
@@ -92,9 +108,7 @@ def closure(edges: Frame, nodes: Frame | None = None) -> pl.DataFrame:
             pl.col("parent").alias("ancestor"),
             (pl.col("depth") + 1).alias("depth"),
             pl.concat_list("path", "parent").alias("path"),
-            pl.concat_list("overridden", "overrides").list.unique().list.sort().alias(
-                "overridden"
-            ),
+            pl.concat_list("overridden", "overrides").list.unique().list.sort().alias("overridden"),
         )
         levels.append(frontier)
     return pl.concat(levels).select(CLOSURE_SCHEMA.names()).cast(dict(CLOSURE_SCHEMA))  # type: ignore[arg-type]
@@ -106,8 +120,10 @@ def template_table(nodes: Frame, edges: Frame) -> pl.DataFrame:
     templates descend from it."""
     closed = closure(edges, nodes)
     known = templates(nodes).collect()
-    label = pl.coalesce(pl.col("name"), pl.col("ancestor")) + pl.lit("@") + pl.coalesce(
-        pl.col("version"), pl.lit("?")
+    label = (
+        pl.coalesce(pl.col("name"), pl.col("ancestor"))
+        + pl.lit("@")
+        + pl.coalesce(pl.col("version"), pl.lit("?"))
     )
     lineage = (
         closed.join(known, left_on="ancestor", right_on="id", how="left")
@@ -148,9 +164,14 @@ def prompt_lineage(nodes: Frame, edges: Frame) -> pl.DataFrame:
     made = facts.prompts(nodes, edges).filter(pl.col("template_id").is_not_null())
     return (
         made.select(
-            pl.col("id").alias("prompt_id"), "session_id", "tenant", "created_at", "day",
-            "template_id", "template_version",
-        )  # fmt: skip
+            pl.col("id").alias("prompt_id"),
+            "session_id",
+            "tenant",
+            "created_at",
+            "day",
+            "template_id",
+            "template_version",
+        )
         .join(chains.lazy(), left_on="template_id", right_on="descendant", how="left")
         .with_columns(pl.col("ancestors").fill_null(pl.lit([], dtype=pl.List(pl.String))))
         .with_columns(
@@ -230,9 +251,7 @@ def impact(nodes: Frame, edges: Frame, template: str, *, version: str | None = N
             ]
         )
     prompt_ids = made["id"].implode()
-    answered = (
-        facts.responses(nodes, edges).filter(pl.col("prompt_id").is_in(prompt_ids)).collect()
-    )
+    answered = facts.responses(nodes, edges).filter(pl.col("prompt_id").is_in(prompt_ids)).collect()
     calls = (
         facts.tool_calls(nodes, edges)
         .filter(pl.col("response_id").is_in(answered["id"].implode()))

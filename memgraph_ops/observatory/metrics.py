@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from memgraph_ops.observatory.facts import NONE_KEY, Frame
+from memgraph_ops.observatory.facts import NONE_KEY, Frame, schema
 
 ALL = "*"
 SECONDS_PER_DAY = 86_400
@@ -26,46 +26,78 @@ PROMPT_DIMENSIONS = {
 }
 RESPONSE_DIMENSIONS = {**PROMPT_DIMENSIONS, "model_version": pl.col("model_version")}
 
-ACTIVITY_SCHEMA = pl.Schema(
+ACTIVITY_SCHEMA = schema(
     {
-        "day": pl.Date, "dimension": pl.String, "key": pl.String,
-        "prompts": pl.Int64, "prompts_per_second": pl.Float64,
-        "peak_prompts_per_second": pl.Int64, "peak_prompts_per_minute": pl.Int64,
-        "responses": pl.Int64, "latency_ms_mean": pl.Float64, "latency_ms_p50": pl.Float64,
-        "latency_ms_p95": pl.Float64, "latency_ms_p99": pl.Float64,
-        "prompt_tokens": pl.Int64, "completion_tokens": pl.Int64, "total_tokens": pl.Int64,
-        "total_tokens_p50": pl.Float64, "total_tokens_p95": pl.Float64,
-        "total_tokens_p99": pl.Float64, "context_tokens_p50": pl.Float64,
+        "day": pl.Date,
+        "dimension": pl.String,
+        "key": pl.String,
+        "prompts": pl.Int64,
+        "prompts_per_second": pl.Float64,
+        "peak_prompts_per_second": pl.Int64,
+        "peak_prompts_per_minute": pl.Int64,
+        "responses": pl.Int64,
+        "latency_ms_mean": pl.Float64,
+        "latency_ms_p50": pl.Float64,
+        "latency_ms_p95": pl.Float64,
+        "latency_ms_p99": pl.Float64,
+        "prompt_tokens": pl.Int64,
+        "completion_tokens": pl.Int64,
+        "total_tokens": pl.Int64,
+        "total_tokens_p50": pl.Float64,
+        "total_tokens_p95": pl.Float64,
+        "total_tokens_p99": pl.Float64,
+        "context_tokens_p50": pl.Float64,
         "context_tokens_p95": pl.Float64,
     }
-)  # fmt: skip
-TOOLS_SCHEMA = pl.Schema(
+)
+TOOLS_SCHEMA = schema(
     {
-        "day": pl.Date, "tool": pl.String, "agent": pl.String, "calls": pl.Int64,
-        "successes": pl.Int64, "errors": pl.Int64, "success_rate": pl.Float64,
-        "error_rate": pl.Float64, "duration_ms_mean": pl.Float64, "duration_ms_p50": pl.Float64,
-        "duration_ms_p95": pl.Float64, "duration_ms_p99": pl.Float64,
+        "day": pl.Date,
+        "tool": pl.String,
+        "agent": pl.String,
+        "calls": pl.Int64,
+        "successes": pl.Int64,
+        "errors": pl.Int64,
+        "success_rate": pl.Float64,
+        "error_rate": pl.Float64,
+        "duration_ms_mean": pl.Float64,
+        "duration_ms_p50": pl.Float64,
+        "duration_ms_p95": pl.Float64,
+        "duration_ms_p99": pl.Float64,
     }
-)  # fmt: skip
-HANDOFFS_SCHEMA = pl.Schema(
+)
+HANDOFFS_SCHEMA = schema(
     {
-        "day": pl.Date, "tenant": pl.String, "from_agent": pl.String, "to_agent": pl.String,
-        "transfers": pl.Int64, "ping_pongs": pl.Int64, "loop_closures": pl.Int64,
+        "day": pl.Date,
+        "tenant": pl.String,
+        "from_agent": pl.String,
+        "to_agent": pl.String,
+        "transfers": pl.Int64,
+        "ping_pongs": pl.Int64,
+        "loop_closures": pl.Int64,
     }
-)  # fmt: skip
-CONTEXT_SCHEMA = pl.Schema(
+)
+CONTEXT_SCHEMA = schema(
     {
-        "day": pl.Date, "model": pl.String, "bucket_from": pl.Int64, "bucket_to": pl.Int64,
+        "day": pl.Date,
+        "model": pl.String,
+        "bucket_from": pl.Int64,
+        "bucket_to": pl.Int64,
         "responses": pl.Int64,
     }
-)  # fmt: skip
-ANOMALIES_SCHEMA = pl.Schema(
+)
+ANOMALIES_SCHEMA = schema(
     {
-        "day": pl.Date, "kind": pl.String, "tenant": pl.String, "session_id": pl.String,
-        "subject": pl.String, "at": pl.Datetime("us", "UTC"), "value": pl.Float64,
+        "day": pl.Date,
+        "kind": pl.String,
+        "tenant": pl.String,
+        "session_id": pl.String,
+        "subject": pl.String,
+        "at": pl.Datetime("us", "UTC"),
+        "value": pl.Float64,
         "threshold": pl.Float64,
     }
-)  # fmt: skip
+)
 
 LATENCY_SPIKE_MADS = 6.0
 """A response is a latency spike when it is this many scaled MADs above its model's median
@@ -137,8 +169,9 @@ def activity(prompts: Frame, responses: Frame) -> pl.DataFrame:
         )
     )
     joined = prompt_stats.join(response_stats, on=keys, how="full", coalesce=True).with_columns(
-        pl.col("prompts", "responses", "peak_prompts_per_second", "peak_prompts_per_minute")
-        .fill_null(0),
+        pl.col(
+            "prompts", "responses", "peak_prompts_per_second", "peak_prompts_per_minute"
+        ).fill_null(0),
         pl.col("prompts_per_second").fill_null(0.0),
     )
     return _conform(joined, ACTIVITY_SCHEMA).sort(keys)
@@ -149,12 +182,18 @@ def tools(calls: Frame) -> pl.DataFrame:
     frame = calls.lazy().with_columns(pl.col("agent").fill_null(NONE_KEY))
     groupings = [
         frame.select("day", pl.col("tool_name").alias("tool"), "agent", "success", "duration_ms"),
-        frame.select("day", pl.col("tool_name").alias("tool"), pl.lit(ALL).alias("agent"),
-                     "success", "duration_ms"),
+        frame.select(
+            "day",
+            pl.col("tool_name").alias("tool"),
+            pl.lit(ALL).alias("agent"),
+            "success",
+            "duration_ms",
+        ),
         frame.select("day", pl.lit(ALL).alias("tool"), "agent", "success", "duration_ms"),
-        frame.select("day", pl.lit(ALL).alias("tool"), pl.lit(ALL).alias("agent"), "success",
-                     "duration_ms"),
-    ]  # fmt: skip
+        frame.select(
+            "day", pl.lit(ALL).alias("tool"), pl.lit(ALL).alias("agent"), "success", "duration_ms"
+        ),
+    ]
     stats = (
         pl.concat(groupings)
         .group_by("day", "tool", "agent")
@@ -261,10 +300,15 @@ def _latency_spikes(responses: Frame) -> pl.LazyFrame:
         frame.with_columns(threshold.alias("threshold"))
         .filter(pl.col("latency_ms") > pl.col("threshold"))
         .select(
-            "day", pl.lit("latency_spike").alias("kind"), "tenant", "session_id",
-            pl.col("id").alias("subject"), pl.col("created_at").alias("at"),
-            pl.col("latency_ms").alias("value"), "threshold",
-        )  # fmt: skip
+            "day",
+            pl.lit("latency_spike").alias("kind"),
+            "tenant",
+            "session_id",
+            pl.col("id").alias("subject"),
+            pl.col("created_at").alias("at"),
+            pl.col("latency_ms").alias("value"),
+            "threshold",
+        )
     )
 
 
@@ -289,9 +333,15 @@ def _error_chains(calls: Frame) -> pl.LazyFrame:
         )
         .filter(pl.col("value") >= ERROR_CHAIN_LENGTH)
         .select(
-            "day", pl.lit("error_chain").alias("kind"), "tenant", "session_id", "subject", "at",
-            "value", pl.lit(float(ERROR_CHAIN_LENGTH)).alias("threshold"),
-        )  # fmt: skip
+            "day",
+            pl.lit("error_chain").alias("kind"),
+            "tenant",
+            "session_id",
+            "subject",
+            "at",
+            "value",
+            pl.lit(float(ERROR_CHAIN_LENGTH)).alias("threshold"),
+        )
     )
 
 
@@ -311,7 +361,13 @@ def _ping_pong_sessions(handoffs: Frame) -> pl.LazyFrame:
         )
         .filter(pl.col("value") >= 2)
         .select(
-            "day", pl.lit("handoff_ping_pong").alias("kind"), "tenant", "session_id", "subject",
-            "at", "value", pl.lit(2.0).alias("threshold"),
-        )  # fmt: skip
+            "day",
+            pl.lit("handoff_ping_pong").alias("kind"),
+            "tenant",
+            "session_id",
+            "subject",
+            "at",
+            "value",
+            pl.lit(2.0).alias("threshold"),
+        )
     )
