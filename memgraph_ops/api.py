@@ -6,6 +6,8 @@
     >>> mg.compact()                                      # HOT -> LAKE, exactly once
     >>> mg.store.context("session-1", last=10)            # hot read
     >>> mg.lake.nodes(as_of=3)                            # Delta time travel
+    >>> mg.retention(dry_run=True)                        # what would be archived/deleted
+    >>> mg.restore("session-1")                           # VAULT -> HOT, in milliseconds
 
 The operational store is opened on first use only, because DuckDB lets one process write it:
 a notebook that only reads the lake never takes the store's lock.
@@ -13,9 +15,12 @@ a notebook that only reads the lake never takes the store's lock.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import polars as pl
 
 from memgraph_ops.config import Settings, load_settings
 from memgraph_ops.events import EventInput
@@ -24,7 +29,18 @@ from memgraph_ops.lake import CompactionReport, Lake, Redactor, compact, no_reda
 from memgraph_ops.privacy.pseudonyms import Pseudonymizer
 from memgraph_ops.privacy.redact import PrivacyConfig
 from memgraph_ops.privacy.redact import Redactor as PiiRedactor
+from memgraph_ops.retention import (
+    RetentionPlan,
+    RetentionPolicy,
+    RetentionReport,
+    held_sessions,
+    lake_sessions,
+    plan,
+    vault_sessions,
+)
+from memgraph_ops.retention import apply as apply_retention
 from memgraph_ops.store import IngestResult, Store
+from memgraph_ops.vault import ArchiveReport, RestoreResult, Vault
 
 Progress = Callable[[int, int], None]
 
@@ -36,6 +52,7 @@ class Memgraph:
         self.settings = settings
         self.read_only = read_only
         self.lake = Lake(settings.lake_uri)
+        self.vault = Vault(settings.vault_path)
         self._store: Store | None = None
         self._redactor: PiiRedactor | None = None
 
@@ -120,14 +137,91 @@ class Memgraph:
             progress=progress,
         )
 
+    # vault and retention -----------------------------------------------------------------------
+
+    def retention_policy(self) -> RetentionPolicy:
+        return RetentionPolicy.from_mapping(self.settings.retention)
+
+    def plan_retention(self, *, now: datetime | None = None) -> RetentionPlan:
+        """What retention would archive and delete now (changes nothing)."""
+        return plan(
+            self.retention_policy(),
+            lake_sessions(self.lake),
+            vault_sessions(self.vault.index()),
+            hot_activity=self._hot_activity(),
+            pseudonym=self._pseudonym(),
+            now=now,
+        )
+
+    def retention(self, *, dry_run: bool = False, now: datetime | None = None) -> RetentionReport:
+        """Archive inactive sessions, delete expired ones (keeping anonymous aggregates), expire
+        restored copies; with `dry_run`, only say what would happen."""
+        return apply_retention(
+            self.plan_retention(now=now),
+            self.retention_policy(),
+            lake=self.lake,
+            vault=self.vault,
+            store=None if dry_run else self.store,
+            dry_run=dry_run,
+        )
+
+    def archive(
+        self,
+        session_ids: Sequence[str] | None = None,
+        *,
+        inactive_days: float | None = None,
+        dry_run: bool = False,
+        progress: Progress | None = None,
+    ) -> ArchiveReport:
+        """Move sessions from the lake into the vault: the given ones, or every lake session
+        inactive for `inactive_days` (default: the policy's archive age). Sessions under legal
+        hold are never archived."""
+        if session_ids is None:
+            policy = self.retention_policy()
+            days = policy.archive_after_days if inactive_days is None else inactive_days
+            sessions = lake_sessions(self.lake)
+            cutoff = datetime.now(UTC) - timedelta(days=days)
+            session_ids = sessions.filter(pl.col("last_at") <= cutoff)["session_id"].to_list()
+        held = set(self._held(session_ids))
+        report = self.vault.archive(
+            self.lake, [s for s in session_ids if s not in held], dry_run=dry_run, progress=progress
+        )
+        report.held = sorted(held)
+        return report
+
+    def restore(self, session_id: str) -> RestoreResult:
+        """Bring an archived session back into the operational store (a read copy that expires
+        after the policy's `restored_ttl_days`). Idempotent."""
+        return self.vault.restore(self.store, session_id, ttl=self.retention_policy().restored_ttl)
+
+    def _held(self, session_ids: Sequence[str]) -> list[str]:
+        policy = self.retention_policy()
+        if not policy.hold:
+            return []
+        sessions = lake_sessions(self.lake).filter(pl.col("session_id").is_in(list(session_ids)))
+        return held_sessions(policy, sessions, self._pseudonym())
+
+    def _hot_activity(self) -> pl.DataFrame | None:
+        if not self.settings.store_path.exists():
+            return None
+        return self.store.session_activity()
+
+    def _pseudonym(self) -> Callable[[str, str], str] | None:
+        """How user ids look in the lake, to match legal holds by user (needs the key only
+        when a hold names users)."""
+        if not self.settings.redaction or not self.retention_policy().hold.users:
+            return None
+        pseudonyms = Pseudonymizer.from_environment(self.settings.home)
+        return pseudonyms.subject
+
     def status(self) -> dict[str, Any]:
-        """Counts and bytes per layer."""
+        """Counts, logical and physical bytes per layer, and what cleanup would reclaim."""
         hot = self.store.counts() if self.settings.store_path.exists() else {"events": 0}
-        lake = self.lake.stats()
         return {
             "home": str(self.settings.home),
             "hot": hot,
-            "lake": {"uri": self.settings.lake_uri, "tables": lake},
+            "lake": {"uri": self.settings.lake_uri, "tables": self.lake.stats()},
+            "vault": self.vault.stats(),
         }
 
 

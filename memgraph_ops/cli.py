@@ -98,7 +98,44 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
     p.set_defaults(run=_keygen)
 
-    p = sub.add_parser("status", parents=[common], help="counts and bytes per layer")
+    p = sub.add_parser(
+        "archive", parents=[common], help="move sessions from the lake into the vault"
+    )
+    p.add_argument("--session", action="append", default=None, metavar="ID",
+                   help="a session to archive (repeatable)")  # fmt: skip
+    p.add_argument("--inactive-days", type=float, default=None,
+                   help="archive sessions inactive this long (default: policy's age)")  # fmt: skip
+    p.add_argument("--dry-run", action="store_true", help="say what would be archived")
+    p.set_defaults(run=_archive)
+
+    p = sub.add_parser(
+        "restore", parents=[common], help="bring an archived session back into the store"
+    )
+    p.add_argument("session", help="the session id")
+    p.set_defaults(run=_restore)
+
+    p = sub.add_parser(
+        "retention",
+        parents=[common],
+        help="archive inactive and delete expired sessions, per the [retention] policy",
+    )
+    p.add_argument("--dry-run", action="store_true",
+                   help="print what would be archived and deleted; change nothing")  # fmt: skip
+    p.set_defaults(run=_retention)
+
+    p = sub.add_parser("vault", parents=[common], help="vault maintenance")
+    vault = p.add_subparsers(dest="vault_command", required=True)
+    compact = vault.add_parser(
+        "compact", parents=[common], help="rewrite packs holding dead frames; drop unused files"
+    )
+    compact.add_argument("--min-dead", type=float, default=0.25,
+                         help="rewrite packs with at least this share of dead bytes")  # fmt: skip
+    compact.add_argument("--dry-run", action="store_true")
+    compact.set_defaults(run=_vault_compact)
+
+    p = sub.add_parser(
+        "status", parents=[common], help="counts, logical and physical bytes per layer"
+    )
     p.set_defaults(run=_status)
     return parser
 
@@ -240,6 +277,95 @@ def _keygen(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _archive(args: argparse.Namespace) -> int:
+    if args.session and args.inactive_days is not None:
+        raise InputError("give either --session or --inactive-days, not both")
+    with api.open(args.home) as mg, _bar("archive", "sessions") as progress:
+        report = mg.archive(
+            args.session, inactive_days=args.inactive_days, dry_run=args.dry_run, progress=progress
+        )
+    verb = "would archive" if report.dry_run else "archived"
+    lines = [
+        f"{verb} {report.archived} sessions ({report.nodes:,} nodes, {report.edges:,} edges)"
+        + ("" if report.dry_run else f" into {report.frame_bytes:,} bytes of frames"
+           f" ({report.payload_bytes:,} bytes before compression) in {report.seconds}s"),
+        f"  already in the vault: {report.already_archived}",
+    ]  # fmt: skip
+    if report.held:
+        lines.append(f"  under legal hold, not archived: {len(report.held)}")
+    if report.not_found:
+        lines.append(f"  not found in the lake or the vault: {', '.join(report.not_found[:20])}")
+    _emit(args, report.as_dict(), lines)
+    return EXIT_BAD_INPUT if report.not_found and args.session else EXIT_OK
+
+
+def _restore(args: argparse.Namespace) -> int:
+    with api.open(args.home) as mg:
+        result = mg.restore(args.session)
+    state = "restored" if result.restored else "already restored (nothing changed)"
+    _emit(
+        args,
+        result.as_dict(),
+        [
+            f"{result.session_id}: {state}: {result.nodes} nodes, {result.edges} edges "
+            f"(generation {result.generation}), readable in the store until "
+            f"{result.expires_at:%Y-%m-%d %H:%M} UTC; {result.seconds * 1000:.1f} ms"
+        ],
+    )
+    return EXIT_OK
+
+
+def _retention(args: argparse.Namespace) -> int:
+    with api.open(args.home) as mg:
+        report = mg.retention(dry_run=args.dry_run)
+    plan = report.plan
+    verb = "would" if report.dry_run else "did"
+    lines = [f"retention ({'dry run: nothing changed' if report.dry_run else 'applied'}):"]
+    for key, label in (
+        ("archive", "archive (lake -> vault)"),
+        ("delete_from_lake", "delete from the lake"),
+        ("delete_from_vault", "delete from the vault"),
+        ("held", "keep under legal hold"),
+    ):
+        part = plan[key]
+        lines.append(
+            f"  {verb} {label}: {part['sessions']} sessions, {part['rows']:,} rows, "
+            f"{part['bytes']:,} bytes"
+        )
+        ids = part["session_ids"]
+        if ids:
+            shown = ", ".join(ids[:10]) + (
+                f", … (+{len(ids) - 10}, see --json)" if len(ids) > 10 else ""
+            )
+            lines.append(f"      {shown}")
+    for node_type, cutoff in plan["node_type_deletes"].items():
+        lines.append(f"  {verb} delete {node_type} nodes created before {cutoff}")
+    if not report.dry_run:
+        lines.append(
+            f"  aggregates kept: {report.aggregate_rows} rows; restored copies expired: "
+            f"{report.restored_copies_expired}; vault bytes reclaimed: "
+            f"{report.vault_bytes_reclaimed:,}; lake files vacuumed: {report.lake_files_vacuumed}"
+        )
+    _emit(args, report.as_dict(), lines)
+    return EXIT_OK
+
+
+def _vault_compact(args: argparse.Namespace) -> int:
+    with api.open(args.home) as mg:
+        report = mg.vault.compact(min_dead_fraction=args.min_dead, dry_run=args.dry_run)
+    verb = "would rewrite" if report.dry_run else "rewrote"
+    _emit(
+        args,
+        report.as_dict(),
+        [
+            f"{verb} {len(report.packs_rewritten)} packs, delete {len(report.packs_deleted)} "
+            f"packs and {len(report.dictionaries_deleted)} dictionaries: "
+            f"{report.bytes_before:,} -> {report.bytes_after:,} bytes"
+        ],
+    )
+    return EXIT_OK
+
+
 def _status(args: argparse.Namespace) -> int:
     with api.open(args.home) as mg:
         data = mg.status()
@@ -256,6 +382,21 @@ def _status(args: argparse.Namespace) -> int:
         )
     if not lake:
         lines.append("LAKE (empty: run `memgraph-ops compact`)")
+    for name, t in lake.items():
+        if t["data_bytes_on_disk"] > t["bytes"]:
+            lines.append(
+                f"     {name}: {t['data_bytes_on_disk']:,} data bytes on disk (+{t['log_bytes']:,} "
+                f"log); vacuum would reclaim {t['data_bytes_on_disk'] - t['bytes']:,} "
+                "(files only older versions use)"
+            )
+    v = data["vault"]
+    lines.append(
+        f"VAULT {v['sessions']:>11,} sessions {v['logical_bytes']:>14,} bytes logical  "
+        f"{v['physical_bytes']:,} physical ({v['packs']} packs, {v['dictionaries']} dictionaries, "
+        f"{v['blocks']} shared blocks); pack compaction would reclaim {v['reclaimable_bytes']:,}"
+    )
+    if hot.get("restored_sessions"):
+        lines.append(f"HOT  {hot['restored_sessions']} sessions restored from the vault")
     _emit(args, data, lines)
     return EXIT_OK
 

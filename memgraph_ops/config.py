@@ -14,8 +14,10 @@ file (`$MEMGRAPH_CONFIG`, else `<home>/memgraph.toml`), defaults. Nothing is rea
 | redaction before the lake (`on`/`off`) | `MEMGRAPH_REDACTION` | on |
 | DuckDB memory limit of the store | `MEMGRAPH_DUCKDB_MEMORY_LIMIT` | 1GB |
 
-The `[privacy]` table of the config file (pipeline, threshold, entities, allow-list, operator,
-per-tenant overrides) is read by `memgraph_ops.privacy`. The pseudonym key is never read from
+The `[retention]` table (archive/delete ages, rules per tenant, tag and node type, legal hold)
+is read by `memgraph_ops.retention`. The `[privacy]` table of the config file (pipeline,
+threshold, entities, allow-list, operator, per-tenant overrides) is read by
+`memgraph_ops.privacy`. The pseudonym key is never read from
 here: it comes from the environment or a key file outside the data root.
 """
 
@@ -47,6 +49,7 @@ class Settings:
     redaction: bool = True
     duckdb_memory_limit: str = "1GB"
     privacy: Mapping[str, Any] = field(default_factory=dict)
+    retention: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def store_path(self) -> Path:
@@ -55,6 +58,10 @@ class Settings:
     @property
     def dagster_home(self) -> Path:
         return self.home / "dagster"
+
+    @property
+    def vault_path(self) -> Path:
+        return self.home / "vault"
 
 
 def _number(name: str, raw: Any, kind: type[int] | type[float]) -> Any:
@@ -76,7 +83,11 @@ def load_settings(home: str | Path | None = None, **overrides: Any) -> Settings:
     if config_file.exists():
         try:
             document = tomllib.loads(config_file.read_text())
-            file_values = {**document.get("memgraph", {}), "privacy": document.get("privacy", {})}
+            file_values = {
+                **document.get("memgraph", {}),
+                "privacy": document.get("privacy", {}),
+                "retention": document.get("retention", {}),
+            }
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{config_file} is not valid TOML: {exc}") from exc
 
@@ -108,7 +119,8 @@ def load_settings(home: str | Path | None = None, **overrides: Any) -> Settings:
         ),
         redaction=_switch("redaction", pick("redaction", "MEMGRAPH_REDACTION", True)),
         duckdb_memory_limit=str(pick("duckdb_memory_limit", "MEMGRAPH_DUCKDB_MEMORY_LIMIT", "1GB")),
-        privacy=file_values.get("privacy", {}) if config_file.exists() else {},
+        privacy=file_values.get("privacy", {}),
+        retention=file_values.get("retention", {}),
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -266,29 +267,25 @@ class Lake:
     def delete_sessions(
         self, session_ids: list[str], *, tables: tuple[str, ...] = ("nodes", "edges"), why: str
     ) -> dict[str, int]:
-        """Delete every row of these sessions from `tables` (one Delta DELETE per table, retried
-        on conflicts); returns rows deleted per table. Deleting what is gone already is a no-op.
-        The old data files stay for time travel until `vacuum`."""
-        out: dict[str, int] = {}
+        """Delete every row of these sessions from `tables`; returns rows deleted per table.
+        Deleting what is gone already is a no-op. The old data files stay for time travel until
+        `vacuum`."""
         if not session_ids:
-            return out
+            return {}
         predicate = f"session_id IN ({', '.join(_sql_string(s) for s in sorted(session_ids))})"
-        for name in tables:
+        return self.delete_rows({name: predicate for name in tables}, why=why)
+
+    def delete_rows(self, predicates: dict[str, str], *, why: str) -> dict[str, int]:
+        """One Delta DELETE per table with its SQL predicate, retried on commit conflicts."""
+        out: dict[str, int] = {}
+        for name, predicate in predicates.items():
             table = self.table(name)
             if table is None:
                 continue
-            handle = table
+            props = CommitProperties(custom_metadata={"memgraph.operation": why})
             metrics = _delta.with_retries(
-                lambda handle=handle: handle.delete(  # type: ignore[misc]
-                    predicate,
-                    commit_properties=CommitProperties(
-                        custom_metadata={
-                            "memgraph.operation": why,
-                            "memgraph.sessions": str(len(session_ids)),
-                        }
-                    ),
-                ),
-                what=f"delete {len(session_ids)} sessions from {name}",
+                lambda t=table, p=predicate, c=props: t.delete(p, commit_properties=c),  # type: ignore[misc]
+                what=f"delete from {name} ({why})",
             )
             out[name] = int(metrics.get("num_deleted_rows", 0) or 0)
         return out
@@ -307,9 +304,26 @@ class Lake:
                 "rows": int(actions["num_records"].sum()) if actions.height else 0,
                 "files": actions.height,
                 "bytes": int(actions["size_bytes"].sum()) if actions.height else 0,
+                **_disk_bytes(self.uri(name)),
                 "watermark": _delta.app_version(table, APP_ID),
             }
         return out
+
+
+def _disk_bytes(uri: str) -> dict[str, int]:
+    """Bytes on disk of a local table: every data file (all versions) and the log. Object-store
+    URIs are not listed (-1)."""
+    if "://" in uri and not uri.startswith("file://"):
+        return {"data_bytes_on_disk": -1, "log_bytes": -1}
+    root = Path(uri.removeprefix("file://"))
+    data = log = 0
+    for path in root.rglob("*"):
+        if path.is_file():
+            if "_delta_log" in path.relative_to(root).parts:
+                log += path.stat().st_size
+            else:
+                data += path.stat().st_size
+    return {"data_bytes_on_disk": data, "log_bytes": log}
 
 
 def _sql_string(value: str) -> str:

@@ -588,6 +588,17 @@ class Store:
         return int(n)
 
     @_locked
+    def session_activity(self) -> pl.DataFrame:
+        """The newest event time per session among the events in HOT."""
+        return pl.from_arrow(  # type: ignore[return-value]
+            _arrow(
+                self._con,
+                "SELECT session_id, max(occurred_at) AS last_at FROM events "
+                "WHERE session_id IS NOT NULL GROUP BY session_id",
+            )
+        )
+
+    @_locked
     def restored(self) -> pl.DataFrame:
         """Sessions currently restored from the vault, with their generation and expiry."""
         return pl.from_arrow(  # type: ignore[return-value]

@@ -75,6 +75,8 @@ class ArchiveReport:
     already_archived: int = 0
     """Sessions found in the vault unchanged (a rerun after a crash): only left the lake."""
     not_found: list[str] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)
+    """Sessions not archived because of a legal hold."""
     nodes: int = 0
     edges: int = 0
     payload_bytes: int = 0
