@@ -227,7 +227,7 @@ def handoff_sequence(handoffs: Frame) -> pl.LazyFrame:
             prev_from=pl.col("from_agent").shift().over("session_id"),
             prev_to=pl.col("to_agent").shift().over("session_id"),
         )
-        .join(first_handed, on=["session_id", "to_agent"], how="left")
+        .join(first_handed, on=["session_id", "to_agent"], how="left", maintain_order="left")
         .with_columns(
             ping_pong=(
                 (pl.col("from_agent") == pl.col("prev_to"))
