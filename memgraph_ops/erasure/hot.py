@@ -1,0 +1,265 @@
+"""Erasure in the operational store (HOT), and the rewrite of its DuckDB file.
+
+HOT keeps raw text, so it is searched with the clear values: the subject's sessions (events,
+restored copies, restore records), the ids the dedupe window remembers for them, quarantined
+rows that mention them, and other people's rows whose text holds one of the subject's values
+(re-redacted in place, or listed). Everything runs in one transaction under the store's lock.
+
+DuckDB keeps deleted bytes in free blocks until the file is rewritten; `rewrite_file` copies the
+live database into a new file (`COPY FROM DATABASE` keeps tables and indexes) and atomically
+replaces the old one. DuckDB allows one writer, so the store is closed around it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from memgraph_ops._failpoints import failpoint
+from memgraph_ops.erasure.identity import Identity
+from memgraph_ops.store import Store
+
+TEXT_COLUMNS = (
+    "content", "error", "template", "context_summary", "handoff_reason", "version_diff", "uri",
+    "variables", "parameters", "result", "metadata", "variable_bindings", "attrs", "name",
+)  # fmt: skip
+LIST_COLUMNS = ("tags",)
+EVENT_TABLES = ("events", "restored_events")
+
+
+@dataclass
+class HotHits:
+    sessions: list[str] = field(default_factory=list)
+    events: int = 0
+    restored_events: int = 0
+    restored_sessions: int = 0
+    retired_ids: int = 0
+    quarantined: int = 0
+    other_rows: int = 0
+    other_sessions: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "events": self.events,
+            "restored_events": self.restored_events,
+            "restored_sessions": self.restored_sessions,
+            "retired_event_ids": self.retired_ids,
+            "quarantined": self.quarantined,
+            "other_people_rows": self.other_rows,
+            "other_people_sessions": len(self.other_sessions),
+        }
+
+    @property
+    def total(self) -> int:
+        return (
+            self.events + self.restored_events + self.restored_sessions + self.retired_ids
+            + self.quarantined + self.other_rows
+        )  # fmt: skip
+
+
+def tenants(store: Store) -> list[str]:
+    with store._lock:
+        rows = store._con.execute(
+            "SELECT DISTINCT tenant FROM events WHERE tenant IS NOT NULL UNION "
+            "SELECT DISTINCT tenant FROM restored_events WHERE tenant IS NOT NULL"
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def sessions(store: Store, identity: Identity) -> list[str]:
+    """Sessions whose Session node names one of the subject's user ids (clear in HOT)."""
+    if not identity.user_ids:
+        return []
+    tenant = "AND tenant = ?" if identity.subject.tenant else ""
+    found: set[str] = set()
+    with store._lock:
+        for table in EVENT_TABLES:
+            for user in identity.user_ids:
+                params = [user, identity.subject.tenant] if tenant else [user]
+                rows = store._con.execute(
+                    f"SELECT id FROM {table} WHERE kind = 'node' AND type = 'Session' "
+                    f"AND user_id = ? {tenant}",
+                    params,
+                ).fetchall()
+                found.update(r[0] for r in rows)
+    return sorted(found)
+
+
+@dataclass(frozen=True)
+class SubjectIds:
+    """Event and node ids of the subject's sessions that left HOT (from the lake's event log):
+    the dedupe window still remembers them."""
+
+    event_ids: list[str] = field(default_factory=list)
+    node_ids: list[str] = field(default_factory=list)
+
+
+def _temp(con: duckdb.DuckDBPyConnection, identity: Identity, ids: SubjectIds) -> None:
+    con.register("_er_sessions", pa.table({"s": pa.array(identity.sessions, pa.string())}))
+    con.register("_er_users", pa.table({"u": pa.array(identity.user_ids, pa.string())}))
+    con.register("_er_event_ids", pa.table({"event_id": pa.array(ids.event_ids, pa.string())}))
+    con.register("_er_node_ids", pa.table({"id": pa.array(ids.node_ids, pa.string())}))
+
+
+def _own(table: str) -> str:
+    del table
+    return (
+        "(session_id IN (SELECT s FROM _er_sessions) OR (kind = 'node' AND type = 'Session' "
+        "AND id IN (SELECT s FROM _er_sessions)) OR user_id IN (SELECT u FROM _er_users))"
+    )
+
+
+def _mention(identity: Identity) -> tuple[str, list[str]]:
+    """SQL true for a row whose text holds a clear value; with its parameters."""
+    pattern = identity.clear_pattern
+    if not pattern:
+        return "FALSE", []
+    parts = [f"regexp_matches(coalesce({c}, ''), ?)" for c in TEXT_COLUMNS] + [
+        f"regexp_matches(coalesce(array_to_string({c}, ' '), ''), ?)" for c in LIST_COLUMNS
+    ]
+    return "(" + " OR ".join(parts) + ")", [pattern] * len(parts)
+
+
+def find(store: Store, identity: Identity, ids: SubjectIds) -> HotHits:
+    hits = HotHits(sessions=list(identity.sessions))
+    mention, params = _mention(identity)
+    with store._lock:
+        con = store._con
+        _temp(con, identity, ids)
+        try:
+            hits.events = _count(con, f"SELECT count(*) FROM events WHERE {_own('events')}")
+            hits.restored_events = _count(
+                con, f"SELECT count(*) FROM restored_events WHERE {_own('restored_events')}"
+            )
+            hits.restored_sessions = _count(
+                con,
+                "SELECT count(*) FROM vault_restores WHERE session_id IN "
+                "(SELECT s FROM _er_sessions)",
+            )
+            hits.retired_ids = _count(
+                con, f"SELECT count(*) FROM retired_events WHERE {_retired()}"
+            )
+            hits.quarantined = _count(
+                con, f"SELECT count(*) FROM quarantine WHERE {_quarantined(identity)}",
+                _quarantine_params(identity),
+            )  # fmt: skip
+            others = con.execute(
+                f"SELECT session_id FROM events WHERE NOT {_own('events')} AND {mention} "
+                f"UNION ALL SELECT session_id FROM restored_events WHERE NOT "
+                f"{_own('restored_events')} AND {mention}",
+                params + params,
+            ).fetchall()
+        finally:
+            _drop(con)
+    hits.other_rows = len(others)
+    hits.other_sessions = sorted({s for (s,) in others if s is not None})
+    return hits
+
+
+def erase(store: Store, identity: Identity, ids: SubjectIds, *, re_redact: bool) -> HotHits:
+    """Delete the subject's rows from HOT (one transaction); re-redact other people's rows
+    holding the subject's values when asked. Returns what was removed."""
+    hits = find(store, identity, ids)
+    mention, params = _mention(identity)
+    with store._lock:
+        con = store._con
+        _temp(con, identity, ids)
+        con.execute("BEGIN")
+        try:
+            con.execute(f"DELETE FROM retired_events WHERE {_retired()}")
+            con.execute(
+                f"DELETE FROM quarantine WHERE {_quarantined(identity)}",
+                _quarantine_params(identity),
+            )
+            for table in EVENT_TABLES:
+                con.execute(f"DELETE FROM {table} WHERE {_own(table)}")
+            con.execute(
+                "DELETE FROM vault_restores WHERE session_id IN (SELECT s FROM _er_sessions)"
+            )
+            if re_redact and identity.clear_pattern:
+                sets = ", ".join(
+                    [f"{c} = regexp_replace({c}, ?, '<ERASED>', 'g')" for c in TEXT_COLUMNS]
+                    + [
+                        f"{c} = list_transform({c}, lambda x: "
+                        "regexp_replace(x, ?, '<ERASED>', 'g'))"
+                        for c in LIST_COLUMNS
+                    ]
+                )
+                pattern = [identity.clear_pattern] * (len(TEXT_COLUMNS) + len(LIST_COLUMNS))
+                for table in EVENT_TABLES:
+                    con.execute(f"UPDATE {table} SET {sets} WHERE {mention}", pattern + params)
+            failpoint("erase:hot_before_commit")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            _drop(con)
+        store._context_cache.clear()
+    return hits
+
+
+def _retired() -> str:
+    own = _own("events")
+    return (
+        "event_id IN (SELECT event_id FROM _er_event_ids) OR id IN (SELECT id FROM _er_node_ids)"
+        f" OR event_id IN (SELECT event_id FROM events WHERE {own})"
+    )
+
+
+def _quarantined(identity: Identity) -> str:
+    return (
+        "event_id IN (SELECT event_id FROM _er_event_ids) "
+        f"OR event_id IN (SELECT event_id FROM events WHERE {_own('events')}) "
+        "OR (raw IS NOT NULL AND (regexp_matches(raw, ?) OR list_has_any("
+        'regexp_extract_all(raw, \'"session_id"\\s*:\\s*"([^"]*)"\', 1), '
+        "(SELECT list(s) FROM _er_sessions))))"
+    )
+
+
+def _quarantine_params(identity: Identity) -> list[str]:
+    return [identity.clear_pattern or "(?!)"]
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> int:
+    return int(con.execute(sql, params or []).fetchall()[0][0])
+
+
+def _drop(con: duckdb.DuckDBPyConnection) -> None:
+    for name in ("_er_sessions", "_er_users", "_er_event_ids", "_er_node_ids"):
+        with contextlib.suppress(duckdb.Error):
+            con.unregister(name)
+
+
+def rewrite_file(path: Path) -> int:
+    """Rewrite a closed DuckDB file with only its live data; returns the new size in bytes."""
+    fresh = path.with_name(f".{path.name}.erasure-{os.getpid()}")
+    for stale in (fresh, fresh.with_name(fresh.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("CHECKPOINT")
+        con.execute(f"ATTACH '{fresh}' AS _fresh")
+        (name,) = con.execute("SELECT current_database()").fetchall()[0]
+        con.execute(f'COPY FROM DATABASE "{name}" TO _fresh')
+        con.execute("DETACH _fresh")
+    finally:
+        con.close()
+    failpoint("erase:hot_before_replace")
+    with open(fresh, "rb+") as handle:
+        os.fsync(handle.fileno())
+    wal = path.with_name(path.name + ".wal")
+    wal.unlink(missing_ok=True)  # checkpointed above: it holds nothing the new file lacks
+    os.replace(fresh, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return path.stat().st_size

@@ -1,0 +1,325 @@
+"""Erasure in the lake: find the subject's rows and the files holding them, delete or
+re-redact them, then remove every trace from the table's history.
+
+Every Delta table under the lake root is handled, known or not (metrics and other derived
+tables included): rows of the subject's sessions and rows holding one of the subject's values
+go. In `nodes` and `edges`, other people's rows where the subject's token appears are
+re-redacted in place (the token becomes its bare entity tag) or listed for review.
+
+A Delta DELETE only adds a commit: the old data files, the `_change_data` files and the log
+entries (commit predicates, per-file stats) stay until `scrub_history` vacuums with zero
+retention (`full=True` also takes `_change_data`), commits a harmless marker, checkpoints, and
+deletes every log entry older than that checkpoint. Time travel to before the erasure ends
+there: those versions held the subject.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+from deltalake import CommitProperties, DeltaTable, write_deltalake
+
+from memgraph_ops.erasure.identity import Identity
+from memgraph_ops.lake import _delta
+
+RECEIPT_TABLE = "erasure_log"
+GRAPH_TABLES = ("nodes", "edges")
+
+
+@dataclass
+class TableHits:
+    """What one table holds of the subject."""
+
+    name: str
+    path: str
+    rows: int = 0
+    """Rows to delete (the subject's own, and derived rows holding their values)."""
+    files: list[str] = field(default_factory=list)
+    """Data files holding those rows or the occurrences (each is rewritten)."""
+    others: int = 0
+    """Other people's rows holding the subject's token (re-redacted or listed)."""
+    other_sessions: list[str] = field(default_factory=list)
+    log_hits: int = 0
+    """`_delta_log` entries that mention the subject (commit predicates, stats)."""
+    superseded: int = 0
+    """Files no longer in the current version (time travel, `_change_data`) holding the
+    subject: deleted with the table's history."""
+    total_files: int = 0
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "rows": self.rows,
+            "files": len(self.files),
+            "other_people_rows": self.others,
+            "other_people_sessions": len(self.other_sessions),
+            "log_entries": self.log_hits,
+            "superseded_files": self.superseded,
+        }
+
+
+def delta_tables(root: Path) -> dict[str, Path]:
+    """Every Delta table under the lake root, by its path relative to the root."""
+    if not root.exists():
+        return {}
+    return {
+        str(log.parent.relative_to(root)): log.parent
+        for log in sorted(root.rglob("_delta_log"))
+        if log.is_dir()
+    }
+
+
+def _rows(
+    identity: Identity, table: DeltaTable, uris: list[str] | None = None
+) -> tuple[pl.LazyFrame, list[str], list[str]]:
+    uris = table.file_uris() if uris is None else uris
+    schema = pa.schema(table.schema().to_arrow())
+    partitions = table.metadata().partition_columns
+    strings = [
+        f.name
+        for f in schema
+        if f.name not in partitions
+        and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
+    ]
+    scan = pl.scan_parquet(
+        uris, include_file_paths="_file", hive_partitioning=bool(partitions),
+        missing_columns="insert", extra_columns="ignore",
+    )  # fmt: skip
+    return scan, strings, list(schema.names)
+
+
+def is_text(kind: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
+    )
+
+
+def _own(identity: Identity, names: list[str]) -> pl.Expr:
+    own = pl.lit(False)
+    if "session_id" in names and identity.sessions:
+        own = own | pl.col("session_id").is_in(identity.sessions)
+    if "id" in names and "type" in names and identity.sessions:
+        own = own | ((pl.col("type") == "Session") & pl.col("id").is_in(identity.sessions))
+    if "user_id" in names:
+        own = own | pl.col("user_id").is_in(identity.user_tokens + identity.user_ids)
+    return own.fill_null(False)
+
+
+def _mentions(identity: Identity, strings: list[str]) -> pl.Expr:
+    needles = identity.needles
+    if not needles or not strings:
+        return pl.lit(False)
+    return pl.any_horizontal(pl.col(c).str.contains_any(needles).fill_null(False) for c in strings)
+
+
+def find(identity: Identity, name: str, path: Path) -> TableHits:
+    """The subject's rows, other people's rows with the subject's values, and their files."""
+    hits = TableHits(name, str(path))
+    table = _delta.open_table(str(path))
+    if table is None:
+        return hits
+    quoted = [f'"{s}"' for s in identity.sessions]
+    hits.log_hits = _log_mentions(path / "_delta_log", identity.needles + quoted)
+    current = table.file_uris()
+    hits.total_files = len(current)
+    old = _superseded(path, current)
+    if old:
+        scan, strings, names = _rows(identity, table, old)
+        traces = scan.filter(_own(identity, names) | _mentions(identity, strings))
+        hits.superseded = traces.select(pl.col("_file").n_unique()).collect().item()
+    if not current:
+        return hits
+    scan, strings, names = _rows(identity, table)
+    own, mentions = _own(identity, names), _mentions(identity, strings)
+    graph = name in GRAPH_TABLES
+    session = (pl.col("session_id") if "session_id" in names else pl.lit(None, pl.String)).alias(
+        "session_id"
+    )
+    found = (
+        scan.with_columns(_own=own, _mentions=mentions)
+        .filter(pl.col("_own") | pl.col("_mentions"))
+        .select("_file", "_own", "_mentions", session)
+        .collect()
+    )
+    deleted = found.filter(pl.col("_own") | (~pl.col("_own") & ~pl.lit(graph)))
+    others = found.filter(~pl.col("_own")) if graph else found.clear()
+    hits.rows = deleted.height
+    hits.others = others.height
+    hits.other_sessions = sorted(others["session_id"].drop_nulls().unique().to_list())
+    hits.files = sorted(found["_file"].unique().to_list())
+    return hits
+
+
+def has_traces(identity: Identity, path: Path) -> bool:
+    """Whether a table's current rows, superseded files or log hold the subject."""
+    hits = find(identity, path.name, path)
+    return bool(hits.rows or hits.others or hits.log_hits or hits.superseded)
+
+
+def _superseded(path: Path, current: list[str]) -> list[str]:
+    live = {os.path.normpath(u.removeprefix("file://")) for u in current}
+    return sorted(
+        str(p)
+        for p in path.rglob("*.parquet")
+        if "_delta_log" not in p.parts and os.path.normpath(str(p)) not in live
+    )
+
+
+def erase(identity: Identity, hits: TableHits, *, re_redact: bool, why: str) -> dict[str, int]:
+    """Delete the subject's rows (and re-redact occurrences in `nodes`/`edges` when asked).
+
+    Returns rows deleted, rows re-redacted and files removed from the table's current version.
+    """
+    table = _delta.open_table(hits.path)
+    out = {"deleted": 0, "re_redacted": 0, "files_rewritten": 0}
+    if table is None or not table.file_uris():
+        return out
+    graph = hits.name in GRAPH_TABLES
+    scan, strings, names = _rows(identity, table)
+    if re_redact and graph and hits.others:
+        fixed = _re_redacted(identity, scan, names, strings)
+        if fixed.height:
+            metrics = _delta.with_retries(
+                lambda: (
+                    table.merge(
+                        fixed.to_arrow().cast(pa.schema(table.schema().to_arrow())),
+                        predicate="t.id = s.id AND t.type = s.type",
+                        source_alias="s",
+                        target_alias="t",
+                        commit_properties=CommitProperties(
+                            custom_metadata={"memgraph.operation": why}
+                        ),
+                    )
+                    .when_matched_update_all()
+                    .execute()
+                ),
+                what=f"re-redacting {hits.name}",
+            )
+            out["re_redacted"] = int(metrics.get("num_target_rows_updated", 0) or 0)
+            out["files_rewritten"] += int(metrics.get("num_target_files_removed", 0) or 0)
+            table.update_incremental()
+    predicate = _predicate(identity, names, strings if not graph else [])
+    if predicate:
+        metrics = _delta.with_retries(
+            lambda: table.delete(
+                predicate,
+                commit_properties=CommitProperties(custom_metadata={"memgraph.operation": why}),
+            ),
+            what=f"erasing from {hits.name}",
+        )
+        out["deleted"] = int(metrics.get("num_deleted_rows", 0) or 0)
+        out["files_rewritten"] += int(metrics.get("num_removed_files", 0) or 0)
+    return out
+
+
+def _re_redacted(
+    identity: Identity, scan: pl.LazyFrame, names: list[str], strings: list[str]
+) -> pl.DataFrame:
+    """Other people's rows with the subject's tokens (or clear values) replaced by a tag."""
+    rows = (
+        scan.filter(~_own(identity, names) & _mentions(identity, strings)).drop("_file").collect()
+    )
+    if rows.is_empty():
+        return rows
+    fixes = []
+    for column in strings:
+        expr = pl.col(column)
+        if identity.token_pattern:
+            expr = expr.str.replace_all(identity.token_pattern, "<${1}>")
+        if identity.clear_pattern:
+            expr = expr.str.replace_all(identity.clear_pattern, "<ERASED>")
+        fixes.append(expr.alias(column))
+    return rows.with_columns(fixes).select(names)
+
+
+def _predicate(identity: Identity, names: list[str], strings: list[str]) -> str:
+    parts = []
+    if "session_id" in names and identity.sessions:
+        parts.append(f"session_id IN ({_sql_list(identity.sessions)})")
+    if {"id", "type"} <= set(names) and identity.sessions:
+        parts.append(f"(type = 'Session' AND id IN ({_sql_list(identity.sessions)}))")
+    users = identity.user_tokens + identity.user_ids
+    if "user_id" in names and users:
+        parts.append(f"user_id IN ({_sql_list(users)})")
+    for column in strings:
+        for needle in identity.needles:
+            like = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            parts.append(f"{_ident(column)} LIKE {_sql_string('%' + like + '%')}")
+    return " OR ".join(parts)
+
+
+def scrub_history(path: Path, *, request_id: str) -> list[str]:
+    """Make the table's current version its only one: vacuum everything unreferenced (old data
+    files and `_change_data`), commit a marker, checkpoint, delete older log entries. Returns
+    the files deleted."""
+    table = _delta.open_table(str(path))
+    if table is None:
+        return []
+    removed = list(
+        table.vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False, full=True)
+    )
+    write_deltalake(
+        table,
+        pa.schema(table.schema().to_arrow()).empty_table(),
+        mode="append",
+        commit_properties=CommitProperties(custom_metadata={"memgraph.erasure": request_id}),
+    )
+    table.update_incremental()
+    table.create_checkpoint()
+    version = table.version()
+    log = path / "_delta_log"
+    for entry in sorted(log.iterdir()):
+        head = entry.name.split(".", 1)[0]
+        if entry.is_file() and head.isdigit() and int(head) < version:
+            entry.unlink()
+            removed.append(f"_delta_log/{entry.name}")
+    for leftover in path.rglob("*"):
+        # an interrupted writer's temporary files are not in the log, so vacuum skips them
+        if (
+            leftover.is_file()
+            and leftover.name.startswith(".")
+            and "_delta_log" not in str(leftover)
+        ):
+            leftover.unlink()
+            removed.append(str(leftover.relative_to(path)))
+    _fsync_dir(log)
+    return removed
+
+
+def _log_mentions(log: Path, needles: list[str]) -> int:
+    if not log.exists() or not needles:
+        return 0
+    raw = [n.encode() for n in needles]
+    count = 0
+    for entry in log.iterdir():
+        if entry.is_file() and not entry.name.endswith(".parquet"):
+            data = entry.read_bytes()
+            count += any(n in data for n in raw)
+        elif entry.name.endswith(".parquet"):
+            from memgraph_ops.erasure.verify import scan_file
+
+            count += bool(scan_file(entry, needles))
+    return count
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _sql_list(values: list[str]) -> str:
+    return ", ".join(_sql_string(v) for v in sorted(set(values)))
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

@@ -1,0 +1,151 @@
+"""Tombstones: keyed hashes of what was erased, so it never comes back.
+
+`<home>/erasure/tombstones.json` (written atomically) holds keyed hashes only: of erased
+sessions (any event of theirs is refused at ingest, and the vault refuses to restore them) and
+of erased user ids with the time of the request (their Session events that happened before it
+are refused: re-sending old events cannot bring a person back, while someone who returns later
+as a new user is not locked out).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from memgraph_ops.erasure.keys import ErasureKeys
+
+
+@dataclass
+class Tombstones:
+    sessions: dict[str, str] = field(default_factory=dict)
+    """Keyed session hash → request id."""
+    users: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Keyed user hash → (request id, requested_at ISO time)."""
+
+    @classmethod
+    def load(cls, path: Path) -> Tombstones:
+        if not path.exists():
+            return cls()
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return cls(raw["sessions"], {k: (v[0], v[1]) for k, v in raw["users"].items()})
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump({"sessions": self.sessions, "users": self.users}, handle, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+
+
+def path_for(home: Path) -> Path:
+    return home / "erasure" / "tombstones.json"
+
+
+def add(
+    home: Path,
+    keys: ErasureKeys,
+    *,
+    request_id: str,
+    requested_at: str,
+    sessions: list[str],
+    user_ids: list[str],
+    tenant: str | None,
+) -> None:
+    path = path_for(home)
+    stones = Tombstones.load(path)
+    for session in sessions:
+        stones.sessions[keys.subject_hash("session", session)] = request_id
+    for user in user_ids:
+        stones.users[keys.subject_hash("user", user, tenant)] = (request_id, requested_at)
+    stones.save(path)
+
+
+class _Cached:
+    """Tombstones re-read only when the file changes (ingest calls this on every batch)."""
+
+    def __init__(self, home: Path) -> None:
+        self.path = path_for(home)
+        self._stamp: tuple[int, int] | None = None
+        self._stones = Tombstones()
+
+    def get(self) -> Tombstones:
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return Tombstones()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        if stamp != self._stamp:
+            self._stones, self._stamp = Tombstones.load(self.path), stamp
+        return self._stones
+
+
+def ingest_refusal(home: Path, keys: ErasureKeys) -> Callable[[pl.DataFrame], pl.Series]:
+    """For `Store.refusal`: a reason per event of an erased session or an erased user's old
+    Session events; null for every other event."""
+    cache = _Cached(home)
+
+    def refuse(events: pl.DataFrame) -> pl.Series:
+        stones = cache.get()
+        none = pl.Series("reason", [None] * events.height, dtype=pl.String)
+        if not stones.sessions and not stones.users:
+            return none
+        sessions = pl.coalesce(
+            pl.col("session_id"),
+            pl.when((pl.col("kind") == "node") & (pl.col("type") == "Session")).then(pl.col("id")),
+        )
+        keyed = events.select(session=sessions, user=pl.col("user_id"), tenant=pl.col("tenant"),
+                              at=pl.col("occurred_at"))  # fmt: skip
+        session_hits = {
+            s: stones.sessions[h]
+            for s in keyed["session"].drop_nulls().unique().to_list()
+            if (h := keys.subject_hash("session", s)) in stones.sessions
+        }
+        user_hits: dict[tuple[str, str | None], tuple[str, str]] = {}
+        for user, tenant in keyed.select("user", "tenant").drop_nulls("user").unique().iter_rows():
+            for scope in (tenant, None):
+                hit = stones.users.get(keys.subject_hash("user", user, scope))
+                if hit:
+                    user_hits[(user, tenant)] = hit
+        if not session_hits and not user_hits:
+            return none
+        reasons: list[str | None] = []
+        for session, user, tenant, at in keyed.iter_rows():
+            request = session_hits.get(session) if session is not None else None
+            if request is None and user is not None and (user, tenant) in user_hits:
+                request_id, requested_at = user_hits[(user, tenant)]
+                if at is None or _before(at, requested_at):
+                    request = request_id
+            reasons.append(
+                None
+                if request is None
+                else f"refused: this event belongs to a subject erased by request {request} "
+                "(re-ingesting erased data is not allowed)"
+            )
+        return pl.Series("reason", reasons, dtype=pl.String)
+
+    return refuse
+
+
+def restore_refusal(home: Path, keys: ErasureKeys) -> Callable[[str], str | None]:
+    """For `Vault.refuse_restore`: a reason for an erased session, None otherwise."""
+    cache = _Cached(home)
+
+    def refuse(session_id: str) -> str | None:
+        request = cache.get().sessions.get(keys.subject_hash("session", session_id))
+        return None if request is None else f"it was erased by request {request}"
+
+    return refuse
+
+
+def _before(at: Any, requested_at: str) -> bool:
+    moment = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
+    return moment <= datetime.fromisoformat(requested_at)

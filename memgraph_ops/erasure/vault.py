@@ -1,0 +1,106 @@
+"""Erasure in the vault: the subject's archived sessions, and other people's frames holding
+the subject's tokens.
+
+Frames that hold a token are found without decoding every session through the API: each pack
+is decompressed frame by frame (as the byte verification does) and a hit's (pack, offset) is
+looked up in the index. The subject's sessions are removed physically (`Vault.remove_sessions`
+rewrites packs without their frames and deletes what nobody uses any more); other people's
+sessions are re-encoded with the token replaced (`Vault.rewrite_sessions`, when the vault
+offers it) or listed for review.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from memgraph_ops.erasure.identity import Identity
+from memgraph_ops.erasure.verify import _dictionaries, _frames
+from memgraph_ops.vault import SessionRows, Vault
+
+if TYPE_CHECKING:
+    from memgraph_ops.api import Memgraph
+
+
+@dataclass
+class VaultHits:
+    own: list[str] = field(default_factory=list)
+    others: list[str] = field(default_factory=list)
+    blocks: int = 0
+    """Shared blocks (repeated long strings) holding the subject's values."""
+
+    @property
+    def total(self) -> int:
+        return len(self.own) + len(self.others) + self.blocks
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "sessions": len(self.own),
+            "other_people_sessions": len(self.others),
+            "shared_blocks": self.blocks,
+        }
+
+
+def open_vault(mg: Memgraph) -> Vault:
+    existing = getattr(mg, "vault", None)
+    return existing if isinstance(existing, Vault) else Vault(mg.settings.home / "vault")
+
+
+def delta_tables(vault: Vault) -> list[Path]:
+    index = vault.root / "index"
+    return [index] if (index / "_delta_log").exists() else []
+
+
+def find(vault: Vault, identity: Identity) -> VaultHits:
+    index = vault.index()
+    own = set(identity.sessions) & set(index["session_id"].to_list())
+    hits = VaultHits(own=sorted(own))
+    needles = [n.encode() for n in identity.needles]
+    if not needles or not vault.pack_dir.exists():
+        return hits
+    dictionaries = _dictionaries(vault.root)
+    found: list[tuple[str, int]] = []
+    for pack in sorted(vault.pack_dir.glob("*.zst")):
+        for offset, content in _frames(pack.read_bytes(), dictionaries):
+            if any(n in content or n in content.lower() for n in needles):
+                found.append((pack.name, offset))
+    if not found:
+        return hits
+    where = pl.DataFrame(found, schema={"pack": pl.String, "offset": pl.Int64}, orient="row")
+    sessions = index.join(where, on=["pack", "offset"], how="semi")["session_id"].to_list()
+    hits.others = sorted(set(sessions) - own)
+    hits.blocks = len(found) - len(sessions)
+    return hits
+
+
+def erase(vault: Vault, identity: Identity, hits: VaultHits, *, re_redact: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"frames_removed": 0, "frames_rewritten": 0, "files": []}
+    if hits.own:
+        report = vault.remove_sessions(hits.own, why="erasure")
+        out["frames_removed"] = int(report.sessions_removed)
+        out["files"] += [f"vault/packs/{p}" for p in report.packs_rewritten + report.packs_deleted]
+    rewrite = getattr(vault, "rewrite_sessions", None)
+    if re_redact and hits.others and rewrite is not None:
+        rewrite(hits.others, lambda rows: _re_redact(rows, identity), why="erasure")
+        out["frames_rewritten"] = len(hits.others)
+    return out
+
+
+def _re_redact(rows: SessionRows, identity: Identity) -> SessionRows:
+    def fix(frame: pl.DataFrame) -> pl.DataFrame:
+        columns = []
+        for name, dtype in frame.schema.items():
+            if dtype != pl.String:
+                continue
+            expr = pl.col(name)
+            if identity.token_pattern:
+                expr = expr.str.replace_all(identity.token_pattern, "<${1}>")
+            if identity.clear_pattern:
+                expr = expr.str.replace_all(identity.clear_pattern, "<ERASED>")
+            columns.append(expr)
+        return frame.with_columns(columns)
+
+    return SessionRows(fix(rows.nodes), fix(rows.edges))
