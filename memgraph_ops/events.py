@@ -22,6 +22,7 @@ import pyarrow as pa
 from memgraph_ops.model import (
     EDGE_TYPES,
     EVENT_SCHEMA,
+    FIELDS,
     FINISH_REASONS,
     JSON_FIELDS,
     KINDS,
@@ -402,6 +403,9 @@ def _checks() -> list[Rule]:
             ),
         )
     )
+    for f in sorted(n for n, t in FIELDS.items() if t == pa.float64()):
+        # JSON (the vault, most consumers) has no NaN or infinity; neither is a measurement.
+        checks.append(_rule(~pl.col(f).is_finite(), f"{f} must be a finite number"))
     for f in NON_NEGATIVE_FIELDS:
         checks.append(_rule(pl.col(f) < 0, f"{f} must not be negative"))
     for f in UNIT_INTERVAL_FIELDS:

@@ -134,20 +134,20 @@ def daily(lake: Lake) -> pl.DataFrame:
     if table is None:
         return pl.DataFrame(SCHEMA.empty_table()).drop("contribution")
     frame = pl.scan_delta(table)
-    sums = SCHEMA.names[3:13]
-    return (
-        frame.group_by("day", "tenant")
-        .agg(
-            *(pl.col(c).sum() for c in sums),
-            pl.col("latency_buckets")
-            .list.to_array(BUCKETS)
-            .sum()
-            .arr.to_list()
-            .alias("latency_buckets"),
-        )
-        .sort("day", "tenant")
-        .collect()
+    keys = ["day", "tenant"]
+    totals = frame.group_by(keys).agg(pl.col(c).sum() for c in SCHEMA.names[3:13])
+    histograms = (
+        frame.select(*keys, "latency_buckets")
+        .drop_nulls("latency_buckets")
+        .with_columns(b=pl.int_ranges(0, pl.col("latency_buckets").list.len()))
+        .explode("latency_buckets", "b")
+        .group_by(*keys, "b")
+        .agg(pl.col("latency_buckets").sum())
+        .sort("b")
+        .group_by(keys, maintain_order=True)
+        .agg("latency_buckets")
     )
+    return totals.join(histograms, on=keys, how="left", nulls_equal=True).sort(keys).collect()
 
 
 def _contribution(session_id: str) -> str:

@@ -162,7 +162,11 @@ def held_sessions(
 
 def _with_hot_activity(sessions: pl.DataFrame, hot: pl.DataFrame) -> pl.DataFrame:
     return (
-        sessions.join(hot.rename({"last_at": "hot_at"}), on="session_id", how="left")
+        sessions.join(
+            hot.select("session_id", pl.col("last_at").dt.convert_time_zone("UTC").alias("hot_at")),
+            on="session_id",
+            how="left",
+        )
         .with_columns(pl.max_horizontal("last_at", "hot_at").alias("last_at"))
         .drop("hot_at")
     )

@@ -73,6 +73,12 @@ def encode_sessions(
     """
     nodes = nodes.select(NODES.names()).cast(NODES)
     edges = edges.select(EDGES.names()).cast(EDGES)
+    for frame in (nodes, edges):
+        floats = [c for c, t in frame.schema.items() if t == pl.Float64]
+        bad = frame.select(floats).select(pl.all().is_finite().not_().any()).row(0)
+        if any(bad):
+            columns = [c for c, b in zip(floats, bad, strict=True) if b]
+            raise ValueError(f"cannot archive NaN or infinity (JSON has neither) in {columns}")
     replacements, blocks = _long_repeats(nodes, edges, known_blocks)
     node_docs = _documents(_with_blocks(nodes, replacements), "nodes")
     edge_docs = _documents(_with_blocks(edges, replacements), "edges")

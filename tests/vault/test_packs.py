@@ -8,12 +8,18 @@ import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from memgraph_ops.vault.packs import (
-    VaultCorruptError,
-    read_frame,
-    train_dictionary,
-    write_pack,
-)
+from memgraph_ops.errors import VaultCorruptError
+from memgraph_ops.vault.packs import FrameRef, compress, read_frame, train_dictionary
+from memgraph_ops.vault.packs import write_pack as write_frames
+
+
+def write_pack(
+    path: Path, payloads: list[bytes], *, dictionary: zstandard.ZstdCompressionDict | None = None
+) -> list[FrameRef]:
+    frames = [compress(p, dictionary) for p in payloads]
+    dictionary_id = dictionary.dict_id() if dictionary is not None else 0
+    return write_frames(path, frames, dictionary_ids=[dictionary_id] * len(frames))
+
 
 SYSTEM = "You are a careful support agent. Follow the refund policy. " * 40
 

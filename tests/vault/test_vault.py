@@ -1,0 +1,231 @@
+"""The vault end to end: real lake, real packs, real store."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from memgraph_ops import Memgraph
+from memgraph_ops.errors import NotArchivedError, RestoreRefusedError, VaultCorruptError
+from memgraph_ops.lake import no_redaction
+from tests.factories import edge, event, session
+
+SYSTEM = "You are the support agent of Acme Corp. Be brief, cite the policy, never guess. " * 30
+
+
+def _build(mg: Memgraph, n: int = 6) -> list[str]:
+    events = []
+    for i in range(n):
+        sid = f"s{i}"
+        events += session(sid, 3, user=f"user-{i % 2}")
+        events.append(
+            event(f"{sid}-e-sys", "Prompt", f"{sid}-sys", session_id=sid, content=SYSTEM,
+                  is_system=True)
+        )  # fmt: skip
+    events.append(event("e-agent", "Agent", "agent-1", name="router"))
+    events.append(edge("e-h", "HANDLED_BY", "s0-p0", "agent-1", session_id="s0", duration_ms=3.0))
+    mg.ingest(events)
+    mg.compact(redact=no_redaction)
+    return [f"s{i}" for i in range(n)]
+
+
+def _session_rows(mg: Memgraph, sid: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    return mg.lake.nodes(session_id=sid).sort("id"), mg.lake.edges(session_id=sid).sort("id")
+
+
+def _where(mg: Memgraph, sid: str) -> set[str]:
+    places = set()
+    if mg.lake.nodes(session_id=sid).height or mg.lake.edges(session_id=sid).height:
+        places.add("lake")
+    if mg.vault.contains(sid):
+        places.add("vault")
+    return places
+
+
+def test_archive_then_read_gives_back_every_node_and_edge(mg: Memgraph) -> None:
+    sessions = _build(mg)
+    before = {s: _session_rows(mg, s) for s in sessions}
+    report = mg.archive(sessions)
+    assert report.archived == len(sessions) and not report.not_found
+    assert report.new_blocks == 1  # the system prompt, stored once
+    for sid, (nodes, edges) in before.items():
+        assert _where(mg, sid) == {"vault"}
+        rows = mg.vault.read_session(sid)
+        assert_frame_equal(rows.nodes.sort("id"), nodes)
+        assert_frame_equal(rows.edges.sort("id"), edges)
+    # what belongs to no session stays in the lake
+    assert mg.lake.nodes(types=["Agent"]).height == 1
+    index = mg.vault.index()
+    assert set(index["session_id"]) == set(sessions)
+    assert index.filter(pl.col("session_id") == "s0")["nodes"].item() == before["s0"][0].height
+    assert (index["format_version"] == 1).all()
+
+
+def test_restore_puts_the_session_back_into_the_store_once(mg: Memgraph) -> None:
+    sessions = _build(mg)
+    mg.archive(sessions)
+    assert mg.store.context("s1") == []  # compacted and trimmed: HOT has nothing
+    first = mg.restore("s1")
+    assert first.restored and first.nodes == 11
+    context = mg.store.context("s1", last=10)
+    assert [c["prompt"]["content"] for c in context][-3:] == [
+        "question 0", "question 1", "question 2"
+    ]  # fmt: skip
+    assert context[-1]["responses"][0]["content"] == "answer 2"
+    assert mg.store.node("s1-r0")["total_tokens"] == 15
+    counts = mg.store.counts()
+    again = mg.restore("s1")
+    assert not again.restored
+    assert mg.store.counts()["restored_events"] == counts["restored_events"]
+    # restored copies are read copies: the next compaction does not send them to the lake
+    mg.compact(redact=no_redaction)
+    assert _where(mg, "s1") == {"vault"}
+    assert mg.store.forget_restored(["s1"]) == 1
+    assert mg.store.context("s1") == []
+
+
+def test_restore_of_unknown_or_refused_sessions_fails_clearly(mg: Memgraph) -> None:
+    mg.archive(_build(mg))
+    with pytest.raises(NotArchivedError, match="'nope' is not in the vault"):
+        mg.restore("nope")
+    mg.vault.refuse_restore = lambda sid: "erased on request r-1" if sid == "s2" else None
+    with pytest.raises(RestoreRefusedError, match="erased on request r-1"):
+        mg.restore("s2")
+    assert mg.store.counts()["restored_events"] == 0
+    assert mg.restore("s3").restored
+
+
+def test_a_flipped_byte_names_pack_and_offset_and_restores_nothing(mg: Memgraph) -> None:
+    mg.archive(_build(mg))
+    entry = mg.vault.index().filter(pl.col("session_id") == "s4").row(0, named=True)
+    pack = mg.settings.vault_path / "packs" / entry["pack"]
+    data = bytearray(pack.read_bytes())
+    data[entry["offset"] + entry["length"] // 2] ^= 0x40
+    pack.write_bytes(bytes(data))
+    with pytest.raises(
+        VaultCorruptError, match=rf"pack {entry['pack']} at offset {entry['offset']}"
+    ):
+        mg.restore("s4")
+    assert mg.store.counts()["restored_events"] == 0
+    assert mg.restore("s3").restored  # its neighbours are fine
+
+
+def test_new_events_for_an_archived_session_are_merged_into_a_new_generation(
+    mg: Memgraph,
+) -> None:
+    mg.archive(_build(mg))
+    mg.ingest([event("late", "Prompt", "s0-late", session_id="s0", content="back again", at=999)])
+    mg.compact(redact=no_redaction)
+    assert _where(mg, "s0") == {"lake", "vault"}
+    report = mg.archive(["s0"])
+    assert report.archived == 1
+    assert _where(mg, "s0") == {"vault"}
+    rows = mg.vault.read_session("s0")
+    assert "back again" in rows.nodes["content"].to_list()
+    assert "question 0" in rows.nodes["content"].to_list()
+    assert mg.vault.index().filter(pl.col("session_id") == "s0")["generation"].item() == 2
+    assert mg.vault.stats()["reclaimable_bytes"] > 0  # generation 1 is dead
+    compacted = mg.vault.compact(min_dead_fraction=0.0)
+    assert compacted.packs_rewritten and mg.vault.stats()["reclaimable_bytes"] == 0
+    for sid in ("s0", "s1", "s5"):
+        assert mg.vault.read_session(sid).nodes.height > 0
+
+
+def test_remove_sessions_leaves_no_byte_of_them_in_the_vault(mg: Memgraph) -> None:
+    sessions = _build(mg)
+    mg.ingest([event("u", "Prompt", "s2-secret", session_id="s2", content="zebra-omega-7731")])
+    mg.compact(redact=no_redaction)
+    mg.archive(sessions)
+    assert _vault_contains(mg, b"zebra-omega-7731")
+    report = mg.vault.remove_sessions(["s2"], why="test")
+    assert report.sessions_removed == 1
+    assert not mg.vault.contains("s2")
+    assert not _vault_contains(mg, b"zebra-omega-7731")
+    assert mg.vault.read_session("s3").nodes.height
+    # the shared system prompt block is still needed by the others
+    assert mg.vault.stats()["blocks"] == 1
+
+
+def _vault_contains(mg: Memgraph, needle: bytes) -> bool:
+    """Decompress every frame of every pack (a raw scan of compressed bytes proves nothing)."""
+    import zstandard
+
+    vault = mg.settings.vault_path
+    dictionaries = {
+        int(p.stem): zstandard.ZstdCompressionDict(p.read_bytes())
+        for p in (vault / "dicts").glob("*.dict")
+    }
+    for pack in (vault / "packs").glob("*.zst"):
+        data = pack.read_bytes()
+        offset = 0
+        while offset < len(data):
+            params = zstandard.get_frame_parameters(data[offset:])
+            dictionary = dictionaries.get(params.dict_id)
+            reader = zstandard.ZstdDecompressor(dict_data=dictionary).decompressobj()
+            text = reader.decompress(data[offset:])
+            if needle in text:
+                return True
+            offset = len(data) - len(reader.unused_data)
+    return any(needle in p.read_bytes() for p in vault.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize(
+    ("point", "command"),
+    [
+        ("vault:archive:after_pack", "mg.archive(['s0', 's1', 's2', 's3', 's4', 's5'])"),
+        ("vault:archive:before_lake_delete", "mg.archive(['s0', 's1', 's2', 's3', 's4', 's5'])"),
+        ("vault:rewrite:after_pack", "mg.vault.remove_sessions(['s1'], why='t')"),
+        ("vault:rewrite:after_index", "mg.vault.remove_sessions(['s1'], why='t')"),
+    ],
+)
+def test_sigkill_then_rerun_leaves_every_session_in_exactly_one_place(
+    mg: Memgraph, point: str, command: str
+) -> None:
+    sessions = _build(mg)
+    before = {s: _session_rows(mg, s) for s in sessions}
+    if point.startswith("vault:rewrite"):
+        mg.archive(sessions)
+    mg.close()
+    env = {**os.environ, "MEMGRAPH_FAILPOINT": point}
+    code = f"import memgraph_ops; mg = memgraph_ops.open(); {command}"
+    crashed = subprocess.run([sys.executable, "-c", code], env=env, timeout=180)
+    assert crashed.returncode == -9, "the failpoint must have killed the process"
+    exec(command, {"mg": mg})  # the rerun
+    gone = {"s1"} if point.startswith("vault:rewrite") else set()
+    for sid, (nodes, edges) in before.items():
+        if sid in gone:
+            assert _where(mg, sid) == set()
+            continue
+        assert _where(mg, sid) == {"vault"}, sid
+        rows = mg.vault.read_session(sid)
+        assert_frame_equal(rows.nodes.sort("id"), nodes)
+        assert_frame_equal(rows.edges.sort("id"), edges)
+    packs = {p.name for p in (mg.settings.vault_path / "packs").iterdir()}
+    assert packs == set(mg.vault.index()["pack"]) | set(
+        mg.vault._live.filter(pl.col("entry") == "block")["pack"]
+    ), "no orphan or temp pack is left behind"
+
+
+def test_dry_run_archive_changes_no_byte_under_the_data_root(mg: Memgraph, home: Path) -> None:
+    sessions = _build(mg)
+    mg.close()
+    before = _hashes(home)
+    report = mg.archive(sessions, dry_run=True)
+    assert report.archived == len(sessions) and report.dry_run
+    mg.close()
+    assert _hashes(home) == before
+
+
+def _hashes(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
