@@ -71,8 +71,7 @@ def _subject(args: argparse.Namespace) -> Any:
 
 
 def _erase(args: argparse.Namespace) -> int:
-    from memgraph_ops import api
-    from memgraph_ops import erasure
+    from memgraph_ops import api, erasure
 
     if args.resume:
         with api.open(args.home) as mg:

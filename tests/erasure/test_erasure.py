@@ -175,12 +175,12 @@ def test_two_requests_at_once_both_complete(mg: Memgraph) -> None:
 
 
 CRASH_POINTS = [
-    "erase:hot_before_commit",
+    pytest.param("erase:hot_before_commit", marks=pytest.mark.heavy),
     "erase:after_hot",  # HOT rows gone, DuckDB file not yet rewritten
-    "erase:hot_before_replace",
-    "erase:after_vault",
+    pytest.param("erase:hot_before_replace", marks=pytest.mark.heavy),
+    pytest.param("erase:after_vault", marks=pytest.mark.heavy),
     "erase:after_lake:nodes",  # rows deleted, history not yet scrubbed
-    "erase:before_receipt",
+    pytest.param("erase:before_receipt", marks=pytest.mark.heavy),
 ]
 
 
