@@ -84,8 +84,6 @@ def encode_sessions(
     edge_docs = _documents(_with_blocks(edges, replacements), "edges")
     docs = node_docs.join(edge_docs, on="session_id", how="full", coalesce=True)
     payloads: dict[str, bytes] = {}
-    refs: dict[str, list[str]] = {}
-    digest_of = {text: digest for text, digest in replacements.items()}
     for session, node_json, edge_json in docs.with_columns(
         pl.col("nodes", "edges").str.replace_all(_NULL_COLUMN, "")
     ).iter_rows():
@@ -94,9 +92,7 @@ def encode_sessions(
             f'"nodes":{node_json or "{}"},"edges":{edge_json or "{}"}}}'
         )
         payloads[session] = body.encode()
-    if replacements:
-        for session, frame in _sessions_of_blocks(nodes, edges, digest_of).items():
-            refs[session] = frame
+    refs = _sessions_of_blocks(nodes, edges, replacements) if replacements else {}
     return Encoded(payloads, blocks, refs)
 
 
