@@ -3,7 +3,7 @@
 import dagster as dg
 
 from memgraph_ops import load_settings
-from pipelines.assets import compaction
+from pipelines.assets import compaction, vault
 from pipelines.resources import LakeResource, PrivacyResource, StoreResource
 
 compaction_job = dg.define_asset_job(
@@ -18,16 +18,17 @@ compaction_job = dg.define_asset_job(
 def build_definitions() -> dg.Definitions:
     every = max(1, load_settings().compact_every_minutes)
     return dg.Definitions(
-        assets=[compaction.hot_events, compaction.lake_tables],
+        assets=[compaction.hot_events, compaction.lake_tables, *vault.assets],
         asset_checks=compaction.checks,
-        jobs=[compaction_job],
+        jobs=[compaction_job, *vault.jobs],
         schedules=[
+            *vault.schedules,
             dg.ScheduleDefinition(
                 name="compaction_schedule",
                 job=compaction_job,
                 cron_schedule=f"*/{every} * * * *" if every < 60 else "0 * * * *",
                 default_status=dg.DefaultScheduleStatus.RUNNING,
-            )
+            ),
         ],
         resources={"store": StoreResource(), "lake": LakeResource(), "privacy": PrivacyResource()},
     )

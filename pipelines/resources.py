@@ -19,6 +19,12 @@ class StoreResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         return load_settings(self.home)
 
     @contextmanager
+    def memgraph(self) -> Iterator[memgraph_ops.Memgraph]:
+        """The whole data root (store, lake, vault), for operations that span layers."""
+        with memgraph_ops.open(self.home) as mg:
+            yield mg
+
+    @contextmanager
     def open(self) -> Iterator[Store]:
         settings = self.settings()
         settings.home.mkdir(parents=True, exist_ok=True)

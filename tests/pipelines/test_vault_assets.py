@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+import memgraph_ops
+from memgraph_ops.lake import no_redaction
+from pipelines.assets.vault import restore_session_job, vault
+from pipelines.definitions import defs
+from pipelines.resources import StoreResource
+from tests.factories import session
+
+
+def test_retention_job_and_schedule_resolve() -> None:
+    assert defs.resolve_job_def("retention_job") is not None
+    assert defs.resolve_job_def("restore_session_job") is not None
+    assert defs.resolve_schedule_def("retention_schedule").cron_schedule == "0 3 * * *"
+
+
+def test_retention_asset_reports_counts_and_restore_job_takes_the_session(home: Path) -> None:
+    home.mkdir(parents=True)
+    (home / "memgraph.toml").write_text(
+        "[retention]\narchive_after_days = 1\ndelete_after_days = 0\n"
+        "[retention.legal_hold]\nsessions = ['s2']\n"
+    )
+    with memgraph_ops.open(home) as mg:
+        mg.ingest(session("s1", 2) + session("s2", 2))  # dated 2026-01-01: long inactive
+        mg.compact(redact=no_redaction)
+    resources = {"store": StoreResource(home=str(home))}
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([vault], resources=resources, instance=instance)
+        assert result.success
+        (event,) = result.get_asset_materialization_events()
+        meta = event.event_specific_data.materialization.metadata  # type: ignore[union-attr]
+        assert meta["archived_sessions"].value == 1
+        assert meta["held_sessions"].value == 1
+        assert meta["vault_sessions"].value == 1
+        again = dg.materialize([vault], resources=resources, instance=instance)
+        (event,) = again.get_asset_materialization_events()
+        assert event.event_specific_data.materialization.metadata["archived_sessions"].value == 0  # type: ignore[union-attr]
+
+        run = restore_session_job.execute_in_process(
+            run_config={"ops": {"restore_session": {"config": {"session_id": "s1"}}}},
+            resources=resources,
+            instance=instance,
+        )
+        assert run.success
+    with memgraph_ops.open(home) as mg:
+        assert [c["prompt"]["content"] for c in mg.store.context("s1")] == [
+            "question 0",
+            "question 1",
+        ]
