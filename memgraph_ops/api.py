@@ -135,6 +135,7 @@ class Memgraph:
             redact=redact,
             lock_dir=s.home,
             progress=progress,
+            tenant_hot_windows=self.retention_policy().hot_windows(),
         )
 
     # vault and retention -----------------------------------------------------------------------

@@ -133,6 +133,10 @@ def _parser() -> argparse.ArgumentParser:
     compact.add_argument("--dry-run", action="store_true")
     compact.set_defaults(run=_vault_compact)
 
+    from memgraph_ops.observatory.cli import register as register_observatory
+
+    register_observatory(sub, common)
+
     p = sub.add_parser(
         "status", parents=[common], help="counts, logical and physical bytes per layer"
     )

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from memgraph_ops import load_settings
-from pipelines.assets import compaction, vault
+from pipelines.assets import compaction, observatory, vault
 from pipelines.resources import LakeResource, PrivacyResource, StoreResource
 
 compaction_job = dg.define_asset_job(
@@ -18,11 +18,17 @@ compaction_job = dg.define_asset_job(
 def build_definitions() -> dg.Definitions:
     every = max(1, load_settings().compact_every_minutes)
     return dg.Definitions(
-        assets=[compaction.hot_events, compaction.lake_tables, *vault.assets],
-        asset_checks=compaction.checks,
-        jobs=[compaction_job, *vault.jobs],
+        assets=[
+            compaction.hot_events,
+            compaction.lake_tables,
+            *vault.assets,
+            *observatory.assets,
+        ],
+        asset_checks=[*compaction.checks, *observatory.checks],
+        jobs=[compaction_job, *vault.jobs, *observatory.jobs],
         schedules=[
             *vault.schedules,
+            *observatory.schedules,
             dg.ScheduleDefinition(
                 name="compaction_schedule",
                 job=compaction_job,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import fcntl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
@@ -88,6 +88,7 @@ def compact(
     redact: Redactor = no_redaction,
     lock_dir: Path | None = None,
     progress: Progress | None = None,
+    tenant_hot_windows: Mapping[str, timedelta] | None = None,
 ) -> CompactionReport:
     """Move every event past the lake's watermark into the lake, then trim HOT.
 
@@ -115,6 +116,7 @@ def compact(
             compacted_through=report.watermark_after,
             hot_window=hot_window,
             dedupe_window=dedupe_window,
+            tenant_hot_windows=tenant_hot_windows,
         )
     report.versions = {name: lake.version(name) for name in marks}
     report.seconds = round(time.perf_counter() - started, 3)

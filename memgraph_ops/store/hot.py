@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
@@ -486,27 +486,44 @@ class Store:
                 yield table.cast(STORED_EVENT_SCHEMA)
 
     def trim(
-        self, *, compacted_through: int, hot_window: timedelta, dedupe_window: timedelta
+        self,
+        *,
+        compacted_through: int,
+        hot_window: timedelta,
+        dedupe_window: timedelta,
+        tenant_hot_windows: Mapping[str, timedelta] | None = None,
     ) -> int:
         """Drop events the lake already has (seq <= `compacted_through`) once they are older
-        than the hot window; remember their ids for the dedupe window. Returns rows dropped."""
+        than the hot window (of their tenant, if it has its own); remember their ids for the
+        dedupe window. Returns rows dropped."""
         now = datetime.now(UTC)
-        cutoff = now - hot_window
+        cutoffs = pa.table(
+            {
+                "tenant": pa.array(list(tenant_hot_windows or {}), pa.string()),
+                "cutoff": pa.array(
+                    [now - w for w in (tenant_hot_windows or {}).values()],
+                    pa.timestamp("us", "UTC"),
+                ),
+            }
+        )
+        expired = (
+            "seq <= ? AND ingested_at <= coalesce("
+            "(SELECT c.cutoff FROM _cutoffs c WHERE c.tenant = events.tenant), ?)"
+        )
         with self._lock:
             con = self._con
+            con.register("_cutoffs", cutoffs)
             con.execute("BEGIN")
             try:
                 con.execute(
-                    """
-                    INSERT INTO retired_events
-                    SELECT event_id, id, seq, ? FROM events WHERE seq <= ? AND ingested_at <= ?
-                    """,
-                    [now, compacted_through, cutoff],
+                    f"INSERT INTO retired_events SELECT event_id, id, seq, ? FROM events "
+                    f"WHERE {expired}",
+                    [now, compacted_through, now - hot_window],
                 )
                 dropped = _scalar(
                     con,
-                    "DELETE FROM events WHERE seq <= ? AND ingested_at <= ?",
-                    [compacted_through, cutoff],
+                    f"DELETE FROM events WHERE {expired}",
+                    [compacted_through, now - hot_window],
                 )
                 con.execute(
                     "DELETE FROM retired_events WHERE retired_at < ?", [now - dedupe_window]
@@ -516,6 +533,8 @@ class Store:
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+            finally:
+                con.unregister("_cutoffs")
         return int(dropped)
 
     # sessions restored from the vault -------------------------------------------------------

@@ -679,10 +679,23 @@ def _summaries(nodes: pl.DataFrame, edges: pl.DataFrame) -> pl.DataFrame:
             pl.col("updated_at").max().alias("last_at"),
             pl.col("last_seq").max().alias("max_seq"),
         )
-        .join(nodes.group_by("session_id").agg(nodes=pl.len()), on="session_id", how="left")
+        .join(
+            nodes.group_by("session_id").agg(
+                nodes=pl.len(),
+                prompts=(pl.col("type") == "Prompt").sum(),
+                responses=(pl.col("type") == "Response").sum(),
+                tool_invocations=(pl.col("type") == "ToolInvocation").sum(),
+            ),
+            on="session_id",
+            how="left",
+        )
         .join(edges.group_by("session_id").agg(edges=pl.len()), on="session_id", how="left")
         .join(sessions, on="session_id", how="left")
-        .with_columns(pl.col("nodes", "edges").cast(pl.Int64).fill_null(0))
+        .with_columns(
+            pl.col("nodes", "edges", "prompts", "responses", "tool_invocations")
+            .cast(pl.Int64)
+            .fill_null(0)
+        )
     )
 
 

@@ -10,6 +10,7 @@ import polars as pl
 from memgraph_ops.errors import TransientError
 from memgraph_ops.lake import compact
 from memgraph_ops.privacy import find_leaks
+from memgraph_ops.retention import RetentionPolicy
 from memgraph_ops.workload import pii_sidecar_path
 from pipelines.resources import LakeResource, PrivacyResource, StoreResource
 
@@ -57,6 +58,7 @@ def lake_tables(
                 hot_window=settings.hot_window,
                 dedupe_window=settings.dedupe_window,
                 lock_dir=settings.home,
+                tenant_hot_windows=RetentionPolicy.from_mapping(settings.retention).hot_windows(),
                 progress=lambda done, total: context.log.info(f"compacted {done}/{total} events"),
             )
     except TransientError as exc:

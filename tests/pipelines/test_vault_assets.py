@@ -51,3 +51,18 @@ def test_retention_asset_reports_counts_and_restore_job_takes_the_session(home: 
             "question 0",
             "question 1",
         ]
+
+
+def test_observatory_totals_still_match_after_sessions_move_to_the_vault(home: Path) -> None:
+    from memgraph_ops import observatory
+    from pipelines.assets.observatory import daily_totals_match_lake
+    from pipelines.resources import LakeResource
+
+    with memgraph_ops.open(home) as mg:
+        mg.ingest(session("s1", 2) + session("s2", 3))
+        mg.compact(redact=no_redaction)
+        observatory.refresh(mg)
+        mg.archive(["s2"])
+    result = daily_totals_match_lake(LakeResource(home=str(home)))
+    assert result.passed, result.metadata
+    assert result.metadata["lake_prompts"].value == 5  # 2 in the lake + 3 archived

@@ -272,3 +272,23 @@ def test_context_cache_sees_every_later_write(store: Store) -> None:
     # what a fresh process (cold cache) reads is the same
     store._context_cache.clear()
     assert store.context("s1", last=10) == after
+
+
+def test_a_tenant_can_keep_events_in_hot_longer_than_the_default(tmp_path: Path) -> None:
+    from tests.factories import event as make_event
+
+    with Store.open(tmp_path / "hot.duckdb") as store:
+        store.ingest(
+            [
+                make_event("a", "Agent", "agent-a", name="a", tenant="acme"),
+                make_event("b", "Agent", "agent-b", name="b", tenant="globex"),
+            ]
+        )
+        dropped = store.trim(
+            compacted_through=store.max_seq(),
+            hot_window=timedelta(0),
+            dedupe_window=timedelta(days=1),
+            tenant_hot_windows={"globex": timedelta(hours=5)},
+        )
+        assert dropped == 1
+        assert store.node("agent-b") is not None and store.node("agent-a") is None
