@@ -31,8 +31,16 @@ TEMPLATES = [f"T{i}.TPL.{i:03d}" for i in range(12)]
 PARENT = {i: (i - 1) // 2 if i else None for i in range(12)}  # a binary inheritance tree
 
 
-def synth(root: Path, edges_target: int, *, seed: int = 1, start: datetime = T0,
-          prefix: str = "", days: float = 30.0, write_globals: bool = True) -> dict[str, int]:  # fmt: skip
+def synth(
+    root: Path,
+    edges_target: int,
+    *,
+    seed: int = 1,
+    start: datetime = T0,
+    prefix: str = "",
+    days: float = 30.0,
+    write_globals: bool = True,
+) -> dict[str, int]:
     rng = np.random.default_rng(seed)
     n_prompts = int(edges_target / 3.83)
     per_session = 8
@@ -63,47 +71,122 @@ def synth(root: Path, edges_target: int, *, seed: int = 1, start: datetime = T0,
     tid = np.char.add(f"{prefix}t", np.arange(n_prompts).astype(str))
     transfer = rng.random(n_prompts) < 0.10
     tenants = np.array(["acme", "globex", "initech"])[sessions % 3]
-    prompts = pl.DataFrame({"id": pid, "type": "Prompt", "tenant": tenants, "session_id": sid,
-                            "created_at": created, "model": "gpt-4o",
-                            "template_id": pl.Series(np.array(TEMPLATES)[tmpl]).zip_with(pl.Series(has_t), pl.Series([None], dtype=pl.String)),
-                            "template_version": pl.Series(["1.0.0"] * n_prompts).zip_with(pl.Series(has_t), pl.Series([None], dtype=pl.String)),
-                            "is_system": False})  # fmt: skip
-    responses = pl.DataFrame({"id": rid, "type": "Response", "tenant": tenants, "session_id": sid,
-                              "created_at": created, "prompt_id": pid,
-                              "prompt_tokens": rng.integers(100, 8000, n_prompts),
-                              "completion_tokens": rng.integers(10, 800, n_prompts),
-                              "model": "gpt-4o-2024-11-20"}).with_columns(
-        (pl.col("prompt_tokens") + pl.col("completion_tokens")).alias("total_tokens"))  # fmt: skip
-    tools = pl.DataFrame({"id": tid, "type": "ToolInvocation", "tenant": tenants, "session_id": sid,
-                          "created_at": created, "response_id": rid, "tool_name": np.array(
-                              ["search", "sql", "http", "ticket"])[rng.integers(0, 4, n_prompts)],
-                          "success": rng.random(n_prompts) > 0.08,
-                          "duration_ms": rng.lognormal(6, 1, n_prompts)}).filter(pl.Series(has_tool))  # fmt: skip
+    prompts = pl.DataFrame(
+        {
+            "id": pid,
+            "type": "Prompt",
+            "tenant": tenants,
+            "session_id": sid,
+            "created_at": created,
+            "model": "gpt-4o",
+            "template_id": pl.Series(np.array(TEMPLATES)[tmpl]).zip_with(
+                pl.Series(has_t), pl.Series([None], dtype=pl.String)
+            ),
+            "template_version": pl.Series(["1.0.0"] * n_prompts).zip_with(
+                pl.Series(has_t), pl.Series([None], dtype=pl.String)
+            ),
+            "is_system": False,
+        }
+    )
+    responses = pl.DataFrame(
+        {
+            "id": rid,
+            "type": "Response",
+            "tenant": tenants,
+            "session_id": sid,
+            "created_at": created,
+            "prompt_id": pid,
+            "prompt_tokens": rng.integers(100, 8000, n_prompts),
+            "completion_tokens": rng.integers(10, 800, n_prompts),
+            "model": "gpt-4o-2024-11-20",
+        }
+    ).with_columns((pl.col("prompt_tokens") + pl.col("completion_tokens")).alias("total_tokens"))
+    tools = pl.DataFrame(
+        {
+            "id": tid,
+            "type": "ToolInvocation",
+            "tenant": tenants,
+            "session_id": sid,
+            "created_at": created,
+            "response_id": rid,
+            "tool_name": np.array(["search", "sql", "http", "ticket"])[
+                rng.integers(0, 4, n_prompts)
+            ],
+            "success": rng.random(n_prompts) > 0.08,
+            "duration_ms": rng.lognormal(6, 1, n_prompts),
+        }
+    ).filter(pl.Series(has_tool))
     nodes = pl.concat([prompts, responses, tools], how="diagonal_relaxed")
     if write_globals:
-        glob = pl.DataFrame({"id": AGENTS + TEMPLATES, "type": ["Agent"] * 9 + ["Template"] * 12,
-                             "created_at": [start] * 21, "name": AGENTS + TEMPLATES,
-                             "version": [None] * 9 + ["1.0.0"] * 12,
-                             "parent_id": [None] * 9 + [TEMPLATES[p] if p is not None else None for p in PARENT.values()]})  # fmt: skip
+        glob = pl.DataFrame(
+            {
+                "id": AGENTS + TEMPLATES,
+                "type": ["Agent"] * 9 + ["Template"] * 12,
+                "created_at": [start] * 21,
+                "name": AGENTS + TEMPLATES,
+                "version": [None] * 9 + ["1.0.0"] * 12,
+                "parent_id": [None] * 9
+                + [TEMPLATES[p] if p is not None else None for p in PARENT.values()],
+            }
+        )
         nodes = pl.concat([nodes, glob], how="diagonal_relaxed")
     nodes = nodes.with_columns(pl.lit(1, pl.Int64).alias("last_seq"))
-    follows = pl.DataFrame({"src": pid[pos > 0], "dst": pid[np.flatnonzero(pos > 0) - 1],
-                            "type": "FOLLOWS", "session_id": sid[pos > 0], "created_at": created.filter(pl.Series(pos > 0))})  # fmt: skip
+    follows = pl.DataFrame(
+        {
+            "src": pid[pos > 0],
+            "dst": pid[np.flatnonzero(pos > 0) - 1],
+            "type": "FOLLOWS",
+            "session_id": sid[pos > 0],
+            "created_at": created.filter(pl.Series(pos > 0)),
+        }
+    )
     base = {"tenant": tenants, "session_id": sid, "created_at": created}
     e = [
         follows,
-        pl.DataFrame({"src": rid, "dst": pid, "type": "RESPONDS_TO", **base,
-                      "latency_ms": rng.lognormal(7, 0.6, n_prompts)}),
-        pl.DataFrame({"src": pid, "dst": np.array(AGENTS)[agent], "type": "HANDLED_BY", **base,
-                      "duration_ms": rng.lognormal(8, 0.5, n_prompts)}),
-        pl.DataFrame({"src": pid, "dst": np.array(TEMPLATES)[tmpl], "type": "INSTANTIATES", **base}).filter(pl.Series(has_t)),
-        pl.DataFrame({"src": rid, "dst": tid, "type": "INVOKES", **base}).filter(pl.Series(has_tool)),
-        pl.DataFrame({"src": rid, "dst": np.array(AGENTS)[rng.integers(0, 9, n_prompts)], "type": "TRANSFERS_TO", **base}).filter(pl.Series(transfer)),
-    ]  # fmt: skip
+        pl.DataFrame(
+            {
+                "src": rid,
+                "dst": pid,
+                "type": "RESPONDS_TO",
+                **base,
+                "latency_ms": rng.lognormal(7, 0.6, n_prompts),
+            }
+        ),
+        pl.DataFrame(
+            {
+                "src": pid,
+                "dst": np.array(AGENTS)[agent],
+                "type": "HANDLED_BY",
+                **base,
+                "duration_ms": rng.lognormal(8, 0.5, n_prompts),
+            }
+        ),
+        pl.DataFrame(
+            {"src": pid, "dst": np.array(TEMPLATES)[tmpl], "type": "INSTANTIATES", **base}
+        ).filter(pl.Series(has_t)),
+        pl.DataFrame({"src": rid, "dst": tid, "type": "INVOKES", **base}).filter(
+            pl.Series(has_tool)
+        ),
+        pl.DataFrame(
+            {
+                "src": rid,
+                "dst": np.array(AGENTS)[rng.integers(0, 9, n_prompts)],
+                "type": "TRANSFERS_TO",
+                **base,
+            }
+        ).filter(pl.Series(transfer)),
+    ]
     if write_globals:
-        e.append(pl.DataFrame({"src": [TEMPLATES[c] for c, p in PARENT.items() if p is not None],
-                               "dst": [TEMPLATES[p] for p in PARENT.values() if p is not None],
-                               "type": "INHERITS", "created_at": [start] * 11}))  # fmt: skip
+        e.append(
+            pl.DataFrame(
+                {
+                    "src": [TEMPLATES[c] for c, p in PARENT.items() if p is not None],
+                    "dst": [TEMPLATES[p] for p in PARENT.values() if p is not None],
+                    "type": "INHERITS",
+                    "created_at": [start] * 11,
+                }
+            )
+        )
     edges = pl.concat(e, how="diagonal_relaxed").with_columns(
         (pl.col("src") + "|" + pl.col("type") + "|" + pl.col("dst")).alias("id"),
         pl.lit(1, pl.Int64).alias("last_seq"),
@@ -114,8 +197,13 @@ def synth(root: Path, edges_target: int, *, seed: int = 1, start: datetime = T0,
     nodes = nodes.with_columns(pl.lit(None, pl.String).alias("error"))
     mode = "overwrite" if write_globals else "append"
     for name, frame in (("nodes", nodes), ("edges", edges)):
-        write_deltalake(str(root / "lake" / name), frame.to_arrow(), mode=mode, partition_by=["type"],
-                        schema_mode="merge")  # fmt: skip
+        write_deltalake(
+            str(root / "lake" / name),
+            frame.to_arrow(),
+            mode=mode,
+            partition_by=["type"],
+            schema_mode="merge",
+        )
     return {"nodes": nodes.height, "edges": edges.height}
 
 
@@ -177,8 +265,15 @@ def phase(args: list[str]) -> dict[str, Any]:
         _ = rng
     elif kind == "hour":
         last = lake.scan("nodes").select(pl.col("created_at").max()).collect().item()
-        synth(root, 20_000, seed=9, start=last + timedelta(days=1), prefix="h", days=1 / 24,
-              write_globals=False)  # fmt: skip
+        synth(
+            root,
+            20_000,
+            seed=9,
+            start=last + timedelta(days=1),
+            prefix="h",
+            days=1 / 24,
+            write_globals=False,
+        )
         t = time.perf_counter()
         # the synthetic lake has no compaction watermarks, so name the new day explicitly
         new_day = (last + timedelta(days=1)).date()
@@ -194,8 +289,12 @@ def phase(args: list[str]) -> dict[str, Any]:
 
 
 def child(*args: str) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, "-m", "benchmarks.observatory", "--phase", *args],
-                          check=True, capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.observatory", "--phase", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     print(json.dumps(result), file=sys.stderr)
     return result

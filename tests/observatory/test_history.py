@@ -64,7 +64,7 @@ def test_bad_as_of_is_a_clear_input_error(lake: Lake, as_of: str, message: str) 
 
 
 def test_unknown_template_is_a_clear_input_error(lake: Lake) -> None:
-    with pytest.raises(InputError, match="unknown template 'NoSuch.TPL.1'"):
+    with pytest.raises(InputError, match=r"unknown template 'NoSuch\.TPL\.1'"):
         history.lineage_as_of(lake, "NoSuch.TPL.1")
 
 

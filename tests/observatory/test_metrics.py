@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -75,7 +76,7 @@ def _handoffs(session: str, agents: list[str]) -> pl.DataFrame:
     rows = [
         {"id": f"{session}-{i}", "tenant": "acme", "session_id": session,
          "created_at": T0 + timedelta(minutes=i), "from_agent": a, "to_agent": b}
-        for i, (a, b) in enumerate(zip(agents, agents[1:], strict=False))
+        for i, (a, b) in enumerate(itertools.pairwise(agents))
     ]  # fmt: skip
     schema = {"id": pl.String, "tenant": pl.String, "session_id": pl.String,
               "created_at": pl.Datetime("us", "UTC"), "from_agent": pl.String, "to_agent": pl.String}  # fmt: skip

@@ -96,7 +96,7 @@ def test_structure_tables_count_the_lake(lake: Lake, reference: nx.MultiDiGraph)
 
 def test_traversal_depth_5_equals_networkx(encoded, reference: nx.MultiDiGraph, lake: Lake) -> None:  # type: ignore[no-untyped-def]
     index = TraversalIndex(encoded)
-    starts = lake.nodes(types=["Prompt"])["id"].head(15).to_list() + ["SecurityReview.TPL.007"]
+    starts = [*lake.nodes(types=["Prompt"])["id"].head(15).to_list(), "SecurityReview.TPL.007"]
     for start in starts:
         for direction, graph in (("out", reference), ("in", reference.reverse(copy=False))):
             expected = nx.single_source_shortest_path_length(graph, start, cutoff=5)
