@@ -110,7 +110,8 @@ def main() -> None:
         "erase_seconds_total": round(t2 - t1, 2),
         "erase_seconds_recorded": receipt.get("seconds"),
         "verification": receipt.get("verification", {}).get("passed"),
-        "rows": {k: v for k, v in receipt["counts"].items()},
+        "rows": dict(receipt["counts"]),
+        "timings": receipt.get("timings"),
         "lake_files_planned": len(planned["lake_files"]),
     }
     print(json.dumps(result, indent=1))

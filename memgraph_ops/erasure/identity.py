@@ -34,6 +34,8 @@ class Identity:
     """Every pseudonym token of the subject's values (user tokens included)."""
     sessions: list[str] = field(default_factory=list)
     """The subject's own sessions: erased whole, everywhere."""
+    node_ids: list[str] = field(default_factory=list)
+    """Ids of the nodes of those sessions: edges touching them go too, session or not."""
 
     @property
     def digests(self) -> list[str]:

@@ -105,6 +105,8 @@ def _own(identity: Identity, names: list[str]) -> pl.Expr:
         own = own | ((pl.col("type") == "Session") & pl.col("id").is_in(identity.sessions))
     if "user_id" in names:
         own = own | pl.col("user_id").is_in(identity.user_tokens + identity.user_ids)
+    if {"src", "dst"} <= set(names) and identity.node_ids:
+        own = own | pl.col("src").is_in(identity.node_ids) | pl.col("dst").is_in(identity.node_ids)
     return own.fill_null(False)
 
 
@@ -244,6 +246,9 @@ def _predicate(identity: Identity, names: list[str], strings: list[str]) -> str:
     users = identity.user_tokens + identity.user_ids
     if "user_id" in names and users:
         parts.append(f"user_id IN ({_sql_list(users)})")
+    if {"src", "dst"} <= set(names) and identity.node_ids:
+        nodes = _sql_list(identity.node_ids)
+        parts.append(f"src IN ({nodes}) OR dst IN ({nodes})")
     for column in strings:
         for needle in identity.needles:
             like = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -39,6 +39,10 @@ if TYPE_CHECKING:
     from memgraph_ops.store import Store
 
 
+SESSION_NODE_TYPES = ("Session", "Prompt", "Response", "ToolInvocation")
+"""Node types that belong to one session (Agents, Templates and context sources are shared)."""
+
+
 class ErasureFailed(MemgraphError):
     """An erasure could not be completed or verified; the request stays queued as failed."""
 
@@ -97,9 +101,16 @@ def _context(mg: Memgraph, subject: Subject, known_sessions: list[str]) -> _Cont
     log = mg.lake.scan("event_log").filter(
         pl.col("session_id").is_in(identity.sessions) | pl.col("id").is_in(identity.sessions)
     )
-    ids = log.select("event_id", "id").collect()
+    ids = log.select("event_id", "id", "kind", "type").collect()
     subject_ids = hot.SubjectIds(
         ids["event_id"].to_list(), sorted(set(ids["id"].drop_nulls().to_list()))
+    )
+    identity.node_ids = sorted(
+        set(
+            ids.filter((pl.col("kind") == "node") & pl.col("type").is_in(SESSION_NODE_TYPES))[
+                "id"
+            ].drop_nulls()
+        )
     )
     return _Context(mg, keys, identity, subject_ids, tables)
 
@@ -228,10 +239,22 @@ def _execute(mg: Memgraph, queue: Queue, request: Request) -> None:
     counts: dict[str, Any] = progress.setdefault("counts", {})
     files: list[str] = progress.setdefault("files", [])
     started = time.perf_counter()
+    timings: dict[str, float] = progress.setdefault("timings", {})
+    mark = [started]
+
+    def lap(phase: str) -> None:
+        now = time.perf_counter()
+        timings[phase] = round(timings.get(phase, 0.0) + now - mark[0], 3)
+        mark[0] = now
 
     found = _find(ctx)
+    lap("plan")
     if not progress.get("started"):
         progress["found"] = _anything(found)
+        # DuckDB keeps deleted bytes (rows trimmed by compaction too) in free blocks that no
+        # scan can read back reliably (strings are compressed): rewrite the file whenever the
+        # subject had data anywhere.
+        progress["hot_dirty"] = progress["found"]
         progress["plan"] = _summary(found)
         progress["started"] = datetime.now(UTC).isoformat()
         queue.save(request)
@@ -250,7 +273,9 @@ def _execute(mg: Memgraph, queue: Queue, request: Request) -> None:
         progress["hot_dirty"] = True
         queue.save(request)
     failpoint("erase:after_hot")
-    if progress.get("hot_dirty") and not progress.get("hot_rewritten"):
+    lap("hot")
+    rewrite = progress.get("hot_dirty") and not progress.get("hot_rewritten")
+    if rewrite and mg.settings.store_path.exists():
         size = _rewrite_store(mg)
         files.append(str(mg.settings.store_path))
         progress["hot_rewritten"] = True
@@ -264,6 +289,7 @@ def _execute(mg: Memgraph, queue: Queue, request: Request) -> None:
         files.extend(done["files"])
         queue.save(request)
     failpoint("erase:after_vault")
+    lap("vault")
 
     dirty: set[str] = set(progress.get("dirty_tables", []))
     for name, hits in found["lake"].items():
@@ -289,8 +315,10 @@ def _execute(mg: Memgraph, queue: Queue, request: Request) -> None:
     progress["dirty_tables"] = []
     queue.save(request)
     failpoint("erase:before_verify")
+    lap("lake")
 
     verification = _verify(mg, ctx)
+    lap("verify")
     progress["seconds"] = round(progress.get("seconds", 0) + time.perf_counter() - started, 3)
     if verification["hits"] and not (subject.mode == "list" and verification["only_listed"]):
         raise ErasureFailed(
@@ -313,6 +341,7 @@ def _execute(mg: Memgraph, queue: Queue, request: Request) -> None:
         "verification": {k: v for k, v in verification.items() if k != "hits"}
         | {"places": len(verification["hits"])},
         "seconds": progress["seconds"],
+        "timings": timings,
     }
     document["signature"] = keys.sign(document)
     failpoint("erase:before_receipt")
