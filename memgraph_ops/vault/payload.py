@@ -23,9 +23,10 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import polars as pl
+import pyarrow as pa
 
 from memgraph_ops.lake.tables import EDGES_SCHEMA, NODES_SCHEMA
 
@@ -103,8 +104,8 @@ def decode_session(payload: bytes, blocks: Mapping[str, bytes]) -> SessionRows:
         raise ValueError(f"unknown vault payload format {doc.get('format')!r}")
     session = doc["session_id"]
     return SessionRows(
-        _frame(session, doc.get("nodes") or {}, NODES, blocks),
-        _frame(session, doc.get("edges") or {}, EDGES, blocks),
+        _frame(session, doc.get("nodes") or {}, NODES_SCHEMA, blocks),
+        _frame(session, doc.get("edges") or {}, EDGES_SCHEMA, blocks),
     )
 
 
@@ -192,33 +193,32 @@ def _documents(frame: pl.DataFrame, name: str) -> pl.DataFrame:
 
 def _frame(
     session_id: str,
-    columns: Mapping[str, list[object]],
-    schema: pl.Schema,
+    columns: Mapping[str, list[Any]],
+    schema: pa.Schema,
     blocks: Mapping[str, bytes],
 ) -> pl.DataFrame:
+    """One table of a session, built straight into Arrow (restore latency: a session is small,
+    and per-column polars expressions would cost more than the data)."""
     rows = len(columns.get("id", []))
-    data = {name: columns.get(name, [None] * rows) for name in schema.names()}
-    data["session_id"] = [session_id] * rows
-    timestamps = [n for n, t in schema.items() if isinstance(t, pl.Datetime)]
-    frame = pl.DataFrame(
-        data,
-        schema={n: (pl.Int64 if n in timestamps else t) for n, t in schema.items()},
-        strict=False,
-    ).with_columns(
-        pl.from_epoch(pl.col(n), time_unit="us").dt.replace_time_zone("UTC") for n in timestamps
-    )
-    frame = frame.cast(schema)
-    if blocks and rows:
-        text = {BLOCK_PREFIX + d: b.decode() for d, b in blocks.items()}
-        frame = frame.with_columns(
-            pl.col(c).replace(text) for c, t in schema.items() if t == pl.String
-        )
-    missing = [
-        v[len(BLOCK_PREFIX) :]
-        for c, t in schema.items()
-        if t == pl.String
-        for v in frame[c].filter(frame[c].str.starts_with(BLOCK_PREFIX)).to_list()
-    ]
-    if missing:
-        raise KeyError(f"payload refers to blocks that were not supplied: {sorted(set(missing))}")
-    return frame
+    arrays = []
+    for field in schema:
+        values = columns.get(field.name)
+        if field.name == "session_id":
+            values = [session_id] * rows
+        elif values is None:
+            arrays.append(pa.nulls(rows, field.type))
+            continue
+        elif field.type == pa.string():
+            values = [_resolve(v, blocks) for v in values]
+        arrays.append(pa.array(values, field.type))
+    return pl.DataFrame(pa.Table.from_arrays(arrays, schema=schema))
+
+
+def _resolve(value: str | None, blocks: Mapping[str, bytes]) -> str | None:
+    if value is None or not value.startswith(BLOCK_PREFIX):
+        return value
+    digest = value[len(BLOCK_PREFIX) :]
+    try:
+        return blocks[digest].decode()
+    except KeyError:
+        raise KeyError(f"payload refers to block {digest}, which was not supplied") from None

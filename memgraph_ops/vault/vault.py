@@ -604,36 +604,24 @@ def choose_dictionary(payloads: Sequence[bytes]) -> zstandard.ZstdCompressionDic
 def as_events(rows: SessionRows, now: datetime) -> pa.Table:
     """A session's lake rows as stored events (`STORED_EVENT_SCHEMA`): each node and edge as
     the upsert that last wrote it (its event id and seq), dated when it was created."""
-    names = STORED_EVENT_SCHEMA.names
+    renamed = {"seq": "last_seq", "event_id": "last_event_id", "occurred_at": "created_at"}
     parts = []
     for frame, kind in ((rows.nodes, "node"), (rows.edges, "edge")):
-        if frame.is_empty():
-            continue
-        given = set(frame.columns)
-        parts.append(
-            frame.select(
-                pl.col("last_seq").alias("seq"),
-                pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("ingested_at"),
-                pl.col("last_event_id").alias("event_id"),
-                pl.lit("upsert").alias("op"),
-                pl.lit(kind).alias("kind"),
-                *[
-                    pl.col(c)
-                    for c in names
-                    if c in given
-                    and c not in ("seq", "ingested_at", "event_id", "op", "kind", "occurred_at")
-                ],
-                pl.col("created_at").alias("occurred_at"),
-            )
-        )
-    if not parts:
-        return STORED_EVENT_SCHEMA.empty_table()
-    frame = pl.concat(parts, how="diagonal_relaxed")
-    return (
-        frame.select(pl.col(n) if n in frame.columns else pl.lit(None).alias(n) for n in names)
-        .to_arrow()
-        .cast(STORED_EVENT_SCHEMA)
-    )
+        table = frame.to_arrow()
+        n = table.num_rows
+        constants = {"ingested_at": now, "op": "upsert", "kind": kind}
+        columns = []
+        for target in STORED_EVENT_SCHEMA:
+            source = renamed.get(target.name, target.name)
+            if target.name in constants:
+                column = pa.array([constants[target.name]] * n, target.type)
+            elif source in table.column_names:
+                column = table[source].cast(target.type)
+            else:
+                column = pa.nulls(n, target.type)
+            columns.append(column)
+        parts.append(pa.Table.from_arrays(columns, schema=STORED_EVENT_SCHEMA))
+    return pa.concat_tables(parts)
 
 
 def _lake_rows(lake: Lake, sessions: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
