@@ -16,11 +16,14 @@ Needles are matched as given and lower-cased (clear values arrive as typed).
 from __future__ import annotations
 
 import gzip
+import os
 import re
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -51,14 +54,17 @@ def scan_root(
 ) -> list[Hit]:
     """Every place under `root` holding any needle. `databases` scans DuckDB files through a
     connection (the store's own, when it is open in this process)."""
-    words = sorted({w for n in needles if n for w in (n, n.lower())})
+    words = sorted({n for n in needles if n})
     if not words or not root.exists():
         return []
     dictionaries = _dictionaries(root)
-    hits: list[Hit] = []
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
-        hits.extend(scan_file(path, words, dictionaries=dictionaries, databases=databases))
-    return hits
+    files = sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink())
+    # Arrow, polars and zstd release the GIL: threads use every core
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        found = pool.map(
+            lambda p: scan_file(p, words, dictionaries=dictionaries, databases=databases), files
+        )
+        return [hit for hits in found for hit in hits]
 
 
 def scan_file(
@@ -72,8 +78,12 @@ def scan_file(
         data = path.read_bytes()
     except FileNotFoundError:  # removed while we walked (a concurrent vacuum)
         return []
-    pattern = re.compile(b"|".join(re.escape(n.encode()) for n in needles))
-    hits = [Hit(str(path), "raw")] if pattern.search(data) or pattern.search(data.lower()) else []
+    # ASCII needles are matched in any letter case; others also exactly as given (bytes.lower()
+    # folds ASCII letters only)
+    raw = sorted(
+        {n.lower().encode() for n in needles} | {n.encode() for n in needles if not n.isascii()}
+    )
+    hits = [Hit(str(path), "raw")] if _holds(data, raw) else []
     head = data[:16]
     if head.startswith(PARQUET_MAGIC):
         hits += [Hit(str(path), f"parquet:{c}") for c in _parquet_columns(path, needles)]
@@ -81,11 +91,11 @@ def scan_file(
         hits += [
             Hit(str(path), f"zstd:frame@{offset}")
             for offset, content in _frames(data, dictionaries or {})
-            if pattern.search(content) or pattern.search(content.lower())
+            if _holds(content, raw)
         ]
     elif head.startswith(GZIP_MAGIC):
         content = gzip.decompress(data)
-        if pattern.search(content) or pattern.search(content.lower()):
+        if _holds(content, raw):
             hits.append(Hit(str(path), "gzip"))
     elif head[8:12] == DUCKDB_MAGIC:
         scanner = (databases or {}).get(path)
@@ -94,8 +104,18 @@ def scan_file(
     return hits
 
 
+def _holds(data: bytes, needles: list[bytes]) -> bool:
+    """Whether `data` holds any needle (lower-cased ones in any ASCII letter case)."""
+    lowered = data.lower()
+    return any(n in lowered or n in data for n in needles)
+
+
 def _parquet_columns(path: Path, needles: list[str]) -> list[str]:
-    table = pq.read_table(path)
+    schema = pq.read_schema(path)
+    text = [f.name for f in schema if not _plain(f.type)]
+    if not text:
+        return []
+    table = pq.read_table(path, columns=text)
     found = []
     for name in table.column_names:
         for leaf in _string_leaves(table.column(name)):
@@ -133,18 +153,20 @@ def _leaves(array: pa.Array) -> Iterable[pa.Array | None]:
         yield from _leaves(array.flatten())
 
 
+def _plain(kind: pa.DataType) -> bool:
+    """Types that cannot hold text (numbers, times, booleans)."""
+    return bool(
+        pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
+        or pa.types.is_temporal(kind) or pa.types.is_decimal(kind) or pa.types.is_null(kind)
+    )  # fmt: skip
+
+
 def _contains(array: pa.Array, needles: list[str]) -> bool:
     if pa.types.is_large_binary(array.type):
-        pattern = re.compile(b"|".join(re.escape(n.encode()) for n in needles))
-        return any(v is not None and pattern.search(v.lower() + v) for v in array.to_pylist())
-    lowered = pc.utf8_lower(array)
-    for needle in needles:
-        if (
-            pc.any(pc.match_substring(array, needle)).as_py()
-            or pc.any(pc.match_substring(lowered, needle.lower())).as_py()
-        ):
-            return True
-    return False
+        raw = [n.encode() for n in needles]
+        return any(v is not None and _holds(v, raw) for v in array.to_pylist())
+    series = pl.Series(pc.cast(array, pa.large_string()))
+    return bool(series.str.contains_any(needles, ascii_case_insensitive=True).any())
 
 
 def _frames(
@@ -207,9 +229,8 @@ def duckdb_places(path: Path, needles: list[str], con: object | None = None) -> 
         for table, column, kind in columns:
             value = f'"{column}"' if kind == "VARCHAR" else f"array_to_string(\"{column}\", ' ')"
             (count,) = connection.execute(
-                f'SELECT count(*) FROM "{table}" WHERE regexp_matches(lower({value}), ?) '
-                f"OR regexp_matches({value}, ?)",
-                [pattern.lower(), pattern],
+                f'SELECT count(*) FROM "{table}" WHERE regexp_matches(lower({value}), ?)',
+                [pattern.lower()],
             ).fetchall()[0]
             if count:
                 places.append(f"{table}.{column}")
