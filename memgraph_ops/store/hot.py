@@ -555,12 +555,14 @@ class Store:
                 if current and current[0][0] == generation:
                     con.execute("ROLLBACK")
                     return False
-                con.execute("DELETE FROM restored_events WHERE session_id = ?", [session_id])
+                if current:  # an older generation: replace it
+                    con.execute("DELETE FROM restored_events WHERE session_id = ?", [session_id])
+                    con.execute("DELETE FROM vault_restores WHERE session_id = ?", [session_id])
                 con.register("_restored", rows.cast(STORED_EVENT_SCHEMA))
                 con.execute("INSERT INTO restored_events SELECT * FROM _restored")
                 con.unregister("_restored")
                 con.execute(
-                    "INSERT OR REPLACE INTO vault_restores VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO vault_restores VALUES (?, ?, ?, ?, ?)",
                     [session_id, generation, rows.num_rows, datetime.now(UTC), expires_at],
                 )
                 con.execute("COMMIT")

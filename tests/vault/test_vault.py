@@ -121,6 +121,7 @@ def test_new_events_for_an_archived_session_are_merged_into_a_new_generation(
     mg: Memgraph,
 ) -> None:
     mg.archive(_build(mg))
+    assert mg.restore("s0").generation == 1
     mg.ingest([event("late", "Prompt", "s0-late", session_id="s0", content="back again", at=999)])
     mg.compact(redact=no_redaction)
     assert _where(mg, "s0") == {"lake", "vault"}
@@ -131,6 +132,10 @@ def test_new_events_for_an_archived_session_are_merged_into_a_new_generation(
     assert "back again" in rows.nodes["content"].to_list()
     assert "question 0" in rows.nodes["content"].to_list()
     assert mg.vault.index().filter(pl.col("session_id") == "s0")["generation"].item() == 2
+    again = mg.restore("s0")  # the newer generation replaces the restored copy
+    assert again.restored and again.generation == 2
+    assert mg.store.restored()["session_id"].to_list() == ["s0"]
+    assert mg.store.node("s0-late")["content"] == "back again"
     assert mg.vault.stats()["reclaimable_bytes"] > 0  # generation 1 is dead
     compacted = mg.vault.compact(min_dead_fraction=0.0)
     assert compacted.packs_rewritten and mg.vault.stats()["reclaimable_bytes"] == 0
