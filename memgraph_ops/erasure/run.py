@@ -209,7 +209,7 @@ def run(mg: Memgraph, request_id: str, *, lock_timeout: float = 600.0) -> Reques
         request.status, request.attempts, request.error = "running", request.attempts + 1, None
         queue.save(request)
         try:
-            _execute(mg, queue, request)
+            _execute(mg, queue, request, lock_timeout=lock_timeout)
         except Exception as exc:
             request.status = "failed"
             request.error = f"{type(exc).__name__}: {exc}"
@@ -222,7 +222,7 @@ def run(mg: Memgraph, request_id: str, *, lock_timeout: float = 600.0) -> Reques
         return request
 
 
-def _execute(mg: Memgraph, queue: Queue, request: Request) -> None:
+def _execute(mg: Memgraph, queue: Queue, request: Request, *, lock_timeout: float) -> None:
     keys, _ = _keys(mg)
     assert request.sealed is not None, "an unfinished request keeps its sealed subject"
     sealed = Sealed.unseal(keys, request.sealed)
@@ -291,27 +291,33 @@ def _execute(mg: Memgraph, queue: Queue, request: Request) -> None:
     failpoint("erase:after_vault")
     lap("vault")
 
-    dirty: set[str] = set(progress.get("dirty_tables", []))
-    for name, hits in found["lake"].items():
-        if hits.rows or hits.others:
-            why = f"erasure {request.request_id}"
-            result = lake.erase(identity, hits, re_redact=re_redact, why=why)
-            _add(counts, "pii_findings" if name == "pii_findings" else f"lake.{name}", result)
-            files.extend(f"{name}/{Path(f).relative_to(hits.path)}" for f in hits.files)
-        if hits.rows or hits.others or hits.log_hits or hits.superseded:
-            dirty.add(name)
-            progress["dirty_tables"] = sorted(dirty)
-            queue.save(request)
-        failpoint(f"erase:after_lake:{name}")
-    for name in sorted(dirty):
-        if name in ctx.lake_tables:
-            removed_files = lake.scrub_history(ctx.lake_tables[name], request_id=request.request_id)
-            files.extend(f"{name}/{f}" for f in removed_files)
-            _add(counts, "history", {f"{name}.files_deleted": len(removed_files)})
-    for path in vault.delta_tables(archive):
-        if lake.has_traces(identity, path):
-            removed_files = lake.scrub_history(path, request_id=request.request_id)
-            files.extend(f"vault/{f}" for f in removed_files)
+    # Vacuuming with zero retention deletes every file the log does not name, so no other
+    # writer of these tables may be mid-commit: compaction is locked out already, archiving
+    # and retention (which delete from the lake) take the vault's lock.
+    with file_lock(archive.root / ".lock", timeout=lock_timeout, what="the vault is busy"):
+        dirty: set[str] = set(progress.get("dirty_tables", []))
+        for name, hits in found["lake"].items():
+            if hits.rows or hits.others:
+                why = f"erasure {request.request_id}"
+                result = lake.erase(identity, hits, re_redact=re_redact, why=why)
+                _add(counts, "pii_findings" if name == "pii_findings" else f"lake.{name}", result)
+                files.extend(f"{name}/{Path(f).relative_to(hits.path)}" for f in hits.files)
+            if hits.rows or hits.others or hits.log_hits or hits.superseded:
+                dirty.add(name)
+                progress["dirty_tables"] = sorted(dirty)
+                queue.save(request)
+            failpoint(f"erase:after_lake:{name}")
+        for name in sorted(dirty):
+            if name in ctx.lake_tables:
+                removed_files = lake.scrub_history(
+                    ctx.lake_tables[name], request_id=request.request_id
+                )
+                files.extend(f"{name}/{f}" for f in removed_files)
+                _add(counts, "history", {f"{name}.files_deleted": len(removed_files)})
+        for path in vault.delta_tables(archive):
+            if lake.has_traces(identity, path):
+                removed_files = lake.scrub_history(path, request_id=request.request_id)
+                files.extend(f"vault/{f}" for f in removed_files)
     progress["dirty_tables"] = []
     queue.save(request)
     failpoint("erase:before_verify")
