@@ -9,7 +9,7 @@ from typing import Any
 
 import polars as pl
 
-from memgraph_ops import Memgraph
+from memgraph_ops import Memgraph, observatory
 from memgraph_ops.lake.tables import TABLES
 from memgraph_ops.privacy.pseudonyms import Pseudonymizer
 from memgraph_ops.privacy.redact import FINDINGS_SCHEMA, JSON_FIELDS, TEXT_FIELDS, Redaction
@@ -80,6 +80,7 @@ def build(mg: Memgraph) -> dict[str, list[str]]:
     table = mg.lake.table("nodes")
     assert table is not None
     table.create_checkpoint()
+    observatory.refresh(mg)  # derived tables under the lake root, some with session rows
     vault = Vault(mg.settings.home / "vault")
     vault.archive(mg.lake, ["subj-sess-0", "alice-11aa-sess-0"])
     vault.restore(mg.store, "subj-sess-0")

@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from memgraph_ops import Memgraph
+from memgraph_ops import Memgraph, observatory
 from memgraph_ops.erasure import (
     ErasureFailed,
     ErasureKeys,
@@ -78,6 +78,11 @@ def test_erasure_leaves_no_byte_of_the_subject_and_keeps_everyone_else(mg: Memgr
     assert ErasureKeys(bytes.fromhex(TEST_KEY)).verify(receipt)
     assert receipt["counts"]["vault"]["frames_removed"] == 1
     assert receipt["counts"]["hot"]["restored_events"] > 0
+    # derived tables: per-session rows of the subject go, anonymous aggregates stay
+    assert receipt["counts"]["lake.observatory/session_chains"]["deleted"] > 0
+    chains = observatory.table(mg, "session_chains")
+    assert not set(chains["session_id"].to_list()) & set(layout["subject"])
+    assert observatory.table(mg, "activity").height > 0
     assert receipts(mg.settings.lake_uri)["request_id"].to_list() == [request.request_id]
     stored = Queue(mg.settings.home).get(request.request_id)
     assert stored.sealed is None and SUBJECT not in json.dumps(stored.as_dict())
