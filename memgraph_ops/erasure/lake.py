@@ -117,8 +117,11 @@ def _mentions(identity: Identity, strings: list[str]) -> pl.Expr:
     return pl.any_horizontal(pl.col(c).str.contains_any(needles).fill_null(False) for c in strings)
 
 
-def find(identity: Identity, name: str, path: Path) -> TableHits:
-    """The subject's rows, other people's rows with the subject's values, and their files."""
+def find(identity: Identity, name: str, path: Path, *, mentions: bool = True) -> TableHits:
+    """The subject's rows, other people's rows with the subject's values, and their files.
+
+    `mentions=False` looks only for the subject's own rows (by session and user), without
+    reading text columns: for the re-check after execution, where the byte scan reads them."""
     hits = TableHits(name, str(path))
     table = _delta.open_table(str(path))
     if table is None:
@@ -135,13 +138,14 @@ def find(identity: Identity, name: str, path: Path) -> TableHits:
     if not current:
         return hits
     scan, strings, names = _rows(identity, table)
-    own, mentions = _own(identity, names), _mentions(identity, strings)
+    own = _own(identity, names)
+    mentioned = _mentions(identity, strings) if mentions else pl.lit(False)
     graph = name in GRAPH_TABLES
     session = (pl.col("session_id") if "session_id" in names else pl.lit(None, pl.String)).alias(
         "session_id"
     )
     found = (
-        scan.with_columns(_own=own, _mentions=mentions)
+        scan.with_columns(_own=own, _mentions=mentioned)
         .filter(pl.col("_own") | pl.col("_mentions"))
         .select("_file", "_own", "_mentions", session)
         .collect()

@@ -115,13 +115,13 @@ def _context(mg: Memgraph, subject: Subject, known_sessions: list[str]) -> _Cont
     return _Context(mg, keys, identity, subject_ids, tables)
 
 
-def _find(ctx: _Context) -> dict[str, Any]:
+def _find(ctx: _Context, *, mentions: bool = True) -> dict[str, Any]:
     """What every layer holds of the subject now."""
     identity = ctx.identity
     store = _store(ctx.mg)
     hot_hits = hot.find(store, identity, ctx.ids) if store is not None else hot.HotHits()
     tables = {
-        name: lake.find(identity, name, path)
+        name: lake.find(identity, name, path, mentions=mentions)
         for name, path in ctx.lake_tables.items()
         if name != lake.RECEIPT_TABLE
     }
@@ -323,7 +323,12 @@ def _execute(mg: Memgraph, queue: Queue, request: Request, *, lock_timeout: floa
     failpoint("erase:before_verify")
     lap("lake")
 
-    verification = _verify(mg, ctx)
+    listed = subject.mode == "list" and bool(
+        found["hot"].other_rows
+        or any(h.others for h in found["lake"].values())
+        or found["vault"].others
+    )
+    verification = _verify(mg, ctx, listed=listed)
     lap("verify")
     progress["seconds"] = round(progress.get("seconds", 0) + time.perf_counter() - started, 3)
     if verification["hits"] and not (subject.mode == "list" and verification["only_listed"]):
@@ -357,10 +362,10 @@ def _execute(mg: Memgraph, queue: Queue, request: Request, *, lock_timeout: floa
     queue.save(request)
 
 
-def _verify(mg: Memgraph, ctx: _Context) -> dict[str, Any]:
+def _verify(mg: Memgraph, ctx: _Context, *, listed: bool) -> dict[str, Any]:
     """Structured re-check (no layer holds the subject's rows) and a byte scan of the root."""
     ctx.lake_tables = lake.delta_tables(_lake_root(mg))
-    found = _find(ctx)
+    found = _find(ctx, mentions=False)
     left = _summary(found)
     rows_left = bool(
         found["hot"].total - found["hot"].other_rows
@@ -369,17 +374,12 @@ def _verify(mg: Memgraph, ctx: _Context) -> dict[str, Any]:
     )
     needles = ctx.identity.needles + [f'"{s}"' for s in ctx.identity.sessions]
     hits = scan(mg, needles)
-    others = bool(
-        found["hot"].other_rows
-        or any(h.others for h in found["lake"].values())
-        or found["vault"].others
-    )
     return {
         "scanned_root": True,
         "needles": len(needles),
         "rows_left": rows_left,
         "passed": not hits and not rows_left,
-        "only_listed": others and not rows_left,
+        "only_listed": listed and not rows_left,
         "left": left,
         "hits": [h.as_dict() for h in hits],
     }
