@@ -421,12 +421,12 @@ def _add(counts: dict[str, Any], layer: str, values: dict[str, Any]) -> None:
 
 
 def restore_guard(mg: Memgraph) -> Callable[[str], str | None]:
-    """For `Vault.refuse_restore`: refuses sessions that were erased."""
-    keys, _ = _keys(mg)
-    return tombstones.restore_refusal(mg.settings.home, keys)
+    """For `Vault.refuse_restore`: refuses sessions that were erased. Needs the pseudonym key
+    only once something was erased."""
+    return tombstones.restore_refusal(mg.settings.home, lambda: _keys(mg)[0])
 
 
 def ingest_guard(mg: Memgraph) -> Callable[[pl.DataFrame], pl.Series]:
-    """For `Store.refusal`: refuses re-ingest of erased sessions and erased users' old events."""
-    keys, _ = _keys(mg)
-    return tombstones.ingest_refusal(mg.settings.home, keys)
+    """For `Store.refusal`: refuses re-ingest of erased sessions and erased users' old events.
+    Needs the pseudonym key only once something was erased."""
+    return tombstones.ingest_refusal(mg.settings.home, lambda: _keys(mg)[0])

@@ -88,16 +88,34 @@ class _Cached:
         return self._stones
 
 
-def ingest_refusal(home: Path, keys: ErasureKeys) -> Callable[[pl.DataFrame], pl.Series]:
+class _LazyKeys:
+    """The erasure keys, loaded on first need: a data root that never erased anything needs
+    no pseudonym key to ingest or restore."""
+
+    def __init__(self, load: Callable[[], ErasureKeys]) -> None:
+        self._load = load
+        self._keys: ErasureKeys | None = None
+
+    def __call__(self) -> ErasureKeys:
+        if self._keys is None:
+            self._keys = self._load()
+        return self._keys
+
+
+def ingest_refusal(
+    home: Path, load_keys: Callable[[], ErasureKeys]
+) -> Callable[[pl.DataFrame], pl.Series]:
     """For `Store.refusal`: a reason per event of an erased session or an erased user's old
     Session events; null for every other event."""
     cache = _Cached(home)
+    lazy = _LazyKeys(load_keys)
 
     def refuse(events: pl.DataFrame) -> pl.Series:
         stones = cache.get()
         none = pl.Series("reason", [None] * events.height, dtype=pl.String)
         if not stones.sessions and not stones.users:
             return none
+        keys = lazy()
         sessions = pl.coalesce(
             pl.col("session_id"),
             pl.when((pl.col("kind") == "node") & (pl.col("type") == "Session")).then(pl.col("id")),
@@ -135,12 +153,18 @@ def ingest_refusal(home: Path, keys: ErasureKeys) -> Callable[[pl.DataFrame], pl
     return refuse
 
 
-def restore_refusal(home: Path, keys: ErasureKeys) -> Callable[[str], str | None]:
+def restore_refusal(
+    home: Path, load_keys: Callable[[], ErasureKeys]
+) -> Callable[[str], str | None]:
     """For `Vault.refuse_restore`: a reason for an erased session, None otherwise."""
     cache = _Cached(home)
+    lazy = _LazyKeys(load_keys)
 
     def refuse(session_id: str) -> str | None:
-        request = cache.get().sessions.get(keys.subject_hash("session", session_id))
+        stones = cache.get()
+        if not stones.sessions:
+            return None
+        request = stones.sessions.get(lazy().subject_hash("session", session_id))
         return None if request is None else f"it was erased by request {request}"
 
     return refuse

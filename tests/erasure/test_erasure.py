@@ -228,3 +228,12 @@ def test_other_peoples_archived_frames_are_rewritten_or_the_request_fails(mg: Me
         with pytest.raises(ErasureFailed, match="zstd:frame"):
             erase(mg, subject)
         assert receipts(mg.settings.lake_uri).is_empty()
+
+
+def test_guards_need_no_key_until_something_was_erased(
+    mg: Memgraph, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MEMGRAPH_PSEUDONYM_KEY")
+    mg.store.refusal = ingest_guard(mg)
+    assert mg.ingest(session("plain-1", 1)).accepted > 0
+    assert restore_guard(mg)("plain-1") is None
