@@ -326,6 +326,36 @@ class Vault:
             report.sessions_removed = len(gone)
             return report
 
+    def rewrite_sessions(
+        self,
+        session_ids: Sequence[str],
+        transform: Callable[[SessionRows], SessionRows],
+        *,
+        why: str,
+    ) -> CompactReport:
+        """Re-encode these sessions' frames through `transform` (e.g. re-redaction), then remove
+        the old frames physically. A session the transform leaves without rows is removed."""
+        with self._exclusive(False):
+            self._sweep()
+            targets = [s for s in sorted(set(session_ids)) if s in self._sessions]
+            if not targets:
+                return CompactReport()
+            prior = {s: self._sessions[s] for s in targets}
+            rewritten = [transform(self._decode(prior[s])) for s in targets]
+            nodes = pl.concat([r.nodes for r in rewritten], how="vertical_relaxed")
+            edges = pl.concat([r.edges for r in rewritten], how="vertical_relaxed")
+            kept = set(nodes["session_id"].to_list()) | set(edges["session_id"].to_list())
+            if kept:
+                self._write_sessions(nodes, edges, prior, ArchiveReport(), retrain=False)
+            failpoint("vault:rewrite_sessions:after_write")
+            emptied = sorted(set(targets) - kept)
+            keep = self._live.filter(
+                ~((pl.col("entry") == "session") & pl.col("key").is_in(emptied))
+            )
+            report = self._rewrite(keep, min_dead_fraction=0.0, dry_run=False, why=why)
+            report.sessions_removed = len(emptied)
+            return report
+
     def compact(self, *, min_dead_fraction: float = 0.25, dry_run: bool = False) -> CompactReport:
         """Rewrite packs in which at least `min_dead_fraction` of the bytes belong to frames no
         longer used (superseded or removed sessions, unreferenced blocks)."""

@@ -272,3 +272,26 @@ def test_the_documented_format_decodes_without_our_code(mg: Memgraph) -> None:
         contents.append(value)
     assert sorted(contents, key=str) == sorted(lake_nodes["content"].to_list(), key=str)
     assert SYSTEM in contents
+
+
+def test_rewrite_sessions_reencodes_frames_and_drops_the_old_bytes(mg: Memgraph) -> None:
+    from memgraph_ops.vault import SessionRows
+
+    sessions = _build(mg)
+    mg.archive(sessions)
+    assert _vault_contains(mg, b"question 1")
+
+    def scrub(rows: SessionRows) -> SessionRows:
+        nodes = rows.nodes.with_columns(pl.col("content").str.replace_all("question", "Q"))
+        return SessionRows(nodes, rows.edges)
+
+    def drop(rows: SessionRows) -> SessionRows:
+        return SessionRows(rows.nodes.head(0), rows.edges.head(0))
+
+    mg.vault.rewrite_sessions(sessions[:-1], scrub, why="test")
+    mg.vault.rewrite_sessions(sessions[-1:], drop, why="test")
+    assert not _vault_contains(mg, b"question 1")
+    assert "Q 1" in mg.vault.read_session("s0").nodes["content"].to_list()
+    assert not mg.vault.contains(sessions[-1])
+    assert mg.vault.index()["generation"].to_list() == [2] * (len(sessions) - 1)
+    assert mg.vault.stats()["reclaimable_bytes"] == 0
