@@ -331,10 +331,11 @@ def _execute(mg: Memgraph, queue: Queue, request: Request, *, lock_timeout: floa
     verification = _verify(mg, ctx, listed=listed)
     lap("verify")
     progress["seconds"] = round(progress.get("seconds", 0) + time.perf_counter() - started, 3)
-    if verification["hits"] and not (subject.mode == "list" and verification["only_listed"]):
+    if not verification["passed"] and not verification["only_listed"]:
         raise ErasureFailed(
             f"verification found the subject in {len(verification['hits'])} places after "
-            f"erasure: {verification['hits'][:10]}"
+            f"erasure: {verification['hits'][:10]}; rows left: {verification['rows_left']} "
+            f"({verification['left']})"
         )
     request.status = "done" if progress.get("found") else "nothing found"
     request.completed_at = datetime.now(UTC).isoformat()
