@@ -115,9 +115,15 @@ def _own(table: str) -> str:
     )
 
 
+def _search_pattern(identity: Identity) -> str | None:
+    """Clear values (raw text) and tokens (restored copies of lake rows hold tokens)."""
+    parts = [p for p in (identity.clear_pattern, identity.token_pattern) if p]
+    return "|".join(f"(?:{p})" for p in parts) if parts else None
+
+
 def _mention(identity: Identity) -> tuple[str, list[str]]:
-    """SQL true for a row whose text holds a clear value; with its parameters."""
-    pattern = identity.clear_pattern
+    """SQL true for a row whose text holds a clear value or token; with its parameters."""
+    pattern = _search_pattern(identity)
     if not pattern:
         return "FALSE", []
     parts = [f"regexp_matches(coalesce({c}, ''), ?)" for c in TEXT_COLUMNS] + [
@@ -182,16 +188,16 @@ def erase(store: Store, identity: Identity, ids: SubjectIds, *, re_redact: bool)
             con.execute(
                 "DELETE FROM vault_restores WHERE session_id IN (SELECT s FROM _er_sessions)"
             )
-            if re_redact and identity.clear_pattern:
+            for search, replacement in _replacements(identity) if re_redact else []:
                 sets = ", ".join(
-                    [f"{c} = regexp_replace({c}, ?, '<ERASED>', 'g')" for c in TEXT_COLUMNS]
+                    [f"{c} = regexp_replace({c}, ?, '{replacement}', 'g')" for c in TEXT_COLUMNS]
                     + [
                         f"{c} = list_transform({c}, lambda x: "
-                        "regexp_replace(x, ?, '<ERASED>', 'g'))"
+                        f"regexp_replace(x, ?, '{replacement}', 'g'))"
                         for c in LIST_COLUMNS
                     ]
                 )
-                pattern = [identity.clear_pattern] * (len(TEXT_COLUMNS) + len(LIST_COLUMNS))
+                pattern = [search] * (len(TEXT_COLUMNS) + len(LIST_COLUMNS))
                 for table in EVENT_TABLES:
                     con.execute(f"UPDATE {table} SET {sets} WHERE {mention}", pattern + params)
             failpoint("erase:hot_before_commit")
@@ -203,6 +209,17 @@ def erase(store: Store, identity: Identity, ids: SubjectIds, *, re_redact: bool)
             _drop(con)
         store._context_cache.clear()
     return hits
+
+
+def _replacements(identity: Identity) -> list[tuple[str, str]]:
+    """(regex, replacement) pairs: a token becomes its bare entity tag, a clear value
+    `<ERASED>`."""
+    out = []
+    if identity.token_pattern:
+        out.append((identity.token_pattern, "<\\1>"))
+    if identity.clear_pattern:
+        out.append((identity.clear_pattern, "<ERASED>"))
+    return out
 
 
 def _retired() -> str:
