@@ -5,8 +5,8 @@ Frames that hold a token are found without decoding every session through the AP
 is decompressed frame by frame (as the byte verification does) and a hit's (pack, offset) is
 looked up in the index. The subject's sessions are removed physically (`Vault.remove_sessions`
 rewrites packs without their frames and deletes what nobody uses any more); other people's
-sessions are re-encoded with the token replaced (`Vault.rewrite_sessions`, when the vault
-offers it) or listed for review.
+sessions are re-encoded with the token replaced (`Vault.rewrite_sessions`) or listed for
+review.
 """
 
 from __future__ import annotations
@@ -82,10 +82,13 @@ def erase(vault: Vault, identity: Identity, hits: VaultHits, *, re_redact: bool)
         report = vault.remove_sessions(hits.own, why="erasure")
         out["frames_removed"] = int(report.sessions_removed)
         out["files"] += [f"vault/packs/{p}" for p in report.packs_rewritten + report.packs_deleted]
-    rewrite = getattr(vault, "rewrite_sessions", None)
-    if re_redact and hits.others and rewrite is not None:
-        rewrite(hits.others, lambda rows: _re_redact(rows, identity), why="erasure")
+    if re_redact and hits.others:
+        rewritten = vault.rewrite_sessions(
+            hits.others, lambda rows: _re_redact(rows, identity), why="erasure"
+        )
         out["frames_rewritten"] = len(hits.others)
+        packs = rewritten.packs_rewritten + rewritten.packs_deleted
+        out["files"] += [f"vault/packs/{p}" for p in packs]
     return out
 
 
