@@ -43,17 +43,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
 
 
-def _parser() -> argparse.ArgumentParser:
+def _common(default: object) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--home", help="data root (default: $MEMGRAPH_HOME, else ./store)", default=None
+        "--home", help="data root (default: $MEMGRAPH_HOME, else ./store)", default=default
     )
-    common.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    common.add_argument(
+        "--json", action="store_true", help="print machine-readable JSON", default=default
+    )
+    return common
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="memgraph-ops",
         description="Operations pipeline for LLM-Memory-Graph.",
-        parents=[common],
+        parents=[_common(None)],
     )
+    parser.set_defaults(json=False)
+    # Options given after the subcommand win; left out there, they must not reset the ones
+    # given before it (`memgraph-ops --home X status`).
+    common = _common(argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command")
 
     p = sub.add_parser("generate", parents=[common], help="write a seeded synthetic workload")

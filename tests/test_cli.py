@@ -86,3 +86,13 @@ def test_keygen_writes_a_private_key_once(
     assert key.stat().st_mode & 0o777 == 0o600
     assert main(["keygen", "--out", str(key)]) == 2  # never overwrites a key
     assert "refusing to overwrite" in capsys.readouterr().err
+
+
+def test_options_before_the_subcommand_are_kept(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    from memgraph_ops.cli import main
+
+    root = tmp_path / "elsewhere"
+    assert main(["--home", str(root), "--json", "status"]) == 0
+    assert json.loads(capsys.readouterr().out)["home"] == str(root)
+    assert main(["status", "--home", str(root)]) == 0
+    assert f"data root: {root}" in capsys.readouterr().out

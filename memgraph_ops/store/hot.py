@@ -9,6 +9,7 @@ per id.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 from collections import OrderedDict
@@ -19,6 +20,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+import duckdb
 import polars as pl
 import pyarrow as pa
 
@@ -147,7 +149,7 @@ class Store:
                 self._quarantine(checked.quarantined, source, now)
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                _rollback(con)
                 raise
             self._write_through(rows)
         reasons = (
@@ -253,7 +255,7 @@ class Store:
                 self._quarantine(frame, source, datetime.now(UTC))
                 self._con.execute("COMMIT")
             except BaseException:
-                self._con.execute("ROLLBACK")
+                _rollback(self._con)
                 raise
         return len(rows)
 
@@ -531,7 +533,7 @@ class Store:
                 self._context_cache.clear()
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                _rollback(con)
                 raise
             finally:
                 con.unregister("_cutoffs")
@@ -553,7 +555,7 @@ class Store:
                     "SELECT generation FROM vault_restores WHERE session_id = ?", [session_id]
                 ).fetchall()
                 if current and current[0][0] == generation:
-                    con.execute("ROLLBACK")
+                    _rollback(con)
                     return False
                 if current:  # an older generation: replace it
                     con.execute("DELETE FROM restored_events WHERE session_id = ?", [session_id])
@@ -567,7 +569,7 @@ class Store:
                 )
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                _rollback(con)
                 raise
             self._context_cache.pop(session_id, None)
         return True
@@ -602,7 +604,7 @@ class Store:
                     n = 0
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                _rollback(con)
                 raise
             for session in gone:
                 self._context_cache.pop(session, None)
@@ -685,6 +687,13 @@ _CONTEXT_SQL = (
     f"SELECT kind, type, seq, {', '.join(_CONTEXT_FIELDS)} FROM {{table}} WHERE session_id = ?"
 )
 _CONTEXT_TYPES = frozenset({"Prompt", "Response", "ToolInvocation"})
+
+
+def _rollback(con: Any) -> None:
+    """Roll back, keeping the error that got us here: after a failed COMMIT (out of memory, disk
+    full) DuckDB has no transaction left to roll back."""
+    with contextlib.suppress(duckdb.Error):
+        con.execute("ROLLBACK")
 
 
 def _scalar(con: Any, sql: str, params: list[Any] | None = None) -> Any:

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from memgraph_ops.imports.chat import event_id as chat_event_id
 from memgraph_ops.vault.payload import (
     BLOCK_MIN_BYTES,
     EDGES,
@@ -41,6 +42,10 @@ moment = st.one_of(
 tags = st.one_of(st.none(), st.lists(st.text(max_size=8), max_size=3))
 
 
+def _event_id(session_id: str, row_id: str) -> st.SearchStrategy[str | None]:
+    return st.sampled_from([None, chat_event_id(session_id, row_id), "chat-0123", "e-1"])
+
+
 @st.composite
 def sessions(draw: st.DrawFn) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Lake rows of 1-3 sessions with arbitrary values in every column type."""
@@ -48,9 +53,11 @@ def sessions(draw: st.DrawFn) -> tuple[pl.DataFrame, pl.DataFrame]:
     for s in range(draw(st.integers(1, 3))):
         sid = f"s{s}"
         for i in range(draw(st.integers(0, 6))):
+            nid = f"{sid}-n{i}"
             node_rows.append(
                 {
-                    "id": f"{sid}-n{i}", "type": draw(st.sampled_from(["Session", "Prompt", "Response"])),
+                    "last_event_id": draw(_event_id(sid, nid)),
+                    "id": nid, "type": draw(st.sampled_from(["Session", "Prompt", "Response"])),
                     "tenant": draw(text), "session_id": sid, "created_at": draw(moment),
                     "updated_at": draw(moment), "last_seq": draw(count), "content": draw(text),
                     "is_system": draw(st.one_of(st.none(), st.booleans())), "tags": draw(tags),
@@ -58,9 +65,12 @@ def sessions(draw: st.DrawFn) -> tuple[pl.DataFrame, pl.DataFrame]:
                 }
             )  # fmt: skip
         for i in range(draw(st.integers(0, 4))):
+            # ids and event ids the vault can derive (edge keys, import-chat ids), or not
+            eid = draw(st.sampled_from([f"{sid}-e{i}", f"{sid}-n{i}|FOLLOWS|elsewhere"]))
             edge_rows.append(
                 {
-                    "id": f"{sid}-e{i}", "type": "FOLLOWS", "src": f"{sid}-n{i}", "dst": "elsewhere",
+                    "last_event_id": draw(_event_id(sid, eid)),
+                    "id": eid, "type": "FOLLOWS", "src": f"{sid}-n{i}", "dst": "elsewhere",
                     "session_id": sid, "tenant": draw(text), "created_at": draw(moment),
                     "dangling": draw(st.one_of(st.none(), st.booleans())),
                     "latency_ms": draw(number), "override_sections": draw(tags),
@@ -130,3 +140,49 @@ def test_non_finite_numbers_are_refused_with_the_column_named() -> None:
     )
     with pytest.raises(ValueError, match=r"temperature"):
         encode_sessions(nodes, _frame([], EDGES))
+
+
+def test_ids_the_vault_can_derive_are_left_out_and_come_back() -> None:
+    sid = "conv-1"
+    nodes = _frame(
+        [{"id": f"{sid}:m0", "type": "Prompt", "session_id": sid,
+          "last_event_id": chat_event_id(sid, f"{sid}:m0")}],
+        NODES,
+    )  # fmt: skip
+    key = f"{sid}:m1|RESPONDS_TO|{sid}:m0"
+    edges = _frame(
+        [{"id": key, "type": "RESPONDS_TO", "src": f"{sid}:m1", "dst": f"{sid}:m0",
+          "session_id": sid, "last_event_id": chat_event_id(sid, key)}],
+        EDGES,
+    )  # fmt: skip
+    payload = encode_sessions(nodes, edges).payloads[sid]
+    doc = json.loads(payload)
+    assert "last_event_id" not in doc["nodes"] and "id" not in doc["edges"]
+    assert doc["derived"] == {
+        "nodes": {"last_event_id": "import-chat"},
+        "edges": {"id": "edge-key", "last_event_id": "import-chat"},
+    }
+    rows = decode_session(payload, {})
+    assert_frame_equal(rows.nodes, nodes)
+    assert_frame_equal(rows.edges, edges)
+
+
+def test_a_large_member_shared_inside_json_objects_is_stored_once() -> None:
+    tools = [{"name": f"tool_{i}", "parameters": {"type": "object", "properties": {"q": {"type": "string", "description": "what to look for " * 3}}}} for i in range(8)]  # fmt: skip
+    rows = []
+    for i, separators in enumerate([None, (",", ":"), None]):
+        options = {"ensure_ascii": False, **({"separators": separators} if separators else {})}
+        attrs = json.dumps({"title": f"chat {i} é", "tools": tools, "n": 1.5e-7}, **options)
+        rows.append({"id": f"s{i}", "type": "Session", "session_id": f"s{i}", "attrs": attrs})
+    rows.append({"id": "s9", "type": "Session", "session_id": "s9", "attrs": '{"tools": 1, "tools": ' + json.dumps(tools) + "}"})  # fmt: skip
+    nodes = _frame(rows, NODES)
+    encoded = encode_sessions(nodes, _frame([], EDGES))
+    member = json.dumps(tools, ensure_ascii=False)
+    compact = json.dumps(tools, ensure_ascii=False, separators=(",", ":"))
+    assert {b.decode() for b in encoded.blocks.values()} == {member}  # the compact one is alone
+    assert len(encoded.refs["s0"]) == len(encoded.refs["s2"]) == 1
+    assert "s1" not in encoded.refs and compact != member  # its serialisation differs: inline
+    assert "s9" not in encoded.refs  # duplicate keys: not reproducible, kept whole
+    for session, payload in encoded.payloads.items():
+        got = decode_session(payload, encoded.blocks).nodes
+        assert_frame_equal(got, nodes.filter(pl.col("session_id") == session))
