@@ -279,19 +279,31 @@ def _split_json(text: str) -> tuple[str, dict[str, Any], dict[str, str]] | None:
 def _with_blocks(frame: pl.DataFrame, rewrites: Mapping[str, _Rewrite]) -> pl.DataFrame:
     if not rewrites:
         return frame
-    mapping = {text: rewrite.text for text, rewrite in rewrites.items()}
-    return frame.with_columns(
-        pl.col(c).replace(mapping)
-        for c, dtype in frame.schema.items()
-        if dtype == pl.String and c not in _ID_COLUMNS
+    # A hash join per column (`Expr.replace` with thousands of long keys is quadratic).
+    mapping = pl.DataFrame(
+        {"_from": list(rewrites), "_to": [r.text for r in rewrites.values()]},
+        schema={"_from": pl.String, "_to": pl.String},
     )
+    for c, dtype in frame.schema.items():
+        if dtype != pl.String or c in _ID_COLUMNS:
+            continue
+        longest = frame[c].str.len_bytes().max()
+        if longest is None or int(longest) < BLOCK_MIN_BYTES:  # type: ignore[arg-type]
+            continue
+        frame = (
+            frame.join(mapping, left_on=c, right_on="_from", how="left", maintain_order="left")
+            .with_columns(pl.coalesce("_to", c).alias(c))
+            .drop("_to")
+        )
+    return frame
 
 
 def _sessions_of_blocks(
     nodes: pl.DataFrame, edges: pl.DataFrame, rewrites: Mapping[str, _Rewrite]
 ) -> dict[str, list[str]]:
+    keys = pl.DataFrame({"v": list(rewrites)}, schema={"v": pl.String})
     hits = [
-        frame.select("session_id", pl.col(c).alias("v")).filter(pl.col("v").is_in(list(rewrites)))
+        frame.select("session_id", pl.col(c).alias("v")).join(keys, on="v", how="semi")
         for frame in (nodes, edges)
         for c, dtype in frame.schema.items()
         if dtype == pl.String and c not in _ID_COLUMNS
