@@ -61,7 +61,7 @@ Progress = Callable[[int, int], None]
 RestoreGuard = Callable[[str], "str | None"]
 
 MIN_DICTIONARY_SAMPLES = 64
-DICTIONARY_SIZES = (16_384, 32_768, 65_536, 112_640)
+DICTIONARY_SIZES = (16_384, 65_536, 112_640, 262_144, 1_048_576)
 BLOCK_CACHE_BYTES = 64 << 20
 
 
