@@ -23,6 +23,8 @@ from typing import Any
 import polars as pl
 
 from memgraph_ops.config import Settings, load_settings
+from memgraph_ops.erasure import Request, Subject, erase, ingest_guard, restore_guard
+from memgraph_ops.erasure import plan as plan_erasure
 from memgraph_ops.events import EventInput
 from memgraph_ops.imports.files import iter_event_batches
 from memgraph_ops.lake import CompactionReport, Lake, Redactor, compact, no_redaction
@@ -53,6 +55,7 @@ class Memgraph:
         self.read_only = read_only
         self.lake = Lake(settings.lake_uri)
         self.vault = Vault(settings.vault_path)
+        self.vault.refuse_restore = restore_guard(self)  # erased sessions never come back
         self._store: Store | None = None
         self._redactor: PiiRedactor | None = None
 
@@ -65,6 +68,7 @@ class Memgraph:
                 read_only=self.read_only,
                 memory_limit=self.settings.duckdb_memory_limit,
             )
+            self._store.refusal = ingest_guard(self)  # erased subjects' events are refused
         return self._store
 
     def close(self) -> None:
@@ -194,6 +198,17 @@ class Memgraph:
         """Bring an archived session back into the operational store (a read copy that expires
         after the policy's `restored_ttl_days`). Idempotent."""
         return self.vault.restore(self.store, session_id, ttl=self.retention_policy().restored_ttl)
+
+    # erasure ------------------------------------------------------------------------------------
+
+    def plan_erasure(self, subject: Subject) -> dict[str, Any]:
+        """What erasing `subject` would remove or re-redact, per layer (changes nothing)."""
+        return plan_erasure(self, subject)
+
+    def erase(self, subject: Subject) -> Request:
+        """Erase `subject` from every layer, verify byte by byte, and sign a receipt (see
+        `memgraph_ops.erasure`). Raises ErasureFailed if it cannot finish; rerun to resume."""
+        return erase(self, subject)
 
     def _held(self, session_ids: Sequence[str]) -> list[str]:
         policy = self.retention_policy()

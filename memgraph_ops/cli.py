@@ -143,8 +143,10 @@ def _parser() -> argparse.ArgumentParser:
     compact.add_argument("--dry-run", action="store_true")
     compact.set_defaults(run=_vault_compact)
 
+    from memgraph_ops.erasure.cli import register as register_erasure
     from memgraph_ops.observatory.cli import register as register_observatory
 
+    register_erasure(sub, common)
     register_observatory(sub, common)
 
     p = sub.add_parser(

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from memgraph_ops import load_settings
-from pipelines.assets import compaction, observatory, vault
+from pipelines.assets import compaction, erasure, observatory, vault
 from pipelines.resources import LakeResource, PrivacyResource, StoreResource
 
 compaction_job = dg.define_asset_job(
@@ -25,7 +25,8 @@ def build_definitions() -> dg.Definitions:
             *observatory.assets,
         ],
         asset_checks=[*compaction.checks, *observatory.checks],
-        jobs=[compaction_job, *vault.jobs, *observatory.jobs],
+        jobs=[compaction_job, *vault.jobs, *observatory.jobs, *erasure.jobs],
+        sensors=erasure.sensors,
         schedules=[
             *vault.schedules,
             *observatory.schedules,

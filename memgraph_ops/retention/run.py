@@ -55,6 +55,20 @@ def apply(
     report = RetentionReport(plan=plan.summary(), dry_run=dry_run)
     if dry_run:
         return report
+    with vault.exclusive():
+        _apply(plan, policy, report, lake=lake, vault=vault, store=store)
+    return report
+
+
+def _apply(
+    plan: RetentionPlan,
+    policy: RetentionPolicy,
+    report: RetentionReport,
+    *,
+    lake: Lake,
+    vault: Vault,
+    store: Store | None,
+) -> None:
     for node_type, cutoff in plan.node_types.items():
         report.node_type_rows_deleted.update(_delete_node_type(lake, node_type, cutoff))
     if plan.archive.height:
@@ -77,7 +91,6 @@ def apply(
         store.forget_restored(doomed_vault)
         report.restored_copies_expired = store.forget_restored()
     report.lake_files_vacuumed = _vacuum(lake, policy.time_travel_days)
-    return report
 
 
 def _rows_of(lake: Lake, vault: Vault, in_lake: list[str], in_vault: list[str]) -> SessionRows:

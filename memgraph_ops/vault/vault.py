@@ -27,7 +27,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -147,6 +147,7 @@ class Vault:
         self._blocks: dict[str, dict[str, Any]] = {}
         self._dictionaries: dict[int, zstandard.ZstdCompressionDict] = {}
         self._block_text: OrderedDict[str, bytes] = OrderedDict()
+        self._held_lock = False
 
     # reading ----------------------------------------------------------------------------------
 
@@ -593,16 +594,23 @@ class Vault:
 
     @contextmanager
     def _exclusive(self, dry_run: bool) -> Iterator[None]:
-        if dry_run and not self.root.exists():
-            yield  # a dry run creates nothing
+        if (dry_run and not self.root.exists()) or self._held_lock:
+            yield  # a dry run creates nothing; a caller of `exclusive()` holds the lock
             return
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.root / ".lock", "w") as handle:
             fcntl.flock(handle, fcntl.LOCK_SH if dry_run else fcntl.LOCK_EX)
+            self._held_lock = not dry_run
             try:
                 yield
             finally:
+                self._held_lock = False
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def exclusive(self) -> AbstractContextManager[None]:
+        """Hold the vault's writer lock across several operations (retention deletes from the
+        lake under it, so an erasure's zero-retention vacuum never runs in between)."""
+        return self._exclusive(False)
 
 
 def choose_dictionary(payloads: Sequence[bytes]) -> zstandard.ZstdCompressionDict | None:
