@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
@@ -62,3 +64,12 @@ def session(sid: str, turns: int, *, user: str = "user-1", start: int = 0) -> li
             out.append(edge(f"{sid}-e-f{i}", "FOLLOWS", p, previous, at=t, session_id=sid))
         previous = p
     return out
+
+
+def hash_tree(root: Path) -> dict[str, str]:
+    """sha256 of every file under `root`, by relative path (to prove a dry run wrote nothing)."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }

@@ -57,23 +57,20 @@ def open_index(root: Path) -> DeltaTable | None:
     return _delta.open_table(str(root / "index"))
 
 
-def read_index(root: Path) -> tuple[int, pl.DataFrame]:
-    """(Delta version, live rows: the newest generation of every key); version -1 if none."""
+def read_index(root: Path) -> tuple[int, pl.DataFrame, pl.DataFrame]:
+    """(Delta version, every row, live rows: the newest generation of every key); version -1
+    if there is no index yet."""
     table = open_index(root)
     if table is None:
-        return -1, pl.DataFrame(INDEX_SCHEMA.empty_table())
+        empty = pl.DataFrame(INDEX_SCHEMA.empty_table())
+        return -1, empty, empty
     frame = pl.DataFrame(pa.table(table.to_pyarrow_table()))
     live = (
         frame.sort("generation")
         .unique(["entry", "key"], keep="last", maintain_order=True)
         .sort("entry", "key")
     )
-    return table.version(), live
-
-
-def index_version(root: Path) -> int:
-    table = open_index(root)
-    return table.version() if table is not None else -1
+    return table.version(), frame, live
 
 
 def append(root: Path, rows: pl.DataFrame, *, what: str) -> None:

@@ -230,7 +230,7 @@ class Vault:
     ) -> None:
         nodes, edges = _lake_rows(lake, chunk)
         in_lake = set(nodes["session_id"].to_list()) | set(edges["session_id"].to_list())
-        self._refresh(force=True)
+        self._refresh()
         prior = {s: self._sessions[s] for s in chunk if s in self._sessions}
         report.not_found.extend(s for s in chunk if s not in in_lake and s not in prior)
         # A session in the vault and in the lake: either a rerun after a crash (the lake rows are
@@ -307,7 +307,7 @@ class Vault:
         report.block_bytes += sum(r.length for r in refs[: len(block_keys)])
         report.dictionary_id = dictionary_id
         report.packs.append(name)
-        self._refresh(force=True)
+        self._refresh()
 
     # removing and compacting ----------------------------------------------------------------
 
@@ -318,7 +318,7 @@ class Vault:
         rewritten without them, blocks and dictionaries nobody uses any more are deleted, and
         the index's old data files are vacuumed."""
         with self._exclusive(dry_run):
-            self._refresh(force=True)
+            self._refresh()
             gone = set(session_ids) & set(self._sessions)
             keep = self._live.filter(
                 ~((pl.col("entry") == "session") & pl.col("key").is_in(sorted(gone)))
@@ -361,7 +361,7 @@ class Vault:
         """Rewrite packs in which at least `min_dead_fraction` of the bytes belong to frames no
         longer used (superseded or removed sessions, unreferenced blocks)."""
         with self._exclusive(dry_run):
-            self._refresh(force=True)
+            self._refresh()
             return self._rewrite(
                 self._live, min_dead_fraction=min_dead_fraction, dry_run=dry_run, why="compact"
             )
@@ -421,13 +421,13 @@ class Vault:
         for dictionary_id in report.dictionaries_deleted:
             (self.dict_dir / f"{dictionary_id}.dict").unlink(missing_ok=True)
             self._dictionaries.pop(dictionary_id, None)
-        self._refresh(force=True)
+        self._refresh()
         report.bytes_after = sum(p.stat().st_size for p in self._packs())
         return report
 
     def _sweep(self) -> None:
         """Delete what a crashed writer left: temp files and packs no index row names."""
-        self._refresh(force=True)
+        self._refresh()
         named = set(self._all["pack"].to_list())
         for directory in (self.pack_dir, self.dict_dir):
             if directory.exists():
@@ -441,7 +441,7 @@ class Vault:
 
     def stats(self) -> dict[str, Any]:
         """Logical vs physical bytes, and what compaction would reclaim."""
-        self._refresh(force=True)
+        self._refresh()
         sessions = self._live.filter(pl.col("entry") == "session")
         used = set(itertools.chain.from_iterable(sessions["blocks"].to_list()))
         blocks = self._live.filter((pl.col("entry") == "block") & pl.col("key").is_in(used))
@@ -477,26 +477,21 @@ class Vault:
 
     # internals --------------------------------------------------------------------------------
 
-    def _refresh(self, *, force: bool = False) -> None:
-        version = vault_index.index_version(self.root)
-        if version == self._version and not force:
+    def _refresh(self) -> None:
+        """Reload the index if another commit happened since it was read."""
+        table = vault_index.open_index(self.root)
+        version = table.version() if table is not None else -1
+        if version == self._version:
             return
-        if version != self._version:
-            self._version, self._live = vault_index.read_index(self.root)
-            table = vault_index.open_index(self.root)
-            self._all = (
-                pl.DataFrame(pa.table(table.to_pyarrow_table()))
-                if table is not None
-                else self._live
-            )
-            self._sessions = {
-                row["key"]: row
-                for row in self._live.filter(pl.col("entry") == "session").iter_rows(named=True)
-            }
-            self._blocks = {
-                row["key"]: row
-                for row in self._live.filter(pl.col("entry") == "block").iter_rows(named=True)
-            }
+        self._version, self._all, self._live = vault_index.read_index(self.root)
+        self._sessions = {
+            row["key"]: row
+            for row in self._live.filter(pl.col("entry") == "session").iter_rows(named=True)
+        }
+        self._blocks = {
+            row["key"]: row
+            for row in self._live.filter(pl.col("entry") == "block").iter_rows(named=True)
+        }
 
     def _entry(self, session_id: str) -> dict[str, Any] | None:
         entry = self._sessions.get(session_id)
@@ -521,7 +516,7 @@ class Vault:
             return self._read(entry)
         except FileNotFoundError:
             # A writer compacted the pack away after we read the index: look again, once.
-            self._refresh(force=True)
+            self._refresh()
             fresh = (self._sessions if entry["entry"] == "session" else self._blocks).get(
                 entry["key"]
             )
@@ -548,7 +543,7 @@ class Vault:
             return text
         entry = self._blocks.get(digest)
         if entry is None:
-            self._refresh(force=True)
+            self._refresh()
             entry = self._blocks.get(digest)
         if entry is None:
             raise VaultCorruptError(f"block {digest} is not in the vault index")

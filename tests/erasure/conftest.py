@@ -3,8 +3,6 @@ data feed on, vault packs and a restored session."""
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -98,14 +96,6 @@ def _with_user(events: list[dict[str, Any]], user: str, email: bool) -> list[dic
             e = {**e, "content": f"{e['content']}; mail me at {EMAIL}"}
         out.append(e)
     return out
-
-
-def hash_tree(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 def others_fingerprint(mg: Memgraph, sessions: list[str]) -> dict[str, object]:

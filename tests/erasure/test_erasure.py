@@ -36,12 +36,11 @@ from tests.erasure.conftest import (
     OTHER_USERS,
     SUBJECT,
     build,
-    hash_tree,
     others_fingerprint,
     pseudonyms,
     subject_token,
 )
-from tests.factories import session
+from tests.factories import hash_tree, session
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +15,7 @@ from memgraph_ops.cli import main
 from memgraph_ops.errors import ConfigError
 from memgraph_ops.lake import no_redaction
 from memgraph_ops.retention import RetentionPolicy, aggregates
-from tests.factories import BASE, event, session
+from tests.factories import BASE, event, hash_tree, session
 
 POLICY = """
 [retention]
@@ -91,13 +90,13 @@ def test_dry_run_prints_the_plan_and_changes_no_byte(
     home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _lake(home).close()
-    before = _hashes(home)
+    before = hash_tree(home)
     assert main(["retention", "--dry-run", "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["dry_run"] is True
     # the sessions are old relative to today, so everything not held or vip is due for deletion
     assert "s-old" in printed["plan"]["delete_from_lake"]["session_ids"]
-    assert _hashes(home) == before
+    assert hash_tree(home) == before
 
 
 def test_run_archives_deletes_keeps_aggregates_and_honours_holds(home: Path) -> None:
@@ -180,14 +179,6 @@ def test_bad_policies_are_refused_naming_the_problem(text: str, message: str) ->
 
     with pytest.raises(ConfigError, match=message):
         RetentionPolicy.from_mapping(tomllib.loads(text).get("retention", {}))
-
-
-def _hashes(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 def test_now_defaults_to_the_current_time(home: Path) -> None:

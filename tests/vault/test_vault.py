@@ -15,7 +15,7 @@ from polars.testing import assert_frame_equal
 from memgraph_ops import Memgraph
 from memgraph_ops.errors import NotArchivedError, RestoreRefusedError, VaultCorruptError
 from memgraph_ops.lake import no_redaction
-from tests.factories import edge, event, session
+from tests.factories import edge, event, hash_tree, session
 
 SYSTEM = "You are the support agent of Acme Corp. Be brief, cite the policy, never guess. " * 30
 
@@ -221,19 +221,11 @@ def test_sigkill_then_rerun_leaves_every_session_in_exactly_one_place(
 def test_dry_run_archive_changes_no_byte_under_the_data_root(mg: Memgraph, home: Path) -> None:
     sessions = _build(mg)
     mg.close()
-    before = _hashes(home)
+    before = hash_tree(home)
     report = mg.archive(sessions, dry_run=True)
     assert report.archived == len(sessions) and report.dry_run
     mg.close()
-    assert _hashes(home) == before
-
-
-def _hashes(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
+    assert hash_tree(home) == before
 
 
 def test_the_documented_format_decodes_without_our_code(mg: Memgraph) -> None:
