@@ -40,6 +40,7 @@ from memgraph_ops.lake.tables import (
     Lake,
 )
 from memgraph_ops.privacy.redact import FINDINGS_SCHEMA, Redaction
+from memgraph_ops.state import latest_state
 from memgraph_ops.store import Store
 
 Redactor = Callable[[pl.DataFrame], Redaction]
@@ -209,48 +210,6 @@ def _append_findings(
     table.update_incremental()
 
 
-def _latest_state(events: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
-    """Reduce a batch's events to one row per id: the latest op, and for upserts each field's
-    latest non-null value since the last delete in the batch.
-
-    Returns `columns` plus `_op` (upsert|delete) and `_reset` (a delete in this batch came
-    before the upserts: the row replaces the lake's instead of filling it in).
-    """
-    ordered = events.sort("occurred_at", "seq").with_row_index("_pos")
-    last_delete = (
-        pl.when(pl.col("op") == "delete").then(pl.col("_pos")).otherwise(None).max().over("id")
-    )
-    ordered = ordered.with_columns(last_delete.alias("_last_delete"))
-    ops = ordered.group_by("id").agg(
-        pl.col("op").last().alias("_op"),
-        pl.col("_last_delete").first().is_not_null().alias("_reset"),
-        pl.col("occurred_at").last().alias("_deleted_at"),
-        pl.col("seq").last().alias("_delete_seq"),
-        pl.col("event_id").last().alias("_delete_event"),
-        pl.col("type").last().alias("_type"),
-    )
-    after = ordered.filter(
-        (pl.col("op") == "upsert")
-        & (pl.col("_last_delete").is_null() | (pl.col("_pos") > pl.col("_last_delete")))
-    )
-    fields = [c for c in columns if c in after.columns and c != "id"]
-    state = after.group_by("id").agg(
-        *[pl.col(c).drop_nulls().last() for c in fields],
-        pl.col("occurred_at").first().alias("created_at"),
-        pl.col("occurred_at").last().alias("updated_at"),
-        pl.col("seq").last().alias("last_seq"),
-        pl.col("event_id").last().alias("last_event_id"),
-    )
-    merged = ops.join(state, on="id", how="left")
-    deleted = pl.col("_op") == "delete"
-    return merged.with_columns(
-        type=pl.coalesce("type", "_type"),
-        updated_at=pl.when(deleted).then("_deleted_at").otherwise("updated_at"),
-        last_seq=pl.when(deleted).then("_delete_seq").otherwise("last_seq"),
-        last_event_id=pl.when(deleted).then("_delete_event").otherwise("last_event_id"),
-    ).select(*columns, "_op", "_reset")
-
-
 def _quote(column: str) -> str:
     return f"`{column}`"
 
@@ -311,7 +270,7 @@ def _add(into: dict[str, int], more: dict[str, int]) -> None:
 def _merge_nodes(
     events: pl.DataFrame, table: DeltaTable, props: Any, report: CompactionReport
 ) -> None:
-    latest = _latest_state(events.filter(pl.col("kind") == "node"), NODES_SCHEMA.names)
+    latest = latest_state(events.filter(pl.col("kind") == "node"), NODES_SCHEMA.names)
     _upsert("nodes", table, latest, NODES_SCHEMA, props)
     _add(report.nodes_upserted, _count_by_type(latest.filter(pl.col("_op") == "upsert")))
     report.nodes_deleted += latest.filter(pl.col("_op") == "delete").height
@@ -325,7 +284,7 @@ def _merge_edges(
     report: CompactionReport,
 ) -> None:
     columns = [c for c in EDGES_SCHEMA.names if c != "dangling"]
-    latest = _latest_state(events.filter(pl.col("kind") == "edge"), columns)
+    latest = latest_state(events.filter(pl.col("kind") == "edge"), columns)
     waiting = _dangling_edges(table, exclude=latest["id"])
     endpoints = pl.concat([latest["src"], latest["dst"], waiting["src"], waiting["dst"]])
     known = _existing_ids(nodes, endpoints.drop_nulls().unique()).implode()

@@ -16,7 +16,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
-from operator import itemgetter
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -26,6 +25,7 @@ import pyarrow as pa
 
 from memgraph_ops.events import EventInput, Validated, endpoint_ids, to_frame, validate
 from memgraph_ops.model import EVENT_SCHEMA, STORED_EVENT_SCHEMA
+from memgraph_ops.state import fold
 from memgraph_ops.store import _duckdb
 
 Direction = Literal["out", "in", "both"]
@@ -311,24 +311,18 @@ class Store:
 
     @_locked
     def node(self, node_id: str) -> dict[str, Any] | None:
-        """The current state of a node, by exact id; None if unknown or deleted."""
-        rows: list[tuple[Any, ...]] = [
-            row[1:]
+        """The current state of a node, by exact id; None if unknown or deleted (see
+        `memgraph_ops.state` for how its events combine)."""
+        names = ["kind", *_NODE_COLUMNS.split(", ")]
+        events = [
+            dict(zip(names, row, strict=True))
             for table in _EVENT_TABLES
             for row in self._con.execute(
-                f"SELECT kind, op, {_NODE_COLUMNS} FROM {table} WHERE id = ?", [node_id]
+                f"SELECT kind, {_NODE_COLUMNS} FROM {table} WHERE id = ?", [node_id]
             ).fetchall()
             if row[0] == "node"
         ]
-        if not rows:
-            return None
-        names = ["op", *_NODE_COLUMNS.split(", ")]
-        seq = names.index("seq")
-        newest = max(rows, key=itemgetter(seq))
-        latest = dict(zip(names, newest, strict=True))
-        if latest.pop("op") == "delete":
-            return None
-        return {k: v for k, v in latest.items() if v is not None}
+        return fold(events)
 
     @_locked
     def edges(
@@ -340,9 +334,14 @@ class Store:
             parts.append(self._edge_rows("src", node_id))
         if direction in ("in", "both"):
             parts.append(self._edge_rows("dst", node_id))
-        frame = pl.concat(parts)
-        frame = frame.sort("seq").unique("id", keep="last", maintain_order=True)
-        frame = frame.filter(pl.col("op") == "upsert").drop("op")
+        events = pl.concat(parts)
+        states = [fold(group) for group in _by_id(events.to_dicts())]
+        columns = [c for c in events.columns if c != "op"]
+        frame = pl.DataFrame(
+            [{c: state.get(c) for c in columns} for state in states if state is not None],
+            schema={c: events.schema[c] for c in columns},
+            orient="row",
+        ).sort("seq")
         if type is not None:
             frame = frame.filter(pl.col("type") == type)
         return frame
@@ -364,25 +363,20 @@ class Store:
     def context(self, session_id: str, *, last: int = 10) -> list[dict[str, Any]]:
         """A session's recent context: the last `last` prompts, each with its responses and
         their tool invocations, oldest first."""
-        rows = self._session_rows(session_id)
-        latest: dict[str, tuple[Any, ...]] = {}
-        created: dict[str, Any] = {}  # an edit keeps a message in its place
-        for row in rows:
-            prev = latest.get(row[1])
-            if prev is None or row[0] > prev[0]:
-                latest[row[1]] = row
-            if row[1] not in created or row[4] < created[row[1]]:
-                created[row[1]] = row[4]
-        prompts: list[dict[str, Any]] = []
-        responses: list[dict[str, Any]] = []
-        tools: list[dict[str, Any]] = []
-        for row in latest.values():
-            if row[2] == "delete":
+        rows = [
+            dict(zip(_CONTEXT_FIELDS, row[1:], strict=True))
+            for row in self._session_rows(session_id)
+        ]
+        by_type: dict[str, list[dict[str, Any]]] = {t: [] for t in _CONTEXT_TYPES}
+        for group in _by_id(rows):
+            state = fold(group)
+            if state is None:
                 continue
-            item = dict(zip(_CONTEXT_FIELDS, row[1:], strict=True))
-            del item["op"]
-            item["occurred_at"] = created[item["id"]]
-            {"Prompt": prompts, "Response": responses, "ToolInvocation": tools}[row[3]].append(item)
+            # An edit keeps a message in its place: order by when the message was created.
+            item = {name: state.get(name) for name in _CONTEXT_FIELDS if name != "op"}
+            item["occurred_at"] = state["created_at"]
+            by_type[str(item["type"])].append(item)
+        prompts, responses, tools = (by_type[t] for t in ("Prompt", "Response", "ToolInvocation"))
         prompts.sort(key=lambda p: (p["occurred_at"], p["seq"]))
         prompts = prompts[-last:] if last > 0 else []
         by_prompt: dict[str, list[dict[str, Any]]] = {p["id"]: [] for p in prompts}
@@ -433,29 +427,49 @@ class Store:
     @_locked
     def sessions(self, user_id: str) -> pl.DataFrame:
         """Sessions of a user (the data subject), newest first."""
-        table = _arrow(
-            self._con,
-            """
-            SELECT id AS session_id, tenant, user_id, tags, forked_from,
-                   min(occurred_at) OVER (PARTITION BY id) AS created_at, occurred_at, op, seq
-            FROM (SELECT * FROM events UNION ALL SELECT * FROM restored_events) WHERE id IN (
-                SELECT id FROM events WHERE user_id = ? AND kind = 'node' AND type = 'Session'
-                UNION ALL
-                SELECT id FROM restored_events
-                WHERE user_id = ? AND kind = 'node' AND type = 'Session')
-              AND kind = 'node' AND type = 'Session'
-            QUALIFY row_number() OVER (PARTITION BY id ORDER BY seq DESC) = 1
-            """,
-            [user_id, user_id],
-        )
-        frame = pl.from_arrow(table)
-        assert isinstance(frame, pl.DataFrame)
-        return (
-            frame.filter((pl.col("op") == "upsert") & (pl.col("user_id") == user_id))
-            .drop("op", "seq")
-            .rename({"occurred_at": "updated_at"})
-            .sort("updated_at", descending=True)
-        )
+        columns = ["id", "op", "seq", "occurred_at", "tenant", "user_id", "tags", "forked_from"]
+        select = ", ".join(columns)
+        candidates = [
+            session
+            for table in _EVENT_TABLES
+            for (session,) in self._con.execute(
+                f"SELECT DISTINCT id FROM {table} "
+                "WHERE user_id = ? AND kind = 'node' AND type = 'Session'",
+                [user_id],
+            ).fetchall()
+        ]
+        events = [
+            dict(zip(columns, row[:-2], strict=True))
+            for session in dict.fromkeys(candidates)
+            for table in _EVENT_TABLES
+            for row in self._con.execute(
+                f"SELECT {select}, kind, type FROM {table} WHERE id = ?", [session]
+            ).fetchall()
+            if row[-2:] == ("node", "Session")
+        ]
+        rows = [
+            {
+                "session_id": state["id"],
+                **{c: state.get(c) for c in ("tenant", "user_id", "tags", "forked_from")},
+                "created_at": state["created_at"],
+                "updated_at": state["updated_at"],
+            }
+            for state in map(fold, _by_id(events))
+            if state is not None and state.get("user_id") == user_id
+        ]
+        return pl.DataFrame(
+            rows,
+            schema={
+                "session_id": pl.String,
+                "tenant": pl.String,
+                "user_id": pl.String,
+                "tags": pl.List(pl.String),
+                "forked_from": pl.String,
+                "created_at": pl.Datetime("us", "UTC"),
+                "updated_at": pl.Datetime("us", "UTC"),
+            },
+            orient="row",
+        ).sort("updated_at", descending=True)
 
     @_locked
     def quarantine(self, limit: int = 100) -> pl.DataFrame:
@@ -495,9 +509,9 @@ class Store:
         dedupe_window: timedelta,
         tenant_hot_windows: Mapping[str, timedelta] | None = None,
     ) -> int:
-        """Drop events the lake already has (seq <= `compacted_through`) once they are older
-        than the hot window (of their tenant, if it has its own); remember their ids for the
-        dedupe window. Returns rows dropped."""
+        """Drop the events of an item (node or edge id) once the lake has all of them (seq <=
+        `compacted_through`) and all are older than the hot window (of their tenant, if it has
+        its own); remember their ids for the dedupe window. Returns rows dropped."""
         now = datetime.now(UTC)
         cutoffs = pa.table(
             {
@@ -508,10 +522,14 @@ class Store:
                 ),
             }
         )
-        expired = (
+        old = (
             "seq <= ? AND ingested_at <= coalesce("
-            "(SELECT c.cutoff FROM _cutoffs c WHERE c.tenant = events.tenant), ?)"
+            "(SELECT c.cutoff FROM _cutoffs c WHERE c.tenant = e.tenant), ?)"
         )
+        # An item's events go together, once all of them are old: reads fold an item's events
+        # (`memgraph_ops.state`), so keeping only the newest would lose the fields it omits.
+        expired = f"id NOT IN (SELECT e.id FROM events e WHERE e.id IS NOT NULL AND NOT ({old}))"
+        bounds = [compacted_through, now - hot_window]
         with self._lock:
             con = self._con
             con.register("_cutoffs", cutoffs)
@@ -520,13 +538,9 @@ class Store:
                 con.execute(
                     f"INSERT INTO retired_events SELECT event_id, id, seq, ? FROM events "
                     f"WHERE {expired}",
-                    [now, compacted_through, now - hot_window],
+                    [now, *bounds],
                 )
-                dropped = _scalar(
-                    con,
-                    f"DELETE FROM events WHERE {expired}",
-                    [compacted_through, now - hot_window],
-                )
+                dropped = _scalar(con, f"DELETE FROM events WHERE {expired}", bounds)
                 con.execute(
                     "DELETE FROM retired_events WHERE retired_at < ?", [now - dedupe_window]
                 )
@@ -704,6 +718,14 @@ def _scalar(con: Any, sql: str, params: list[Any] | None = None) -> Any:
 def _arrow(con: Any, sql: str, params: list[Any] | None = None) -> pa.Table:
     relation = con.sql(sql, params=params)
     return relation.to_arrow_table()
+
+
+def _by_id(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Rows grouped by their item id, in order of first appearance."""
+    groups: dict[Any, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(row["id"], []).append(row)
+    return list(groups.values())
 
 
 def _compact(item: dict[str, Any]) -> dict[str, Any]:
