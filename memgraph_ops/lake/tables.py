@@ -275,6 +275,38 @@ class Lake:
         predicate = f"session_id IN ({', '.join(_sql_string(s) for s in sorted(session_ids))})"
         return self.delete_rows({name: predicate for name in tables}, why=why)
 
+    def delete_versions(self, rows: dict[str, pl.DataFrame], *, why: str) -> dict[str, int]:
+        """Delete exactly these row versions: per table, the rows whose `id` and `type` match
+        and whose `last_seq` is at most the given one. A row that a concurrent compaction added
+        or updated since it was read is newer and stays (archiving reads, writes the vault, then
+        deletes: a bare `session_id IN (…)` would also delete what arrived in between)."""
+        out: dict[str, int] = {}
+        props = CommitProperties(custom_metadata={"memgraph.operation": why})
+        for name, versions in rows.items():
+            table = self.table(name)
+            if table is None or versions.is_empty():
+                continue
+            source = versions.select("id", "type", "last_seq").to_arrow()
+
+            def delete(t: DeltaTable = table, s: pa.Table = source) -> dict[str, Any]:
+                t.update_incremental()  # a retry after a conflict sees the winner's commit
+                return (
+                    t.merge(
+                        s,
+                        predicate="t.type = s.type AND t.id = s.id",
+                        source_alias="s",
+                        target_alias="t",
+                        writer_properties=_delta.WRITER,
+                        commit_properties=props,
+                    )
+                    .when_matched_delete(predicate="t.last_seq <= s.last_seq")
+                    .execute()
+                )
+
+            metrics = _delta.with_retries(delete, what=f"delete from {name} ({why})")
+            out[name] = int(metrics.get("num_target_rows_deleted", 0) or 0)
+        return out
+
     def delete_rows(self, predicates: dict[str, str], *, why: str) -> dict[str, int]:
         """One Delta DELETE per table with its SQL predicate, retried on commit conflicts."""
         out: dict[str, int] = {}

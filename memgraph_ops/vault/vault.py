@@ -229,6 +229,7 @@ class Vault:
         self, lake: Lake, chunk: list[str], report: ArchiveReport, dry_run: bool, retrain: bool
     ) -> None:
         nodes, edges = _lake_rows(lake, chunk)
+        lake_nodes, lake_edges = nodes, edges  # exactly what is deleted from the lake at the end
         in_lake = set(nodes["session_id"].to_list()) | set(edges["session_id"].to_list())
         self._refresh()
         prior = {s: self._sessions[s] for s in chunk if s in self._sessions}
@@ -252,7 +253,9 @@ class Vault:
                 self._write_sessions(nodes, edges, prior, report, retrain)
         if not dry_run and in_lake:
             failpoint("vault:archive:before_lake_delete")
-            deleted = lake.delete_sessions(sorted(in_lake), why="archive")
+            deleted = lake.delete_versions(
+                {"nodes": lake_nodes, "edges": lake_edges}, why="archive"
+            )
             for name, n in deleted.items():
                 report.lake_rows_deleted[name] = report.lake_rows_deleted.get(name, 0) + n
 
@@ -680,7 +683,18 @@ def _newer_than(nodes: pl.DataFrame, edges: pl.DataFrame, archived: dict[str, in
 
 
 def _latest(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.sort("last_seq", nulls_last=False).unique("id", keep="last", maintain_order=True)
+    """One row per id from archived and newer lake rows of the same items: each column's latest
+    non-null value (a row the lake re-created from a partial upsert after the item was archived
+    holds only the fields that upsert carried), the earliest `created_at`."""
+    return (
+        frame.sort("last_seq", nulls_last=False)
+        .group_by("id", maintain_order=True)
+        .agg(
+            pl.col("created_at").min(),
+            pl.all().exclude("id", "created_at").drop_nulls().last(),
+        )
+        .select(frame.columns)
+    )
 
 
 def _summaries(nodes: pl.DataFrame, edges: pl.DataFrame) -> pl.DataFrame:
