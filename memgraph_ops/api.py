@@ -28,6 +28,7 @@ from memgraph_ops.erasure import plan as plan_erasure
 from memgraph_ops.events import EventInput
 from memgraph_ops.imports.files import iter_event_batches
 from memgraph_ops.lake import CompactionReport, Lake, Redactor, compact, no_redaction
+from memgraph_ops.lake.compaction import adopt_store
 from memgraph_ops.privacy.pseudonyms import Pseudonymizer
 from memgraph_ops.privacy.redact import PrivacyConfig
 from memgraph_ops.privacy.redact import Redactor as PiiRedactor
@@ -69,6 +70,11 @@ class Memgraph:
                 memory_limit=self.settings.duckdb_memory_limit,
             )
             self._store.refusal = ingest_guard(self)  # erased subjects' events are refused
+            # A new (or lost and recreated) store file follows the lake's watermark at once, so
+            # none of its events can fall under what the lake already has.
+            fresh = not self.read_only and self._store.max_seq() == 0
+            if fresh and max(self.lake.watermarks().values()) > 0:
+                adopt_store(self._store, self.lake, dedupe_window=self.settings.dedupe_window)
         return self._store
 
     def close(self) -> None:
@@ -125,9 +131,11 @@ class Memgraph:
         redact: Redactor | None = None,
         progress: Progress | None = None,
         batch_rows: int | None = None,
+        adopt_store: bool = False,
     ) -> CompactionReport:
         """Move new events into the lake exactly once, redacted, then trim HOT past the hot
-        window."""
+        window. `adopt_store` renumbers a store the lake does not know (a lost or replaced
+        `hot.duckdb`) instead of refusing it."""
         s = self.settings
         redact = redact or self.redactor()
         return compact(
@@ -140,6 +148,7 @@ class Memgraph:
             lock_dir=s.home,
             progress=progress,
             tenant_hot_windows=self.retention_policy().hot_windows(),
+            adopt=adopt_store,
         )
 
     # vault and retention -----------------------------------------------------------------------

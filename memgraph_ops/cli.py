@@ -7,12 +7,15 @@ Exit codes: 0 done, 2 bad input or usage (including events sent to quarantine), 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from tqdm import tqdm
 
@@ -24,23 +27,52 @@ EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    except BrokenPipeError:
+        # Whoever read stdout went away (`memgraph-ops … | head`): stop quietly, and point
+        # stdout at /dev/null so the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILURE
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
-        parser.print_help(sys.stderr)
+        parser.print_help(_stderr())
         return EXIT_BAD_INPUT
     try:
         code: int = args.run(args)
         return code
     except (InputError, ConfigError) as exc:
-        print(f"memgraph-ops: {exc}", file=sys.stderr)
+        _say(f"memgraph-ops: {exc}")
         return EXIT_BAD_INPUT
     except MemgraphError as exc:
-        print(f"memgraph-ops: {exc}", file=sys.stderr)
+        _say(f"memgraph-ops: {exc}")
         return EXIT_FAILURE
     except KeyboardInterrupt:
-        print("memgraph-ops: interrupted", file=sys.stderr)
+        _say("memgraph-ops: interrupted")
         return EXIT_FAILURE
+
+
+def _stderr() -> TextIO:
+    """stderr, or a sink when it is closed (`2>&-` leaves `sys.stderr` None): progress and
+    messages must never be what makes a command fail."""
+    stream = sys.stderr
+    return _sink() if stream is None or stream.closed else stream
+
+
+@functools.cache
+def _sink() -> TextIO:
+    return open(os.devnull, "w")
+
+
+def _say(message: str) -> None:
+    """A message on stderr, if anyone can read it."""
+    with contextlib.suppress(OSError, ValueError):
+        print(message, file=_stderr())
 
 
 def _common(default: object) -> argparse.ArgumentParser:
@@ -88,6 +120,11 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compact", parents=[common], help="compact HOT events into the lake")
     p.add_argument("--batch", type=_positive_int, default=None, help="events per Delta commit")
+    p.add_argument(
+        "--adopt-store",
+        action="store_true",
+        help="renumber a store the lake does not know (hot.duckdb lost or replaced) and go on",
+    )
     p.set_defaults(run=_compact)
 
     p = sub.add_parser("pii", parents=[common], help="PII detection tools")
@@ -169,7 +206,7 @@ def _positive_int(text: str) -> int:
 @contextmanager
 def _bar(desc: str, unit: str, total: int | None = None) -> Iterator[Callable[[int, int], None]]:
     """A progress callback (done, total) drawing a bar on stderr when it is a terminal."""
-    with tqdm(desc=desc, unit=unit, total=total or None, file=sys.stderr, disable=None) as bar:
+    with tqdm(desc=desc, unit=unit, total=total or None, file=_stderr(), disable=None) as bar:
 
         def update(done: int, total_now: int) -> None:
             if total_now and bar.total != total_now:
@@ -249,7 +286,7 @@ def _import_chat(args: argparse.Namespace) -> int:
 
 def _compact(args: argparse.Namespace) -> int:
     with api.open(args.home) as mg, _bar("compact", "events") as progress:
-        report = mg.compact(progress=progress, batch_rows=args.batch)
+        report = mg.compact(progress=progress, batch_rows=args.batch, adopt_store=args.adopt_store)
     data = report.as_dict()
     lines = [
         f"compacted {report.events} events in {report.batches} batches "
@@ -278,9 +315,9 @@ def _pii_scan(args: argparse.Namespace) -> int:
         if args.out:
             target.close()
     summary = ", ".join(f"{k} {v}" for k, v in sorted(report.entities.items())) or "nothing"
-    print(f"scanned {report.documents} documents: {summary}", file=sys.stderr)
+    _say(f"scanned {report.documents} documents: {summary}")
     for problem in report.skipped_lines[:20]:
-        print(f"  skipped {problem}", file=sys.stderr)
+        _say(f"  skipped {problem}")
     return EXIT_BAD_INPUT if report.skipped_lines else EXIT_OK
 
 

@@ -19,16 +19,16 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 
 from memgraph_ops._failpoints import failpoint
-from memgraph_ops.errors import TransientError
+from memgraph_ops.errors import StoreMismatchError, TransientError
 from memgraph_ops.lake import _delta
 from memgraph_ops.lake.tables import (
     APP_ID,
@@ -90,23 +90,31 @@ def compact(
     lock_dir: Path | None = None,
     progress: Progress | None = None,
     tenant_hot_windows: Mapping[str, timedelta] | None = None,
+    adopt: bool = False,
 ) -> CompactionReport:
     """Move every event past the lake's watermark into the lake, then trim HOT.
 
     Safe to rerun at any time, including after a crash. One compaction at a time per lake
     (`lock_dir` holds the lock file); a second one waiting for the lock is a transient error.
+    A store the lake does not know (a lost or replaced `hot.duckdb`) is refused with
+    StoreMismatchError, unless `adopt` renumbers it first (see `adopt_store`).
     """
     started = time.perf_counter()
     report = CompactionReport()
     with _single_compactor(lock_dir):
         tables = lake.ensure()
+        if not _knows_store(tables, store):
+            if not adopt:
+                raise _mismatch(store, lake, tables)
+            adopt_store(store, lake, dedupe_window=dedupe_window)
+        store_app = STORE_APP_PREFIX + store.identity().store_id
         marks = lake.watermarks()
         report.watermark_before = min(marks.values())
         total = store.max_seq() - report.watermark_before
         for batch in store.events_after(report.watermark_before, batch_rows=batch_rows):
             redacted = redact(pl.from_arrow(batch))  # type: ignore[arg-type]
             events = redacted.events
-            _compact_batch(events, redacted.findings, tables, marks, report)
+            _compact_batch(events, redacted.findings, tables, marks, report, store_app)
             report.events += events.height
             report.batches += 1
             if progress:
@@ -147,12 +155,77 @@ class _CompactionRunning(TransientError):
     pass
 
 
+STORE_APP_PREFIX = "memgraph_ops.store."
+"""Every compaction commit also records `STORE_APP_PREFIX + store_id` at its watermark."""
+
+
+def _knows_store(tables: Mapping[str, DeltaTable], store: Store) -> bool:
+    """Whether compacting `store` into these tables can skip nothing: the lake is empty, or
+    the store compacted here before, or every seq the store assigned lies above the lake's
+    watermark (a store renumbered by `adopt_store`), or the store predates store ids and holds
+    the seqs the lake has (it is the store the lake was built from)."""
+    high = max(_delta.app_version(t, APP_ID) for t in tables.values())
+    if high == 0:
+        return True
+    identity = store.identity()
+    mine = {
+        n: _delta.app_version(t, STORE_APP_PREFIX + identity.store_id) for n, t in tables.items()
+    }
+    if any(mine.values()):
+        moved = [
+            n for n, t in tables.items() if mine[n] and _delta.app_version(t, APP_ID) != mine[n]
+        ]
+        if moved:
+            raise StoreMismatchError(
+                f"another operational store has compacted into {', '.join(moved)} since "
+                f"{store.path} last did; one lake takes events from one store"
+            )
+        return True
+    return identity.seq_base >= high or (identity.legacy and store.max_seq() >= high)
+
+
+def _mismatch(store: Store, lake: Lake, tables: Mapping[str, DeltaTable]) -> StoreMismatchError:
+    high = max(_delta.app_version(t, APP_ID) for t in tables.values())
+    return StoreMismatchError(
+        f"the operational store {store.path} never compacted into the lake at {lake.root}, "
+        f"whose watermark {high:,} comes from another store: hot.duckdb was probably lost or "
+        f"replaced. Its seqs (up to {store.max_seq():,}) overlap what the lake already has, "
+        "so compacting it as it is would skip events. Put the original hot.duckdb back, or run "
+        "`memgraph-ops compact --adopt-store` to renumber this store's events above the "
+        "lake's watermark (nothing is lost; the lake's recent event ids are remembered so "
+        "re-sent events are still deduplicated)."
+    )
+
+
+def adopt_store(store: Store, lake: Lake, *, dedupe_window: timedelta) -> dict[str, int]:
+    """Make `store` the one this lake compacts from: renumber its events above the lake's
+    watermark and remember the event ids the lake took in during the dedupe window (a new
+    store has lost them). Returns the seq shift and how many event ids were remembered."""
+    high = max(lake.watermarks().values())
+    shift = store.renumber_above(high)
+    since = datetime.now(UTC) - dedupe_window
+    recent = (
+        lake.scan("event_log")
+        .filter(pl.col("ingested_at") >= since)
+        .select("event_id", "id", "seq", "ingested_at")
+        .collect()
+    )
+    remembered = store.remember_event_ids(recent.to_arrow())
+    return {"seq_shift": shift, "event_ids_remembered": remembered}
+
+
+def _watermark_of(props: CommitProperties) -> int:
+    (first, *_) = props.app_transactions or []
+    return int(first.version)
+
+
 def _compact_batch(
     events: pl.DataFrame,
     findings: pl.DataFrame,
     tables: dict[str, DeltaTable],
     marks: dict[str, int],
     report: CompactionReport,
+    store_app: str,
 ) -> None:
     low, high = int(events["seq"].min()), int(events["seq"].max())  # type: ignore[arg-type]
     writers: dict[str, Callable[[int, DeltaTable, Any], None]] = {
@@ -176,6 +249,11 @@ def _compact_batch(
             {"memgraph.seq_from": max(low, done + 1), "memgraph.seq_to": high,
              "memgraph.rows": _after(events, done).height},
         )  # fmt: skip
+        # The same commit says which store the events came from (see `_knows_store`).
+        props = CommitProperties(
+            app_transactions=[*(props.app_transactions or []), Transaction(store_app, high)],
+            custom_metadata=props.custom_metadata,
+        )
         failpoint(f"compact:before_commit:{name}")
         _delta.with_retries(lambda: write(done, table, props), what=f"compacting into {name}")  # noqa: B023
         if _delta.app_version(table, APP_ID) < high:
@@ -340,7 +418,10 @@ def _upsert(
             mode="append",
             partition_by=["type"],
             writer_properties=_delta.WRITER,
-            commit_properties=_delta.with_app_id(props, APPEND_APP_ID),
+            commit_properties=CommitProperties(
+                app_transactions=[Transaction(APPEND_APP_ID, _watermark_of(props))],
+                custom_metadata=props.custom_metadata,
+            ),
         )
         table.update_incremental()
         failpoint(f"compact:after_append:{name}")

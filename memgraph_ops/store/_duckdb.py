@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from pathlib import Path
 
 import duckdb
@@ -88,10 +89,18 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     row = rows[0] if rows else None
     if row is None:
         con.execute(
-            "INSERT INTO meta VALUES ('schema_version', ?), ('next_seq', '1')", [SCHEMA_VERSION]
+            "INSERT INTO meta VALUES ('schema_version', ?), ('next_seq', '1'), ('store_id', ?), "
+            "('seq_base', '0')",
+            [SCHEMA_VERSION, uuid.uuid4().hex],
         )
     elif int(row[0]) > SCHEMA_VERSION:
         raise StoreError(
             f"the store was written by a newer memgraph_ops (schema {row[0]}, this one knows "
             f"{SCHEMA_VERSION}): upgrade memgraph_ops"
+        )
+    elif not con.execute("SELECT 1 FROM meta WHERE key = 'store_id'").fetchall():
+        # A file from before stores had an identity: it is the store its lake was built from.
+        con.execute(
+            "INSERT INTO meta VALUES ('store_id', ?), ('seq_base', '0'), ('legacy', '1')",
+            [uuid.uuid4().hex],
         )

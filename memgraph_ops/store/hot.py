@@ -70,6 +70,19 @@ class IngestResult:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class StoreIdentity:
+    """Who a store is to the lake it compacts into. Compaction records `store_id` in every
+    commit, so a lake can tell its own store from a new or swapped `hot.duckdb` (whose seqs
+    restart at 1 and would fall under the lake's watermark)."""
+
+    store_id: str
+    seq_base: int
+    """Every seq this store assigned is above this (it was renumbered to follow a lake)."""
+    legacy: bool
+    """The file predates store ids: taken as the store its lake was built from."""
+
+
 class Store:
     """The operational store. Open it with `Store.open(path)`; use it as a context manager.
 
@@ -485,6 +498,64 @@ class Store:
     def max_seq(self) -> int:
         """The highest seq assigned so far (0 if none)."""
         return int(_scalar(self._con, "SELECT value FROM meta WHERE key = 'next_seq'")) - 1
+
+    @_locked
+    def identity(self) -> StoreIdentity:
+        """Who this store is to the lake it compacts into (see `StoreIdentity`)."""
+        meta = dict(self._con.execute("SELECT key, value FROM meta").fetchall())
+        return StoreIdentity(
+            store_id=str(meta.get("store_id", "")),
+            seq_base=int(meta.get("seq_base", 0)),
+            legacy=meta.get("legacy") == "1",
+        )
+
+    def renumber_above(self, watermark: int) -> int:
+        """Shift every seq this store assigned so that all lie above `watermark` (a lake's
+        watermark from another store: this one replaces it). Order is kept; nothing else
+        changes. Returns the shift (0 if every seq was above it already)."""
+        with self._lock:
+            con = self._con
+            con.execute("BEGIN")
+            try:
+                base = int(_scalar(con, "SELECT value FROM meta WHERE key = 'seq_base'") or 0)
+                shift = max(0, watermark - base)
+                if shift:
+                    for table in ("events", "retired_events"):
+                        con.execute(f"UPDATE {table} SET seq = seq + ?", [shift])
+                    con.execute(
+                        "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + ? AS VARCHAR) "
+                        "WHERE key IN ('next_seq', 'seq_base')",
+                        [shift],
+                    )
+                con.execute("DELETE FROM meta WHERE key = 'legacy'")
+                con.execute("COMMIT")
+            except BaseException:
+                _rollback(con)
+                raise
+            self._context_cache.clear()
+        return shift
+
+    def remember_event_ids(self, event_ids: pa.Table) -> int:
+        """Treat these event ids (`event_id`, `id`, `seq`, `ingested_at` columns: compacted by a
+        store this one replaces) as seen, so re-sent copies are still deduplicated for the
+        dedupe window. Returns how many were new to this store."""
+        with self._lock:
+            con = self._con
+            con.register("_remembered", event_ids)
+            con.execute("BEGIN")
+            try:
+                n = _scalar(
+                    con,
+                    "INSERT INTO retired_events SELECT r.event_id, r.id, r.seq, r.ingested_at "
+                    "FROM _remembered r ANTI JOIN retired_events x ON x.event_id = r.event_id",
+                )
+                con.execute("COMMIT")
+            except BaseException:
+                _rollback(con)
+                raise
+            finally:
+                con.unregister("_remembered")
+        return int(n or 0)
 
     def events_after(self, seq: int, *, batch_rows: int) -> Iterator[pa.Table]:
         """Committed events with seq > `seq`, in seq order, in tables of at most `batch_rows`."""
