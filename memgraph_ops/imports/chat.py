@@ -29,18 +29,26 @@ produces the same event ids and the store skips them:
 
 Because ids depend on position, a conversation that is logged again with more messages (a
 growing log, or the same id on two lines) adds only the messages beyond those already imported;
-the nodes already imported are kept as they were first imported.
+the nodes already imported are kept as they were first imported. Within a file, a line that
+repeats an earlier line's conversation id with other text is reported as an `ImportIssue`
+(a byte-identical repeat is a plain duplicate).
 
 Messy input is kept wherever possible and every repair is reported as an `ImportIssue`; only a
-line that is not a JSON object with an id is skipped.
+line that is not a JSON object with an id is skipped, and so is a line that is not UTF-8 or
+holds a lone surrogate escape (`"\\ud800"`, half of a UTF-16 pair, which no text can hold).
+Message times outside what the store accepts (before `EARLIEST_OCCURRED_AT`, or more than
+`MAX_CLOCK_SKEW` ahead of the import) are reported and replaced by the import clock. A UTF-8
+byte order mark at the start of the file is skipped.
 """
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import hashlib
 import io
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -50,6 +58,7 @@ from typing import TYPE_CHECKING, Any, Final
 import zstandard
 
 from memgraph_ops.errors import InputError
+from memgraph_ops.events import EARLIEST_OCCURRED_AT, MAX_CLOCK_SKEW
 from memgraph_ops.model import FINISH_REASONS, edge_key
 
 if TYPE_CHECKING:
@@ -126,6 +135,10 @@ class ChatBatch:
     """Lines read for this batch, including blank and skipped ones."""
     skipped_lines: int = 0
     """Lines that produced no events (not JSON, not an object, or no id)."""
+    repeated_events: int = 0
+    """Events left out because a line earlier in this batch repeated the same conversation
+    and gave them already (the first wins, as in the store)."""
+    event_ids: set[str] = field(default_factory=set, repr=False)
 
 
 @dataclass
@@ -217,8 +230,11 @@ def iter_chat_events(
     if not path.is_file():
         raise InputError(f"{path}: no such file; give the path of a chat JSONL file")
     batch = ChatBatch([], [], 0, 0)
+    seen = _SeenConversations()
     for number, raw in enumerate(_read_lines(path), start=1):
         batch.lines += 1
+        if number == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8) :]
         record = _parse_line(raw, number, batch.issues)
         if record is None:
             if raw.strip():
@@ -229,13 +245,46 @@ def iter_chat_events(
         if not events:
             batch.skipped_lines += 1
             continue
+        conv_id = events[0]["session_id"]
+        first = seen.add(conv_id, raw, number)
+        if first is not None:
+            if first < 0:
+                batch.issues.append(
+                    ImportIssue(
+                        number,
+                        conv_id,
+                        f"repeats the conversation id of line {-first} with other content; "
+                        "kept its nodes and edges as first imported and added only new ones",
+                    )
+                )
+            fresh = [e for e in events if e["event_id"] not in batch.event_ids]
+            batch.repeated_events += len(events) - len(fresh)
+            events = fresh
         batch.events.extend(events)
+        batch.event_ids.update(e["event_id"] for e in events)
         batch.conversations += 1
         if len(batch.events) >= batch_events:
             yield batch
             batch = ChatBatch([], [], 0, 0)
     if batch.lines:
         yield batch
+
+
+class _SeenConversations:
+    """The conversation ids of a file so far, each with its first line and a digest of that
+    line's text (8 bytes: a file of millions of conversations stays small in memory)."""
+
+    def __init__(self) -> None:
+        self._first: dict[str, int] = {}
+
+    def add(self, conv_id: str, raw: bytes, line: int) -> int | None:
+        """None for a new id; else the id's first line, negated if its text was other."""
+        digest = int.from_bytes(hashlib.blake2b(raw.strip(), digest_size=8).digest())
+        packed = self._first.setdefault(conv_id, digest << 40 | line)
+        if packed == digest << 40 | line:
+            return None
+        first = packed & (1 << 40) - 1
+        return first if packed >> 40 == digest else -first
 
 
 def import_chat_file(
@@ -267,6 +316,8 @@ def import_chat_file(
         report.skipped_lines += batch.skipped_lines
         report.issue_count += len(batch.issues)
         report.issues.extend(batch.issues[: max(0, max_issues - len(report.issues))])
+        report.events += batch.repeated_events
+        report.duplicates += batch.repeated_events
         if batch.events:
             result = store.ingest(batch.events, source=f"{IMPORT_TAG}:{path}")
             report.events += result.received
@@ -319,10 +370,36 @@ def _parse_line(raw: bytes, number: int, issues: list[ImportIssue]) -> dict[str,
     if not raw.strip():
         return None
     try:
-        record = json.loads(raw)
-    except ValueError as exc:  # includes UnicodeDecodeError
+        # Decoded here, strictly: `json.loads` of bytes would let encoded surrogates through.
+        text = raw.decode()
+    except UnicodeDecodeError as exc:
+        issues.append(
+            ImportIssue(
+                number,
+                None,
+                f"not valid UTF-8 (byte {exc.start + 1} of the line is 0x{raw[exc.start]:02x}); "
+                "line skipped, fix or remove it",
+            )
+        )
+        return None
+    try:
+        record = json.loads(text)
+    except RecursionError:
+        issues.append(ImportIssue(number, None, "JSON nested too deeply to read; line skipped"))
+        return None
+    except ValueError as exc:
         issues.append(
             ImportIssue(number, None, f"not valid JSON ({exc}); line skipped, fix or remove it")
+        )
+        return None
+    if _SURROGATE_ESCAPE.search(raw) and _has_lone_surrogate(record):
+        issues.append(
+            ImportIssue(
+                number,
+                None,
+                "invalid Unicode: a \\u escape of a lone surrogate (half of a UTF-16 pair, "
+                "as left by cutting a string inside an emoji); line skipped, fix or remove it",
+            )
         )
         return None
     if not isinstance(record, dict):
@@ -336,6 +413,19 @@ def _parse_line(raw: bytes, number: int, issues: list[ImportIssue]) -> dict[str,
         )
         return None
     return record
+
+
+_SURROGATE_ESCAPE: Final = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _has_lone_surrogate(record: Any) -> bool:
+    try:
+        json.dumps(record, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return True
+    except RecursionError:  # too deep to check: the store's limits will refuse its fields
+        return False
+    return False
 
 
 def _conversation_id(record: Mapping[str, Any]) -> str | None:
@@ -512,6 +602,7 @@ class _Conversation:
         if tags is None:
             return None
         if isinstance(tags, str):
+            self.issue("tags is a string, not a list of strings; stored it as a one-item list")
             return [tags]
         if isinstance(tags, list):
             if all(isinstance(t, str) for t in tags):
@@ -956,6 +1047,13 @@ class _Conversation:
             parsed = _parse_time(value)
             if parsed is None:
                 self.issue(f"{what}: {key} {value!r} is not an ISO time or epoch seconds; ignored")
+            elif not _accepted_time(parsed, self.now):
+                self.issue(
+                    f"{what}: {key} {value!r} ({parsed.isoformat()}) is before "
+                    f"{EARLIEST_OCCURRED_AT.date()} or more than {_SKEW_HOURS:g} hours after the "
+                    "import time, which the store refuses; ignored"
+                )
+                return None
             return parsed
         return None
 
@@ -967,7 +1065,7 @@ class _Conversation:
             for message in messages:
                 if isinstance(message, dict):
                     found = _first_time(message)
-                    if found is not None:
+                    if found is not None and _accepted_time(found, self.now):
                         start = found
                         break
         start = start or self.now
@@ -1002,6 +1100,14 @@ def event_id(conversation_id: str, node_or_edge_id: str) -> str:
         "\x1f".join((conversation_id, node_or_edge_id, IMPORT_TAG)).encode()
     ).hexdigest()
     return f"chat-{digest[:32]}"
+
+
+_SKEW_HOURS: Final = MAX_CLOCK_SKEW.total_seconds() / 3600
+
+
+def _accepted_time(at: datetime, now: datetime) -> bool:
+    """Whether the store accepts `at` as an `occurred_at` (see `memgraph_ops.events`)."""
+    return EARLIEST_OCCURRED_AT <= at <= now + MAX_CLOCK_SKEW
 
 
 def _first_time(message: Mapping[str, Any]) -> datetime | None:
