@@ -1,20 +1,28 @@
 """A session's lake rows as one JSON document, and large repeated strings as shared blocks.
 
-Format version 1 (UTF-8 JSON, one document per session)::
+Format version 2 (UTF-8 JSON, one document per session)::
 
-    {"format": 1, "session_id": "s-1",
+    {"format": 2, "session_id": "s-1",
      "nodes": {"id": ["s-1", "s-1:m0", ...], "type": ["Session", "Prompt", ...], ...},
-     "edges": {"id": [...], "src": [...], ...}}
+     "edges": {"id": [...], "src": [...], ...},
+     "blocks": {"nodes": {"content": [[1, 0, "<sha256>"]], ...}}}
 
 - Column-major: each key of `nodes`/`edges` is a column of the lake's `nodes`/`edges` table and
   holds one value per row (null for missing). Grouping a column's values keeps similar text
   together, which compresses better than row-major JSON.
 - Timestamps are integers, microseconds since the Unix epoch (UTC); lists are JSON arrays;
   JSON-valued fields (`attrs`, `metadata`, ...) are JSON strings, as in the lake.
-- A string that begins with U+0000 followed by `blk:` and a sha256 hex digest is a reference
-  to a shared block: the UTF-8 bytes whose sha256 is that digest, stored once in the vault
-  (large system prompts and tool schemas repeat across sessions). No text a user sends starts
-  with U+0000 (JSON text cannot contain a raw NUL, and the store's strings come from JSON).
+- Shared blocks (the UTF-8 bytes whose sha256 is the digest, stored once in the vault: large
+  system prompts and tool schemas repeat across sessions) are referred to out of band: `blocks`
+  lists, per table and column, `[row, offset, digest]` entries, each meaning "insert the block
+  at this UTF-8 byte offset of the row's value", applied in the listed order (ascending offset
+  per row). A value that is one whole block is stored as `""` with one entry at offset 0; a
+  JSON object whose large members are blocks is stored without their text. No string in the
+  columns is ever interpreted, so any text a user sends comes back as it was.
+
+Format version 1 (written before references were out of band) is still read: it marked a
+reference in band, as a string starting with U+0000 `blk:` (a whole block) or U+0000 `json:`
+(a JSON object with block members), so a user string with such a prefix was misread.
 """
 
 from __future__ import annotations
@@ -32,20 +40,22 @@ from memgraph_ops.imports.chat import event_id as chat_event_id
 from memgraph_ops.lake.tables import EDGES_SCHEMA, NODES_SCHEMA
 from memgraph_ops.model import JSON_FIELDS
 
-FORMAT_VERSION: Final = 1
+FORMAT_VERSION: Final = 2
+READABLE_FORMATS: Final = (1, 2)
 BLOCK_MIN_BYTES: Final = 1024
 """Strings at least this long that occur twice or are already stored become blocks."""
-BLOCK_PREFIX: Final = "\x00blk:"
-JSON_PREFIX: Final = "\x00json:"
 _JSON_STYLES: Final[dict[str, dict[str, Any]]] = {
     "a": {"ensure_ascii": False},
     "b": {"ensure_ascii": False, "separators": (",", ":")},
     "c": {"ensure_ascii": True},
     "d": {"ensure_ascii": True, "separators": (",", ":")},
 }
-"""How a JSON object was serialised (Python's json.dumps options), so a split one comes back
-byte for byte."""
+"""The ways Python's json.dumps serialises an object whose members can be found exactly (and,
+in format 1, how to re-serialise a split object)."""
+_V1_BLOCK_PREFIX: Final = "\x00blk:"
+_V1_JSON_PREFIX: Final = "\x00json:"
 _ID_COLUMNS: Final = ("id", "session_id", "src", "dst")
+_ROW: Final = "_row"
 # A column with only nulls is left out of a session's document. (The first column, `id`, is
 # never null, so every other column follows a comma; inside JSON strings `"` is escaped.)
 _NULL_COLUMN: Final = r',"[A-Za-z_]+":\[null(?:,null)*\]'
@@ -57,6 +67,9 @@ RULES: Final = {"id": "edge-key", "last_event_id": "import-chat"}
 
 NODES = pl.Schema(pl.DataFrame(NODES_SCHEMA.empty_table()).schema)
 EDGES = pl.Schema(pl.DataFrame(EDGES_SCHEMA.empty_table()).schema)
+
+BlockRefs = dict[str, dict[str, list[tuple[int, int, str]]]]
+"""table → column → (row, UTF-8 byte offset, block digest), as a document's `blocks` holds."""
 
 
 @dataclass(frozen=True)
@@ -77,10 +90,6 @@ class Encoded:
     refs: dict[str, list[str]]
 
 
-def block_ref(digest: str) -> str:
-    return BLOCK_PREFIX + digest
-
-
 def encode_sessions(
     nodes: pl.DataFrame, edges: pl.DataFrame, *, known_blocks: frozenset[str] = frozenset()
 ) -> Encoded:
@@ -97,11 +106,12 @@ def encode_sessions(
         if any(bad):
             columns = [c for c, b in zip(floats, bad, strict=True) if b]
             raise ValueError(f"cannot archive NaN or infinity (JSON has neither) in {columns}")
-    replacements, blocks = _long_repeats(nodes, edges, known_blocks)
+    rewrites, blocks = _long_repeats(nodes, edges, known_blocks)
     slim_nodes, node_rules = _without_derivable(nodes, ("last_event_id",))
     slim_edges, edge_rules = _without_derivable(edges, ("last_event_id", "id"))
-    node_docs = _documents(_with_blocks(slim_nodes, replacements), "nodes")
-    edge_docs = _documents(_with_blocks(slim_edges, replacements), "edges")
+    refs: dict[str, BlockRefs] = {}
+    node_docs = _documents(_with_blocks(slim_nodes, rewrites, "nodes", refs), "nodes")
+    edge_docs = _documents(_with_blocks(slim_edges, rewrites, "edges", refs), "edges")
     docs = node_docs.join(edge_docs, on="session_id", how="full", coalesce=True)
     payloads: dict[str, bytes] = {}
     for session, node_json, edge_json in docs.with_columns(
@@ -114,32 +124,60 @@ def encode_sessions(
             for table, rules in (("nodes", node_rules), ("edges", edge_rules))
         }
         derived = {table: columns for table, columns in derived.items() if columns}
+        session_refs = refs.get(session)
         body = (
             f'{{"format":{FORMAT_VERSION},"session_id":{json.dumps(session, ensure_ascii=False)},'
             f'"nodes":{node_json or "{}"},"edges":{edge_json or "{}"}'
+            + (f',"blocks":{_compact(session_refs)}' if session_refs else "")
             + (f',"derived":{json.dumps(derived)}' if derived else "")
             + "}"
         )
         payloads[session] = body.encode()
-    refs = _sessions_of_blocks(nodes, edges, replacements) if replacements else {}
-    return Encoded(payloads, blocks, refs)
+    digests = {s: sorted(_digests_of(r)) for s, r in refs.items()}
+    return Encoded(payloads, blocks, digests)
 
 
 def decode_session(payload: bytes, blocks: Mapping[str, bytes]) -> SessionRows:
-    """The rows of one encoded session; `blocks` must hold every block it refers to."""
+    """The rows of one encoded session; `blocks` must hold every block it refers to.
+
+    Reads every format in `READABLE_FORMATS`: the payload's own `format` says which.
+    """
     doc = json.loads(payload)
-    if doc.get("format") != FORMAT_VERSION:
-        raise ValueError(f"unknown vault payload format {doc.get('format')!r}")
+    version = doc.get("format")
+    if version not in READABLE_FORMATS:
+        raise ValueError(f"unknown vault payload format {version!r}")
     session = doc["session_id"]
     derived = doc.get("derived", {})
+    refs = doc.get("blocks", {})
     tables = []
     for name, schema in (("nodes", NODES_SCHEMA), ("edges", EDGES_SCHEMA)):
-        columns = _resolved(doc.get(name) or {}, blocks)
+        if version == 1:
+            columns = _resolved_v1(doc.get(name) or {}, blocks)
+        else:
+            columns = _resolved(doc.get(name) or {}, refs.get(name, {}), blocks)
         for column in ("id", "last_event_id"):  # an edge's event id derives from its id
             if column in derived.get(name, {}):
                 columns[column] = _derive(derived[name][column], session, columns)
         tables.append(_frame(session, columns, schema))
     return SessionRows(*tables)
+
+
+def block_digests(payload: bytes) -> list[str]:
+    """The blocks an encoded session refers to (read from the payload itself)."""
+    doc = json.loads(payload)
+    if doc.get("format") == 1:
+        return _block_digests_v1(payload)
+    return sorted(_digests_of(doc.get("blocks", {})))
+
+
+def _digests_of(refs: Mapping[str, Mapping[str, list[Any]]]) -> set[str]:
+    return {
+        entry[2] for columns in refs.values() for entries in columns.values() for entry in entries
+    }
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _without_derivable(
@@ -187,23 +225,13 @@ def _derive(rule: str, session: str, columns: Mapping[str, list[Any]]) -> list[A
     raise ValueError(f"unknown derivation rule {rule!r}")
 
 
-def block_digests(payload: bytes) -> list[str]:
-    """The blocks an encoded session refers to (read from the payload itself)."""
-    marker = json.dumps(BLOCK_PREFIX)[1:-1].encode()  # how JSON spells the prefix
-    out, start = [], 0
-    while (at := payload.find(marker, start)) >= 0:
-        begin = at + len(marker)
-        out.append(payload[begin : begin + 64].decode())
-        start = begin + 64
-    return sorted(set(out))
-
-
 @dataclass(frozen=True)
 class _Rewrite:
-    """How one long string is stored: its text in the document, and the blocks it uses."""
+    """How one long string is stored: the text left in the document, and where blocks go back
+    in (UTF-8 byte offset in the original string, digest), by ascending offset."""
 
     text: str
-    digests: tuple[str, ...]
+    splices: tuple[tuple[int, str], ...]
 
 
 def _long_repeats(
@@ -225,58 +253,69 @@ def _long_repeats(
         return {}, {}
     counts = pl.concat(long_values).group_by("v").agg(pl.len().alias("n"), pl.col("json").any())
     seen: dict[str, int] = {}  # candidate block text -> occurrences
-    splits: dict[str, tuple[str, dict[str, Any], dict[str, str]]] = {}
+    splits: dict[str, list[tuple[int, str]]] = {}
     for text, n, is_json in counts.iter_rows():
         seen[text] = seen.get(text, 0) + n
-        if is_json and (split := _split_json(text)) is not None:
-            splits[text] = split
-            for member in split[2].values():
+        if is_json and (members := _json_members(text)):
+            splits[text] = members
+            for _, member in members:
                 seen[member] = seen.get(member, 0) + n
     digests = {text: hashlib.sha256(text.encode()).hexdigest() for text in seen}
     chosen = {t for t, n in seen.items() if n >= 2 or digests[t] in known}
     rewrites: dict[str, _Rewrite] = {}
     for text in counts["v"].to_list():
         if text in chosen:
-            rewrites[text] = _Rewrite(block_ref(digests[text]), (digests[text],))
+            rewrites[text] = _Rewrite("", ((0, digests[text]),))
         elif text in splits:
-            style, doc, members = splits[text]
-            used = {k: m for k, m in members.items() if m in chosen}
+            used = [(at, member) for at, member in splits[text] if member in chosen]
             if used:
-                for key, member in used.items():
-                    doc[key] = block_ref(digests[member])
-                body = json.dumps(doc, **_JSON_STYLES[style])
+                raw, kept, start = text.encode(), [], 0
+                for at, member in used:
+                    kept.append(raw[start:at])
+                    start = at + len(member.encode())
+                kept.append(raw[start:])
                 rewrites[text] = _Rewrite(
-                    f"{JSON_PREFIX}{style}:{body}", tuple(sorted(digests[m] for m in used.values()))
+                    b"".join(kept).decode(), tuple((at, digests[m]) for at, m in used)
                 )
-    blocks = {
-        d: t.encode()
-        for t in chosen
-        if (d := digests[t]) not in known and any(d in r.digests for r in rewrites.values())
-    }
+    referred = {d for r in rewrites.values() for _, d in r.splices}
+    blocks = {d: t.encode() for t in chosen if (d := digests[t]) not in known and d in referred}
     return rewrites, blocks
 
 
-def _split_json(text: str) -> tuple[str, dict[str, Any], dict[str, str]] | None:
-    """A JSON object's style, the object, and the text of its members long enough to be blocks;
-    None unless re-serialising reproduces `text` exactly (so decoding gives it back)."""
+def _json_members(text: str) -> list[tuple[int, str]]:
+    """The members of a JSON object long enough to be blocks: (UTF-8 byte offset of the
+    member's text in `text`, the text), by offset. Empty unless `text` is exactly how Python's
+    json.dumps writes the object in one of `_JSON_STYLES`, so each member's offset is known."""
     try:
         doc = json.loads(text)
     except ValueError:
-        return None
+        return []
     if not isinstance(doc, dict):
-        return None
-    for style, options in _JSON_STYLES.items():
-        if json.dumps(doc, **options) == text:
-            members = {
-                key: member
-                for key, value in doc.items()
-                if len(member := json.dumps(value, **options)) >= BLOCK_MIN_BYTES
-            }
-            return (style, doc, members) if members else None
-    return None
+        return []
+    for options in _JSON_STYLES.values():
+        if json.dumps(doc, **options) != text:
+            continue
+        item_separator, key_separator = options.get("separators", (", ", ": "))
+        members, at = [], 1  # after "{"
+        for key, value in doc.items():
+            at += len(json.dumps(key, ensure_ascii=options["ensure_ascii"]).encode())
+            at += len(key_separator)
+            member = json.dumps(value, **options)
+            if len(member) >= BLOCK_MIN_BYTES:
+                members.append((at, member))
+            at += len(member.encode()) + len(item_separator)
+        raw = text.encode()
+        if all(raw[at : at + len(m.encode())] == m.encode() for at, m in members):
+            return members
+        return []
+    return []
 
 
-def _with_blocks(frame: pl.DataFrame, rewrites: Mapping[str, _Rewrite]) -> pl.DataFrame:
+def _with_blocks(
+    frame: pl.DataFrame, rewrites: Mapping[str, _Rewrite], table: str, refs: dict[str, BlockRefs]
+) -> pl.DataFrame:
+    """The frame with long strings rewritten; adds each session's block references (row within
+    the session, offset, digest) to `refs`."""
     if not rewrites:
         return frame
     # A hash join per column (`Expr.replace` with thousands of long keys is quadratic).
@@ -284,34 +323,20 @@ def _with_blocks(frame: pl.DataFrame, rewrites: Mapping[str, _Rewrite]) -> pl.Da
         {"_from": list(rewrites), "_to": [r.text for r in rewrites.values()]},
         schema={"_from": pl.String, "_to": pl.String},
     )
+    frame = frame.with_columns(pl.int_range(pl.len()).over("session_id").alias(_ROW))
     for c, dtype in frame.schema.items():
         if dtype != pl.String or c in _ID_COLUMNS:
             continue
         longest = frame[c].str.len_bytes().max()
         if longest is None or int(longest) < BLOCK_MIN_BYTES:  # type: ignore[arg-type]
             continue
-        frame = (
-            frame.join(mapping, left_on=c, right_on="_from", how="left", maintain_order="left")
-            .with_columns(pl.coalesce("_to", c).alias(c))
-            .drop("_to")
-        )
-    return frame
-
-
-def _sessions_of_blocks(
-    nodes: pl.DataFrame, edges: pl.DataFrame, rewrites: Mapping[str, _Rewrite]
-) -> dict[str, list[str]]:
-    keys = pl.DataFrame({"v": list(rewrites)}, schema={"v": pl.String})
-    hits = [
-        frame.select("session_id", pl.col(c).alias("v")).join(keys, on="v", how="semi")
-        for frame in (nodes, edges)
-        for c, dtype in frame.schema.items()
-        if dtype == pl.String and c not in _ID_COLUMNS
-    ]
-    out: dict[str, set[str]] = {}
-    for session, text in pl.concat(hits).unique().iter_rows():
-        out.setdefault(session, set()).update(rewrites[text].digests)
-    return {s: sorted(d) for s, d in out.items()}
+        joined = frame.join(mapping, left_on=c, right_on="_from", how="left", maintain_order="left")
+        hits = joined.filter(pl.col("_to").is_not_null()).select("session_id", _ROW, c)
+        for session, row, text in hits.iter_rows():
+            entries = refs.setdefault(session, {}).setdefault(table, {}).setdefault(c, [])
+            entries.extend((row, at, digest) for at, digest in rewrites[text].splices)
+        frame = joined.with_columns(pl.coalesce("_to", c).alias(c)).drop("_to")
+    return frame.drop(_ROW)
 
 
 def _documents(frame: pl.DataFrame, name: str) -> pl.DataFrame:
@@ -328,12 +353,39 @@ def _documents(frame: pl.DataFrame, name: str) -> pl.DataFrame:
     return grouped.select("session_id", pl.struct(value_columns).struct.json_encode().alias(name))
 
 
-def _resolved(columns: Mapping[str, list[Any]], blocks: Mapping[str, bytes]) -> dict[str, Any]:
-    """The document's columns with block references replaced by their text."""
-    return {
-        name: [_resolve(v, blocks) if isinstance(v, str) else v for v in values]
-        for name, values in columns.items()
-    }
+def _resolved(
+    columns: Mapping[str, list[Any]],
+    refs: Mapping[str, list[list[Any]]],
+    blocks: Mapping[str, bytes],
+) -> dict[str, Any]:
+    """The document's columns with the blocks put back where `refs` says."""
+    out = dict(columns)
+    for name, entries in refs.items():
+        values = out.get(name)
+        if values is None:
+            raise ValueError(f"block references for column {name!r}, which is not in the payload")
+        values = out[name] = list(values)
+        for row, offset, digest in entries:
+            if not (isinstance(row, int) and 0 <= row < len(values)):
+                raise ValueError(f"block reference to row {row!r} of column {name!r}: no such row")
+            values[row] = _splice(values[row], offset, _block(blocks, digest))
+    return out
+
+
+def _splice(value: Any, offset: Any, block: bytes) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"block reference into a {type(value).__name__} value, not a string")
+    raw = value.encode()
+    if not (isinstance(offset, int) and 0 <= offset <= len(raw)):
+        raise ValueError(f"block offset {offset!r} is outside a value of {len(raw)} bytes")
+    return (raw[:offset] + block + raw[offset:]).decode()
+
+
+def _block(blocks: Mapping[str, bytes], digest: str) -> bytes:
+    try:
+        return blocks[digest]
+    except KeyError:
+        raise KeyError(f"payload refers to block {digest}, which was not supplied") from None
 
 
 def _frame(session_id: str, columns: Mapping[str, list[Any]], schema: pa.Schema) -> pl.DataFrame:
@@ -352,18 +404,34 @@ def _frame(session_id: str, columns: Mapping[str, list[Any]], schema: pa.Schema)
     return pl.DataFrame(pa.Table.from_arrays(arrays, schema=schema))
 
 
-def _resolve(value: str, blocks: Mapping[str, bytes]) -> str:
-    if value.startswith(BLOCK_PREFIX):
-        digest = value[len(BLOCK_PREFIX) :]
-        try:
-            return blocks[digest].decode()
-        except KeyError:
-            raise KeyError(f"payload refers to block {digest}, which was not supplied") from None
-    if value.startswith(JSON_PREFIX):
-        style, body = value[len(JSON_PREFIX) :].split(":", 1)
+# format 1: references in band --------------------------------------------------------------
+
+
+def _block_digests_v1(payload: bytes) -> list[str]:
+    marker = json.dumps(_V1_BLOCK_PREFIX)[1:-1].encode()  # how JSON spells the prefix
+    out, start = [], 0
+    while (at := payload.find(marker, start)) >= 0:
+        begin = at + len(marker)
+        out.append(payload[begin : begin + 64].decode())
+        start = begin + 64
+    return sorted(set(out))
+
+
+def _resolved_v1(columns: Mapping[str, list[Any]], blocks: Mapping[str, bytes]) -> dict[str, Any]:
+    return {
+        name: [_resolve_v1(v, blocks) if isinstance(v, str) else v for v in values]
+        for name, values in columns.items()
+    }
+
+
+def _resolve_v1(value: str, blocks: Mapping[str, bytes]) -> str:
+    if value.startswith(_V1_BLOCK_PREFIX):
+        return _block(blocks, value[len(_V1_BLOCK_PREFIX) :]).decode()
+    if value.startswith(_V1_JSON_PREFIX):
+        style, body = value[len(_V1_JSON_PREFIX) :].split(":", 1)
         doc = json.loads(body)
         for key, member in doc.items():
-            if isinstance(member, str) and member.startswith(BLOCK_PREFIX):
-                doc[key] = json.loads(_resolve(member, blocks))
+            if isinstance(member, str) and member.startswith(_V1_BLOCK_PREFIX):
+                doc[key] = json.loads(_resolve_v1(member, blocks))
         return json.dumps(doc, **_JSON_STYLES[style])
     return value

@@ -65,7 +65,7 @@ def test_archive_then_read_gives_back_every_node_and_edge(mg: Memgraph) -> None:
     index = mg.vault.index()
     assert set(index["session_id"]) == set(sessions)
     assert index.filter(pl.col("session_id") == "s0")["nodes"].item() == before["s0"][0].height
-    assert (index["format_version"] == 1).all()
+    assert (index["format_version"] == 2).all()
 
 
 def test_restore_puts_the_session_back_into_the_store_once(mg: Memgraph) -> None:
@@ -229,14 +229,26 @@ def test_dry_run_archive_changes_no_byte_under_the_data_root(mg: Memgraph, home:
 
 
 def test_the_documented_format_decodes_without_our_code(mg: Memgraph) -> None:
-    """Follow docs/vault-format.md with only deltalake, zstandard and json."""
+    """Follow docs/vault-format.md with only deltalake, zstandard and json: every column of a
+    session's nodes and edges, with whole blocks, JSON members stored as blocks, a message that
+    looks like a format 1 reference, and derived columns."""
     import json
 
     import zstandard
     from deltalake import DeltaTable
 
     sessions = _build(mg)
-    lake_nodes = mg.lake.nodes(session_id="s3")
+    tools = [{"name": f"tool_{i}", "description": "look it up " * 12} for i in range(8)]
+    lookalike = "\x00blk:" + hashlib.sha256(SYSTEM.encode()).hexdigest()
+    mg.ingest(
+        [
+            event(f"{sid}-e-x", "Prompt", f"{sid}-x", at=99, session_id=sid, content=lookalike,
+                  attrs=json.dumps({"title": sid, "tools": tools}))
+            for sid in ("s3", "s4")
+        ]
+    )  # fmt: skip
+    mg.compact(redact=no_redaction)
+    lake = {"nodes": mg.lake.nodes(session_id="s3"), "edges": mg.lake.edges(session_id="s3")}
     mg.archive(sessions)
     vault = mg.settings.vault_path
     rows = DeltaTable(str(vault / "index")).to_pyarrow_table().to_pylist()
@@ -255,15 +267,41 @@ def test_the_documented_format_decodes_without_our_code(mg: Memgraph) -> None:
             dictionary = zstandard.ZstdCompressionDict(raw)
         return zstandard.ZstdDecompressor(dict_data=dictionary).decompress(data)
 
-    doc = json.loads(frame(current[("session", "s3")]))
-    assert doc["format"] == 1 and doc["session_id"] == "s3"
-    contents = []
-    for value in doc["nodes"]["content"]:
-        if value is not None and value.startswith("\x00blk:"):
-            value = frame(current[("block", value[5:])]).decode()
-        contents.append(value)
-    assert sorted(contents, key=str) == sorted(lake_nodes["content"].to_list(), key=str)
-    assert SYSTEM in contents
+    def import_chat(session_id: str, row_id: str) -> str:
+        text = "\x1f".join((session_id, row_id, "import-chat"))
+        return "chat-" + hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    entry = current[("session", "s3")]
+    assert entry["format_version"] == 2
+    doc = json.loads(frame(entry))
+    assert doc["format"] == 2 and doc["session_id"] == "s3"
+    assert set(doc["blocks"]["nodes"]) == {"content", "attrs"}  # whole blocks and JSON members
+    for table, expected in lake.items():
+        columns = {name: list(values) for name, values in doc[table].items()}
+        for name, entries in doc.get("blocks", {}).get(table, {}).items():
+            for row, offset, digest in entries:
+                value = columns[name][row].encode()
+                block = frame(current[("block", digest)])
+                columns[name][row] = (value[:offset] + block + value[offset:]).decode()
+        derived = doc.get("derived", {}).get(table, {})
+        for name in ("id", "last_event_id"):
+            if derived.get(name) == "edge-key":
+                columns[name] = [
+                    f"{s}|{t}|{d}"
+                    for s, t, d in zip(columns["src"], columns["type"], columns["dst"], strict=True)
+                ]
+            elif derived.get(name) == "import-chat":
+                columns[name] = [import_chat("s3", i) for i in columns["id"]]
+        n = len(columns["id"])
+        decoded = [
+            {c: columns.get(c, [None] * n)[i] for c in expected.columns if c != "session_id"}
+            for i in range(n)
+        ]
+        want = expected.drop("session_id").with_columns(pl.col(pl.Datetime).dt.epoch("us"))
+        assert sorted(decoded, key=lambda r: r["id"]) == want.sort("id").to_dicts()
+    contents = doc["nodes"]["content"]
+    assert lookalike in contents and "" in contents  # the look-alike is text, the block is not
+    assert len(doc["blocks"]["nodes"]["content"]) == 1
 
 
 def test_rewrite_sessions_reencodes_frames_and_drops_the_old_bytes(mg: Memgraph) -> None:
