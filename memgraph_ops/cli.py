@@ -179,6 +179,13 @@ def _parser() -> argparse.ArgumentParser:
                          help="rewrite packs with at least this share of dead bytes")  # fmt: skip
     compact.add_argument("--dry-run", action="store_true")
     compact.set_defaults(run=_vault_compact)
+    rebuild = vault.add_parser(
+        "rebuild-index",
+        parents=[common],
+        help="recover a damaged vault index from its data files, checking every frame",
+    )
+    rebuild.add_argument("--dry-run", action="store_true")
+    rebuild.set_defaults(run=_vault_rebuild_index)
 
     from memgraph_ops.erasure.cli import register as register_erasure
     from memgraph_ops.observatory.cli import register as register_observatory
@@ -190,6 +197,15 @@ def _parser() -> argparse.ArgumentParser:
         "status", parents=[common], help="counts, logical and physical bytes per layer"
     )
     p.set_defaults(run=_status)
+
+    p = sub.add_parser(
+        "verify",
+        parents=[common],
+        help="check every layer for missing or damaged files (exit 1 if any); changes nothing",
+    )
+    p.add_argument("--layer", action="append", choices=["hot", "lake", "vault"], default=None,
+                   help="check only this layer (repeatable; default: all)")  # fmt: skip
+    p.set_defaults(run=_verify)
     return parser
 
 
@@ -419,6 +435,26 @@ def _vault_compact(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _vault_rebuild_index(args: argparse.Namespace) -> int:
+    with api.open(args.home) as mg:
+        report = mg.vault.rebuild_index(dry_run=args.dry_run)
+    verb = "would recover" if report.dry_run else "recovered"
+    lines = [
+        f"{verb} {report.sessions:,} sessions and {report.blocks:,} shared blocks; "
+        f"{report.rows_dropped:,} rows dropped (frame gone or failing its checksum)"
+    ]
+    if report.unreadable_files:
+        lines.append(f"  unreadable index files: {', '.join(report.unreadable_files)}")
+    if report.packs_unindexed:
+        where = "would move" if report.dry_run else "moved"
+        lines.append(
+            f"  {where} {len(report.packs_unindexed)} pack(s) no row names to vault/unindexed/ "
+            "(kept, not read): restore the index from a backup to get their sessions back"
+        )
+    _emit(args, report.as_dict(), lines)
+    return EXIT_OK
+
+
 def _status(args: argparse.Namespace) -> int:
     with api.open(args.home) as mg:
         data = mg.status()
@@ -448,10 +484,42 @@ def _status(args: argparse.Namespace) -> int:
         f"{v['physical_bytes']:,} physical ({v['packs']} packs, {v['dictionaries']} dictionaries, "
         f"{v['blocks']} shared blocks); pack compaction would reclaim {v['reclaimable_bytes']:,}"
     )
+    if v["stray_packs"]:
+        lines.append(
+            f"VAULT WARNING: {len(v['stray_packs'])} pack(s) ({v['stray_bytes']:,} bytes) are "
+            "named by no index row: the index is damaged. Writers refuse to run until "
+            "`memgraph-ops vault rebuild-index` recovers it."
+        )
     if hot.get("restored_sessions"):
         lines.append(f"HOT  {hot['restored_sessions']} sessions restored from the vault")
     _emit(args, data, lines)
     return EXIT_OK
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from memgraph_ops.verify import LAYERS, verify
+
+    layers = tuple(dict.fromkeys(args.layer)) if args.layer else LAYERS
+    with api.open(args.home) as mg, contextlib.ExitStack() as bars:
+        report = verify(
+            mg.settings,
+            layers=layers,  # type: ignore[arg-type]
+            progress=lambda layer: bars.enter_context(_bar(f"verify {layer}", "bytes")),
+        )
+    lines = []
+    for layer in report.layers:
+        counts = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in layer.checked.items())
+        lines.append(f"{layer.layer.upper():<5} checked {counts or 'nothing (empty)'}")
+    for problem in sorted(report.problems, key=lambda p: (p.severity != "error", p.path)):
+        lines.append(f"{problem.severity.upper():<7} {problem.path}: {problem.what}")
+        lines.append(f"        repair: {problem.repair}")
+    warnings = len(report.problems) - len(report.errors)
+    lines.append(
+        f"{len(report.errors)} damaged or missing, {warnings} warnings in {report.seconds}s"
+        + ("" if report.errors else ": every file checked is intact")
+    )
+    _emit(args, report.as_dict(), lines)
+    return EXIT_OK if report.ok else EXIT_FAILURE
 
 
 if __name__ == "__main__":

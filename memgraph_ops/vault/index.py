@@ -9,11 +9,14 @@ index pointing only at complete packs.
 
 from __future__ import annotations
 
+import shutil
+import time
 from pathlib import Path
 from typing import Final
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 from deltalake import DeltaTable, write_deltalake
 
 from memgraph_ops.lake import _delta
@@ -99,3 +102,46 @@ def _arrow(root: Path, rows: pl.DataFrame) -> pa.Table:
         str(root / "index"), INDEX_SCHEMA, configuration=_CONFIGURATION, partition_by=[]
     )
     return rows.select(INDEX_SCHEMA.names).to_arrow().cast(INDEX_SCHEMA)
+
+
+def salvage(root: Path) -> tuple[pl.DataFrame, list[Path]]:
+    """Every row found in the index's Parquet data files, read without the Delta log (for
+    recovering an index whose `_delta_log` is damaged or gone), and the data files that could
+    not be read. Includes the files of an earlier, interrupted recovery."""
+    files = sorted(
+        path
+        for directory in [root / "index", *sorted(root.glob(_SALVAGED + "*"))]
+        for path in directory.rglob("*.parquet")
+        if "_delta_log" not in path.relative_to(directory).parts
+    )
+    frames, unreadable = [], []
+    for path in files:
+        try:
+            table = pq.read_table(path).select(INDEX_SCHEMA.names).cast(INDEX_SCHEMA)
+        except (pa.ArrowException, OSError, KeyError):
+            unreadable.append(path)
+            continue
+        frames.append(pl.DataFrame(table))
+    if not frames:
+        return pl.DataFrame(INDEX_SCHEMA.empty_table()), unreadable
+    rows = pl.concat(frames).unique(["entry", "key", "generation"], maintain_order=True)
+    return rows, unreadable
+
+
+def install(root: Path, rows: pl.DataFrame) -> None:
+    """Make `rows` the index, replacing whatever `index/` holds, so that a crash at any point
+    leaves either the old files (still salvageable) or the new index: build the new table
+    beside it, set the old one aside, swap, then delete the old one."""
+    staging = root / ".index-rebuild"
+    shutil.rmtree(staging, ignore_errors=True)
+    append(staging, rows, what="rebuild the vault index")
+    index = root / "index"
+    if index.exists():
+        index.rename(root / f"{_SALVAGED}{time.time_ns()}")
+    (staging / "index").rename(index)
+    shutil.rmtree(staging, ignore_errors=True)
+    for old in root.glob(_SALVAGED + "*"):
+        shutil.rmtree(old)
+
+
+_SALVAGED = "index.salvaged-"

@@ -125,6 +125,23 @@ class CompactReport:
         return asdict(self)
 
 
+@dataclass
+class RebuildReport:
+    """What recovering the vault index found (or, with dry_run, would install)."""
+
+    sessions: int = 0
+    blocks: int = 0
+    rows_dropped: int = 0
+    """Rows whose frame is gone from its pack or fails its checksum."""
+    unreadable_files: list[str] = field(default_factory=list)
+    packs_unindexed: list[str] = field(default_factory=list)
+    """Packs no recovered row names, moved to `unindexed/` (kept, never read)."""
+    dry_run: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 class Vault:
     """Archived sessions under a root directory.
 
@@ -215,7 +232,9 @@ class Vault:
         wanted = sorted(set(session_ids))
         report = ArchiveReport(requested=len(wanted), dry_run=dry_run)
         with self._exclusive(dry_run):
-            if not dry_run:
+            if dry_run:
+                self._refuse_if_damaged()
+            else:
                 self._sweep()
             for chunk in _chunks(wanted, batch_sessions):
                 self._archive_chunk(lake, chunk, report, dry_run, retrain_dictionary)
@@ -280,6 +299,8 @@ class Vault:
         ids = [0] * len(block_keys) + [dictionary_id] * len(sessions)
         self.pack_dir.mkdir(parents=True, exist_ok=True)
         name = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.zst"
+        pending = self._pending(name)
+        pending.touch()
         refs = write_pack(self.pack_dir / name, frames, dictionary_ids=ids)
         failpoint("vault:archive:after_pack")
         now = datetime.now(UTC)
@@ -304,6 +325,7 @@ class Vault:
         vault_index.append(
             self.root, pl.DataFrame(rows, infer_schema_length=None), what="archive sessions"
         )
+        pending.unlink()
         report.frame_bytes += sum(r.length for r in refs[len(block_keys) :])
         report.payload_bytes += sum(map(len, payloads))
         report.new_blocks += len(block_keys)
@@ -372,12 +394,19 @@ class Vault:
     def _rewrite(
         self, keep: pl.DataFrame, *, min_dead_fraction: float, dry_run: bool, why: str
     ) -> CompactReport:
+        if dry_run:
+            self._refuse_if_damaged()
+        else:
+            self._sweep()
         sessions = keep.filter(pl.col("entry") == "session")
         used = set(itertools.chain.from_iterable(sessions["blocks"].to_list()))
         live = pl.concat(
             [sessions, keep.filter((pl.col("entry") == "block") & pl.col("key").is_in(used))]
         )
-        sizes = {p.name: p.stat().st_size for p in self._packs()}
+        # Only packs the index names: a pack it does not name is a crash's leftover (removed by
+        # `_sweep`) or, with the index damaged, the only copy of sessions (never touched).
+        named = set(self._all["pack"].to_list())
+        sizes = {p.name: p.stat().st_size for p in self._packs() if p.name in named}
         live_bytes = dict(live.group_by("pack").agg(pl.col("length").sum()).iter_rows())
         doomed = sorted(
             p
@@ -407,6 +436,7 @@ class Vault:
             refs = [_ref(row) for row in moving.iter_rows(named=True)]
             frames = [read_bytes(self.pack_dir, ref) for ref in refs]
             name = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.zst"
+            self._pending(name).touch()
             new_refs = write_pack(
                 self.pack_dir / name, frames, dictionary_ids=[r.dictionary_id for r in refs]
             )
@@ -416,11 +446,16 @@ class Vault:
                 offset=pl.Series([r.offset for r in new_refs], dtype=pl.Int64),
             )
             live = pl.concat([live.filter(~pl.col("pack").is_in(doomed)), moved])
+        for pack in doomed:  # to be deleted once the index no longer names them
+            self._pending(pack).touch()
         if doomed or live.height != self._all.height:
             vault_index.replace(self.root, live.sort("entry", "key"), what=f"vault {why}")
         failpoint("vault:rewrite:after_index")
+        if moving.height:
+            self._pending(name).unlink()
         for pack in doomed:
             (self.pack_dir / pack).unlink(missing_ok=True)
+            self._pending(pack).unlink()
         for dictionary_id in report.dictionaries_deleted:
             (self.dict_dir / f"{dictionary_id}.dict").unlink(missing_ok=True)
             self._dictionaries.pop(dictionary_id, None)
@@ -429,16 +464,89 @@ class Vault:
         return report
 
     def _sweep(self) -> None:
-        """Delete what a crashed writer left: temp files and packs no index row names."""
+        """Delete what a crashed writer left: temp files, and packs marked pending that no
+        index row names (written for a commit that never happened, or rewritten away by one
+        that did). Then refuse to go on if a pack the index does not name remains: the index
+        lost it, and that pack may be the only copy of its sessions."""
         self._refresh()
         named = set(self._all["pack"].to_list())
         for directory in (self.pack_dir, self.dict_dir):
             if directory.exists():
                 for path in directory.glob(".*.tmp-*"):
                     path.unlink(missing_ok=True)
-        for pack in self._packs():
-            if pack.name not in named:
-                pack.unlink(missing_ok=True)
+        if self.pack_dir.exists():
+            for marker in self.pack_dir.glob(".*.pending"):
+                pack = self.pack_dir / marker.name[1 : -len(".pending")]
+                if pack.name not in named:
+                    pack.unlink(missing_ok=True)
+                marker.unlink()
+        self._refuse_if_damaged()
+
+    def stray_packs(self) -> list[str]:
+        """Packs that no index row names and that no writer left pending: the index lost
+        them (a damaged or replaced `index/`), so they may hold the only copy of sessions."""
+        self._refresh()
+        named = set(self._all["pack"].to_list())
+        return [
+            p.name
+            for p in self._packs()
+            if p.name not in named and not self._pending(p.name).exists()
+        ]
+
+    def rebuild_index(self, *, dry_run: bool = False) -> RebuildReport:
+        """Recover a damaged index from its own Parquet data files (they outlive a lost
+        `_delta_log`), keeping only rows whose frame is still in its pack with the recorded
+        checksum. Packs that no recovered row names are moved to `unindexed/`: kept, never
+        read, so that writers can go on."""
+        with self._exclusive(dry_run):
+            rows, unreadable = vault_index.salvage(self.root)
+            valid = [self._frame_intact(row) for row in rows.iter_rows(named=True)]
+            kept = rows.filter(pl.Series(valid, dtype=pl.Boolean))
+            named = set(kept["pack"].to_list())
+            report = RebuildReport(
+                sessions=kept.filter(pl.col("entry") == "session")["key"].n_unique(),
+                blocks=kept.filter(pl.col("entry") == "block")["key"].n_unique(),
+                rows_dropped=rows.height - kept.height,
+                unreadable_files=[str(p.relative_to(self.root)) for p in unreadable],
+                packs_unindexed=[p.name for p in self._packs() if p.name not in named],
+                dry_run=dry_run,
+            )
+            if dry_run:
+                return report
+            vault_index.install(self.root, kept.sort("entry", "key", "generation"))
+            if report.packs_unindexed:
+                aside = self.root / "unindexed"
+                aside.mkdir(exist_ok=True)
+                for pack in report.packs_unindexed:
+                    os.replace(self.pack_dir / pack, aside / pack)
+            self._version = -2  # the new index may have the old one's version number
+            self._refresh()
+            return report
+
+    def _frame_intact(self, row: dict[str, Any]) -> bool:
+        try:
+            read_bytes(self.pack_dir, _ref(row))
+        except (VaultCorruptError, OSError):
+            return False
+        return True
+
+    def _refuse_if_damaged(self) -> None:
+        stray = self.stray_packs()
+        if stray:
+            size = sum((self.pack_dir / p).stat().st_size for p in stray)
+            raise VaultCorruptError(
+                f"the vault index at {self.root / 'index'} does not name {len(stray)} pack(s) "
+                f"({size:,} bytes: {', '.join(stray[:3])}{', …' if len(stray) > 3 else ''}): "
+                "the index was damaged or replaced, and those packs may hold the only copy of "
+                "archived sessions. Nothing was changed. Run `memgraph-ops vault rebuild-index` "
+                "to recover the index, or restore `index/` from a backup."
+            )
+
+    def _pending(self, pack: str) -> Path:
+        """Marks a pack whose fate an index commit in progress decides: a new pack, kept if the
+        commit names it, and a pack being rewritten away, deleted once the commit no longer
+        names it. `_sweep` applies the one rule after a crash: named stays, unnamed goes."""
+        return self.pack_dir / f".{pack}.pending"
 
     # storage ----------------------------------------------------------------------------------
 
@@ -448,7 +556,10 @@ class Vault:
         sessions = self._live.filter(pl.col("entry") == "session")
         used = set(itertools.chain.from_iterable(sessions["blocks"].to_list()))
         blocks = self._live.filter((pl.col("entry") == "block") & pl.col("key").is_in(used))
-        packs = sum(p.stat().st_size for p in self._packs())
+        stray = self.stray_packs()
+        sizes = {p.name: p.stat().st_size for p in self._packs()}
+        packs = sum(sizes.values())
+        stray_bytes = sum(sizes[p] for p in stray)
         dicts = (
             sum(p.stat().st_size for p in self.dict_dir.glob("*.dict"))
             if self.dict_dir.exists()
@@ -459,6 +570,8 @@ class Vault:
         used_dicts = set(pl.concat([sessions, blocks])["dictionary_id"].to_list()) - {0}
         return {
             "root": str(self.root),
+            "stray_packs": stray,
+            "stray_bytes": stray_bytes,
             "sessions": sessions.height,
             "blocks": blocks.height,
             "packs": len(list(self._packs())),
@@ -470,6 +583,7 @@ class Vault:
             "dictionary_bytes": dicts,
             "index_bytes": index_bytes,
             "reclaimable_bytes": packs
+            - stray_bytes
             - live_frames
             + sum(
                 (self.dict_dir / f"{i}.dict").stat().st_size
@@ -557,13 +671,13 @@ class Vault:
         return text
 
     def _load_dictionary(self, dictionary_id: int) -> zstandard.ZstdCompressionDict:
+        """A trained dictionary, checked on first use: VaultCorruptError names the dictionary
+        file (not the pack being read) if it is missing or damaged."""
+        from memgraph_ops.vault.dictionaries import load_dictionary
+
         dictionary = self._dictionaries.get(dictionary_id)
         if dictionary is None:
-            path = self.dict_dir / f"{dictionary_id}.dict"
-            try:
-                dictionary = zstandard.ZstdCompressionDict(path.read_bytes())
-            except FileNotFoundError:
-                raise VaultCorruptError(f"dictionary {path} is missing") from None
+            dictionary = load_dictionary(self.dict_dir / f"{dictionary_id}.dict", dictionary_id)
             self._dictionaries[dictionary_id] = dictionary
         return dictionary
 
