@@ -39,6 +39,10 @@ class Recognizer:
     """Look for the context on the match's own line only (forms put one field per line)."""
     trigger: str | None = None
     """A string every match contains: texts without it are skipped without running the pattern."""
+    terminator: re.Pattern[str] | None = None
+    """A pattern every match ends with: the text is searched only up to the end of its last
+    occurrence, so that openers without a closer (say, many truncated PEM blocks) do not each
+    scan the rest of the text, which is quadratic. Matches are the same."""
 
 
 _card = CreditCardRecognizer()
@@ -175,8 +179,9 @@ _DE_TOWN_LINE = (
     r"(?:[ \t]+(?:[A-ZÄÖÜ][\wäöüß.()-]*|a\.|am|an|der|ob|im|in|bei|vor|b\.|i\.)){0,4}"
 )
 _DE_STREET = re.compile(
-    # (the lookahead is only a cheap pre-check: a word followed by a number)
-    r"(?<![\w-])(?=[A-ZÄÖÜ][\wäöüß.'-]*[ \t]+\d)(?:[A-ZÄÖÜ][\wäöüß.'-]*?"
+    # (the lookahead is a cheap pre-check: a word of at most 100 characters followed by a
+    # number; unbounded, each start inside a long dotted token, `A.B.C.…`, would scan to its end)
+    r"(?<![\w-])(?=[A-ZÄÖÜ][\wäöüß.'-]{0,99}+[ \t]+\d)(?:[A-ZÄÖÜ][\wäöüß.'-]*?"
     r"(?i:straße|strasse|weg|allee|gasse|platz|damm|ufer|chaussee|steig|pfad|markt|gärten)"
     rf"{_DE_HOUSE_NUMBER}(?:{_DE_TOWN_LINE})?"
     # endings shared with English words ("Spring 2", "Instr. 5"): only with the town line
@@ -184,7 +189,9 @@ _DE_STREET = re.compile(
 )
 # UK: a flat or a house number, then two or three lines ending in a full postcode
 # (`Flat 4\nHawkins Road\nLeeds\nLS1 4AB`, `10 Downing Street, London, SW1A 2AA`).
-_UK_ADDRESS_LINE = r"[A-Z0-9][\w'.-]*(?:[ \t]+[A-Z0-9][\w'.-]*){0,3}"
+# Words of at most 64 characters, taken whole (what follows is a space or a line break): without
+# the bound, each start inside a long dotted token (`1.2.3.…`) would scan to its end.
+_UK_ADDRESS_LINE = r"[A-Z0-9][\w'.-]{0,63}+(?:[ \t]+[A-Z0-9][\w'.-]{0,63}+){0,3}"
 _UK_ADDRESS = re.compile(
     rf"(?<![\w-])(?:(?:Flat|Studio|Apartment|Unit)[ \t]+\w+{_LINE_BREAK}|(?=\d)){_UK_ADDRESS_LINE}"
     rf"(?:{_LINE_BREAK}{_UK_ADDRESS_LINE}){{1,2}}{_LINE_BREAK}[A-Z]{{1,2}}\d[A-Z\d]?[ ]?\d[A-Z]{{2}}\b"
@@ -225,6 +232,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         ),
         1.0,
         trigger="PRIVATE KEY",
+        terminator=re.compile(r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY( BLOCK)?-----"),
     ),
     Recognizer(
         "JWT",
@@ -572,7 +580,10 @@ def find_patterns(text: str) -> list[tuple[int, int, str, float]]:
             continue
         if rec.score == 0 and rec.context is not None and not rec.context.search(text):
             continue  # context-only, and no context word anywhere in the text
-        for match in rec.pattern.finditer(text):
+        stop = len(text)
+        if rec.terminator is not None:
+            stop = max((m.end() for m in rec.terminator.finditer(text)), default=0)
+        for match in rec.pattern.finditer(text, 0, stop):
             start, end = match.span(rec.group)
             if start < 0 or end <= start:
                 continue
