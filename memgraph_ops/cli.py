@@ -503,12 +503,12 @@ def _verify(args: argparse.Namespace) -> int:
     with api.open(args.home) as mg, contextlib.ExitStack() as bars:
         report = verify(
             mg.settings,
-            layers=layers,  # type: ignore[arg-type]
+            layers=layers,
             progress=lambda layer: bars.enter_context(_bar(f"verify {layer}", "bytes")),
         )
     lines = []
     for layer in report.layers:
-        counts = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in layer.checked.items())
+        counts = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in layer.checked.items())
         lines.append(f"{layer.layer.upper():<5} checked {counts or 'nothing (empty)'}")
     for problem in sorted(report.problems, key=lambda p: (p.severity != "error", p.path)):
         lines.append(f"{problem.severity.upper():<7} {problem.path}: {problem.what}")

@@ -1,20 +1,34 @@
-"""Thin wrapper around deltalake: open/create tables by URI, idempotent commits, retries.
+"""Thin wrapper around deltalake: open/create tables by URI, idempotent commits, retries, and
+clear errors on damaged tables.
 
 Lake roots are URIs (a local path now, `s3://…` later), so paths are joined as strings and
 never through `os.path`.
+
+Damaged tables: delta-rs answers a truncated data file with a Rust panic
+(`pyo3_runtime.PanicException`, a BaseException) and a gap in the log with a DeltaError naming
+no file. So `open_table` checks, once per table version and process, that every data file of
+the snapshot exists with the size its add action records; `with_retries` and `reading` turn an
+engine failure into a `LakeCorruptError` that names the damaged file (found by a bounded check of
+the table) and points at `memgraph-ops verify`. A commit through `with_retries(table=…)`,
+`empty_commit` and every `ensure_table` records digests of the files committed (see
+`_integrity`), which `verify` checks.
 """
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, TypeVar
 
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
-from memgraph_ops.errors import CommitConflictError, LakeError
+from memgraph_ops.errors import CommitConflictError, LakeCorruptError, LakeError, MemgraphError
+from memgraph_ops.lake import _integrity
 
 T = TypeVar("T")
 
@@ -26,23 +40,64 @@ def join(root: str, name: str) -> str:
     return f"{root.rstrip('/')}/{name}"
 
 
-def open_table(uri: str, *, version: int | None = None) -> DeltaTable | None:
-    """The table at `uri`, or None if there is none yet."""
+def open_table(
+    uri: str, *, version: int | str | datetime | None = None, check: bool = True
+) -> DeltaTable | None:
+    """The table at `uri` (as of a version or time), or None if there is none yet.
+
+    Raises LakeCorruptError naming the file if the log cannot be loaded or, with `check`, a
+    data file of the snapshot is missing or of the wrong size (the Delta engine would panic
+    on it later). LakeError if the requested version or time cannot be loaded."""
     try:
         table = DeltaTable(uri)
     except TableNotFoundError:
         return None
+    except BaseException as exc:
+        if not _integrity.is_engine_failure(exc):
+            raise
+        raise failure(f"opening {_name(uri)}", exc, uri=uri) from None
     if version is not None:
-        table.load_as_version(version)
+        try:
+            table.load_as_version(version)
+        except BaseException as exc:
+            if not _integrity.is_engine_failure(exc):
+                raise
+            raise LakeError(
+                f"cannot load {_name(uri)} as of {version!r}: {_integrity.short(exc)}. "
+                "Give a version the table's history lists (Lake.history) or a later time."
+            ) from None
+    if check:
+        check_files(table)
     return table
+
+
+_checked_versions: set[tuple[str, int]] = set()
+
+
+def check_files(table: DeltaTable, *, fresh: bool = False) -> None:
+    """Raise LakeCorruptError if a data file of the table's loaded snapshot is missing or of
+    the wrong size: a stat per file, once per table version and process unless `fresh` (a
+    writer checks afresh before it commits on top). Local tables only."""
+    directory = _integrity.table_dir(table)
+    key = (table.table_uri, table.version())
+    if directory is None or (key in _checked_versions and not fresh):
+        return
+    damage = _integrity.missing_or_resized(directory, _integrity.adds(table), cached=not fresh)
+    if damage:
+        raise _corrupt(f"reading {directory.name}", damage, uri=str(directory))
+    _checked_versions.add(key)
 
 
 def ensure_table(
     uri: str, schema: pa.Schema, *, configuration: Mapping[str, str], partition_by: list[str]
 ) -> DeltaTable:
     """Open the table, creating it empty with `schema` if it does not exist."""
-    table = open_table(uri)
+    table = open_table(uri, check=False)
     if table is not None:
+        # a writer opens here: it refuses a damaged snapshot, and records the digests of what
+        # earlier writers committed
+        check_files(table, fresh=True)
+        _integrity.record(table)
         return table
     return DeltaTable.create(
         uri,
@@ -82,13 +137,27 @@ def empty_commit(table: DeltaTable, props: CommitProperties) -> None:
     empty = pa.schema(table.schema()).empty_table()
     write_deltalake(table, empty, mode="append", commit_properties=props)
     table.update_incremental()
+    _integrity.record(table)
 
 
-def with_retries(operation: Callable[[], T], *, attempts: int = 5, what: str) -> T:
-    """Run a commit, retrying when a concurrent writer won (MERGE/DELETE conflicts)."""
+def with_retries(
+    operation: Callable[[], T],
+    *,
+    attempts: int = 5,
+    what: str,
+    table: DeltaTable | str | None = None,
+) -> T:
+    """Run a commit, retrying when a concurrent writer won (MERGE/DELETE conflicts).
+
+    With `table` (the table or its URI), the digests of the files it committed are recorded
+    afterwards, and a failure names the damaged file of that table if there is one. Engine
+    failures (panics, I/O and format errors) become LakeCorruptError or LakeError."""
+    target = _loaded(table)
+    if target is not None:
+        _integrity.forget_stale(target)
     for attempt in range(1, attempts + 1):
         try:
-            return operation()
+            result = operation()
         except CommitFailedError as exc:
             if attempt == attempts:
                 raise CommitConflictError(
@@ -96,6 +165,107 @@ def with_retries(operation: Callable[[], T], *, attempts: int = 5, what: str) ->
                     f"committing to the same table. Last error: {exc}"
                 ) from exc
             time.sleep(0.05 * 2**attempt)
-        except OSError as exc:
-            raise LakeError(f"{what}: {exc}") from exc
+            continue
+        except MemgraphError:
+            raise
+        except BaseException as exc:
+            if not _integrity.is_engine_failure(exc):
+                raise
+            raise failure(what, exc, uri=_uri(table)) from exc
+        if table is not None:
+            recorded = _loaded(table)
+            if recorded is not None:
+                recorded.update_incremental()
+                _integrity.record(recorded)
+        return result
     raise AssertionError("unreachable")
+
+
+@contextmanager
+def reading(uri: str, what: str) -> Iterator[None]:
+    """Turn an engine failure while reading the table at `uri` (a polars collect, an Arrow
+    read) into a LakeCorruptError naming the damaged file, or a LakeError."""
+    try:
+        yield
+    except MemgraphError:
+        raise
+    except BaseException as exc:
+        if not _integrity.is_engine_failure(exc):
+            raise
+        raise failure(what, exc, uri=uri) from exc
+
+
+def failure(what: str, exc: BaseException, *, uri: str | None) -> LakeError:
+    """The error to raise when the engine failed on a table: LakeCorruptError naming the damaged
+    files a bounded check of the table finds (or the file the engine's message names), else a
+    LakeError that says to run `memgraph-ops verify`."""
+    said = _integrity.short(exc)
+    if isinstance(exc, OSError) and not _looks_damaged(said):
+        return LakeError(f"{what}: {said}")
+    damage = _integrity.diagnose(uri) if uri is not None else []
+    if damage:
+        return _corrupt(what, damage, uri=uri, said=said)
+    named = _FILE_IN_MESSAGE.search(said)
+    if named and _looks_damaged(said):
+        return LakeCorruptError(
+            f"{what}: {named.group(0)} cannot be read. {_ADVICE} (engine said: {said})"
+        )
+    if type(exc).__name__ == "PanicException" or _looks_damaged(said):
+        checked = (
+            f"; a quick check of {_name(uri)} found no missing, truncated or damaged file"
+            if uri
+            else ""
+        )
+        return LakeError(f"{what}: the Delta engine failed ({said}){checked}. {_ADVICE}")
+    return LakeError(f"{what}: {said}")
+
+
+_ADVICE = (
+    "Run `memgraph-ops verify` to list every damaged file of the data root and how to repair "
+    "it; nothing is committed on top of a table that cannot be read."
+)
+_FILE_IN_MESSAGE = re.compile(r"(?:/|[A-Za-z]:\\)[^\s\"'`,;]+\.(?:parquet|json)")
+_DAMAGED = re.compile(
+    r"(?i)parquet|corrupt|checksum|out of spec|eof|end of file|not found|no such file|gap|"
+    r"json|zstd|decompress|range\.end|magic|footer|thrift|invalid"
+)
+
+
+def _looks_damaged(message: str) -> bool:
+    return bool(_DAMAGED.search(message))
+
+
+def _corrupt(
+    what: str, damage: list[_integrity.Damage], *, uri: str | None, said: str | None = None
+) -> LakeCorruptError:
+    shown = "; ".join(d.describe() for d in damage[:3])
+    more = f" (and {len(damage) - 3} more)" if len(damage) > 3 else ""
+    engine = f" (engine said: {said})" if said else ""
+    return LakeCorruptError(
+        f"{what}: lake table {_name(uri)} is damaged: {shown}{more}. {_ADVICE}{engine}"
+    )
+
+
+def _loaded(table: DeltaTable | str | None) -> DeltaTable | None:
+    """The table given to `with_retries` (None if a URI names no table yet or on failure)."""
+    if not isinstance(table, str):
+        return table
+    try:
+        return DeltaTable(table)
+    except BaseException as exc:
+        if not _integrity.is_engine_failure(exc):
+            raise
+        return None
+
+
+def _uri(table: DeltaTable | str | None) -> str | None:
+    if table is None or isinstance(table, str):
+        return table
+    return table.table_uri
+
+
+def _name(uri: str | None) -> str:
+    if uri is None:
+        return "?"
+    directory = _integrity.local_dir(uri.rstrip("/"))
+    return str(directory) if directory is not None else uri

@@ -19,7 +19,6 @@ import polars as pl
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable
 
-from memgraph_ops.errors import LakeError
 from memgraph_ops.lake import _delta
 from memgraph_ops.model import EDGE_FIELDS, FIELDS, NODE_FIELDS, SCHEMA_VERSION, TS
 
@@ -140,16 +139,13 @@ class Lake:
         return _delta.join(self.root, name)
 
     def table(self, name: str, *, as_of: AsOf = None) -> DeltaTable | None:
-        table = _delta.open_table(self.uri(name))
-        if table is None or as_of is None:
-            return table
-        try:
-            table.load_as_version(
-                int(as_of) if isinstance(as_of, str) and as_of.isdigit() else as_of
-            )
-        except Exception as exc:  # delta-rs raises several kinds here; name the request
-            raise LakeError(f"cannot load {name} as of {as_of!r}: {exc}") from exc
-        return table
+        """The Delta table now (or as of a version or time), None if it does not exist yet.
+
+        Raises LakeCorruptError naming the file if the log cannot be loaded or a data file of
+        that snapshot is missing or truncated (`memgraph-ops verify` says how to repair), and
+        LakeError if there is no such version."""
+        version = int(as_of) if isinstance(as_of, str) and as_of.isdigit() else as_of
+        return _delta.open_table(self.uri(name), version=version)
 
     def ensure(self) -> dict[str, DeltaTable]:
         """Create missing tables; return all of them."""
@@ -180,13 +176,15 @@ class Lake:
         table = self.table(name, as_of=as_of)
         if table is None:
             return pl.from_arrow(TABLES[name].schema.empty_table()).lazy()  # type: ignore[union-attr]
-        return pl.scan_delta(table)
+        with _delta.reading(self.uri(name), f"reading {name}"):
+            return pl.scan_delta(table)
 
     def _read(self, name: str, as_of: AsOf, filters: list[pl.Expr]) -> pl.DataFrame:
         scan = self.scan(name, as_of=as_of)
         for condition in filters:
             scan = scan.filter(condition)
-        return scan.collect()
+        with _delta.reading(self.uri(name), f"reading {name}"):
+            return scan.collect()
 
     def nodes(
         self,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from memgraph_ops.errors import ConfigError, StoreError, StoreLockedError
+from memgraph_ops.errors import ConfigError, StoreCorruptError, StoreError, StoreLockedError
 from memgraph_ops.model import SCHEMA_VERSION, STORED_EVENT_SCHEMA
 
 _DUCK_TYPES = {
@@ -72,14 +72,40 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         return duckdb.connect(str(path), read_only=read_only)
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
+    except duckdb.Error as exc:
+        corrupt = corrupt_error(path, exc)
+        if corrupt is not None:
+            raise corrupt from exc
+        if not isinstance(exc, duckdb.IOException):
+            raise
+        if "lock on file" in str(exc).lower() or "conflicting lock" in str(exc).lower():
             raise StoreLockedError(
                 f"the operational store {path} is open for writing in another process "
                 f"(DuckDB allows one writer): stop that process or run this command in it. "
                 f"DuckDB said: {exc}"
             ) from exc
         raise StoreError(f"cannot open the operational store {path}: {exc}") from exc
+
+
+_CORRUPT = re.compile(
+    r"(?i)corrupt|checksum|could not read enough bytes|wal.*(?:invalid|damaged|mismatch)"
+)
+
+
+def corrupt_error(path: Path, exc: BaseException) -> StoreCorruptError | None:
+    """A StoreCorruptError naming the store's file if DuckDB's error says the file (or its
+    WAL) is damaged or truncated, else None. For any DuckDB call on the store: DuckDB checks a
+    block's checksum only when it reads the block, so damage can surface in any query."""
+    if not isinstance(exc, duckdb.Error) or not _CORRUPT.search(str(exc)):
+        return None
+    said = " ".join(str(exc).split())
+    wal = path.with_name(path.name + ".wal")
+    culprit = wal if "wal" in said.lower() and wal.exists() else path
+    return StoreCorruptError(
+        f"the operational store's file {culprit} is damaged ({said}). Nothing more is written "
+        "to it. Run `memgraph-ops verify` to see what is still readable and how to repair it "
+        "(restore from a backup, or rebuild the file when every table still reads back)"
+    )
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
