@@ -295,6 +295,9 @@ def _quote(column: str) -> str:
 _NEWER = (
     "(s.updated_at > t.updated_at OR (s.updated_at = t.updated_at AND s.last_seq > t.last_seq))"
 )
+_OLDER = (
+    "(s.updated_at < t.updated_at OR (s.updated_at = t.updated_at AND s.last_seq < t.last_seq))"
+)
 
 
 def _merge(
@@ -325,6 +328,18 @@ def _merge(
     )
     merger = merger.when_matched_delete(predicate=f"s._op = 'delete' AND {_NEWER}")
     merger = merger.when_matched_update(updates=updates, predicate=f"s._op = 'upsert' AND {_NEWER}")
+    # A late event that happened earlier (`memgraph_ops.state`): newer values stay, the fields
+    # only it carries fill in, and it may be the item's first event. (Were the item deleted and
+    # re-created in between, the lake could not tell: it keeps no tombstones.)
+    fill = {
+        _quote(c): f"coalesce(t.{_quote(c)}, s.{_quote(c)})"
+        for c in schema.names
+        if c not in {"id", "created_at", "updated_at", "last_seq", "last_event_id"}
+    }
+    fill[_quote("created_at")] = "least(t.created_at, s.created_at)"
+    merger = merger.when_matched_update(
+        updates=fill, predicate=f"s._op = 'upsert' AND NOT s._reset AND {_OLDER}"
+    )
     if extra_matched is not None:
         merger = extra_matched(merger)
     merger = merger.when_not_matched_insert(

@@ -4,10 +4,12 @@ in, a delete ends the item (issue 10, item 4)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+import memgraph_ops
 from memgraph_ops import Memgraph
 from memgraph_ops.lake import no_redaction
 from tests.factories import edge, event, session
@@ -101,3 +103,19 @@ def test_trim_keeps_every_event_of_an_item_that_has_a_recent_one(mg: Memgraph) -
     )
     assert dropped == 0
     assert mg.store.node("s2")["user_id"] == "u2"
+
+
+def test_a_late_first_event_fills_in_across_compactions(home: Path) -> None:
+    mg = memgraph_ops.open(home, hot_window_hours=6)  # HOT keeps both events
+    mg.ingest([event("e2", "Session", "s1", at=5, tags=["b"])])
+    mg.compact(redact=no_redaction)
+    mg.ingest([event("e1", "Session", "s1", at=0, user_id="u1", tags=["a"])])  # late creation
+    mg.compact(redact=no_redaction)
+
+    lake = _lake_node(mg, "s1")
+    assert (lake["user_id"], lake["tags"]) == ("u1", ["b"])
+    assert lake["created_at"] < lake["updated_at"]
+    hot = mg.store.node("s1")
+    assert (hot["user_id"], hot["tags"]) == ("u1", ["b"])
+    assert (hot["created_at"], hot["updated_at"]) == (lake["created_at"], lake["updated_at"])
+    mg.close()
