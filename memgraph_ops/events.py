@@ -227,7 +227,7 @@ def _from_dicts(rows: list[Any]) -> pl.DataFrame:
     df = pl.from_arrow(table)
     assert isinstance(df, pl.DataFrame)
     return df.with_columns(
-        pl.Series(_REASON, reasons, dtype=pl.List(pl.String)),
+        pl.Series(_REASON, pa.array(reasons, type=pa.list_(pa.string()))),  # Arrow: faster
         pl.int_range(pl.len(), dtype=pl.Int64).alias(_POS),
     )
 
