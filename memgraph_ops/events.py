@@ -95,7 +95,8 @@ class Validated:
     """The result of validating a batch: what may land and what goes to quarantine."""
 
     valid: pl.DataFrame
-    """Events of `EVENT_SCHEMA`, one per event id (first occurrence wins)."""
+    """Events of `EVENT_SCHEMA`, one per event id (the first occurrence; a repeat with other
+    content is quarantined, one with the same content counted in `duplicates_in_batch`)."""
     quarantined: pl.DataFrame
     """Columns `event_id`, `reason`, `raw` (the event as JSON, as it was given)."""
     duplicates_in_batch: int
