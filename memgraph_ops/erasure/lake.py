@@ -203,6 +203,7 @@ def erase(identity: Identity, hits: TableHits, *, re_redact: bool, why: str) -> 
                     .execute()
                 ),
                 what=f"re-redacting {hits.name}",
+                table=table,
             )
             out["re_redacted"] = int(metrics.get("num_target_rows_updated", 0) or 0)
             out["files_rewritten"] += int(metrics.get("num_target_files_removed", 0) or 0)
@@ -215,6 +216,7 @@ def erase(identity: Identity, hits: TableHits, *, re_redact: bool, why: str) -> 
                 commit_properties=CommitProperties(custom_metadata={"memgraph.operation": why}),
             ),
             what=f"erasing from {hits.name}",
+            table=table,
         )
         out["deleted"] = int(metrics.get("num_deleted_rows", 0) or 0)
         out["files_rewritten"] += int(metrics.get("num_removed_files", 0) or 0)

@@ -52,7 +52,9 @@ def write(lake_root: str, receipt: dict[str, Any]) -> None:
     }
     data = pa.Table.from_pylist([row], schema=LOG_SCHEMA)
     _delta.with_retries(
-        lambda: write_deltalake(table, data, mode="append"), what="writing the erasure receipt"
+        lambda: write_deltalake(table, data, mode="append"),
+        what="writing the erasure receipt",
+        table=table,
     )
 
 

@@ -255,7 +255,11 @@ def _compact_batch(
             custom_metadata=props.custom_metadata,
         )
         failpoint(f"compact:before_commit:{name}")
-        _delta.with_retries(lambda: write(done, table, props), what=f"compacting into {name}")  # noqa: B023
+        _delta.with_retries(
+            lambda: write(done, table, props),  # noqa: B023
+            what=f"compacting into {name}",
+            table=table,
+        )
         if _delta.app_version(table, APP_ID) < high:
             # delta-rs makes no commit for a MERGE that changes nothing; the watermark must
             # still move, or HOT could never be trimmed past this batch.

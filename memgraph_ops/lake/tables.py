@@ -10,6 +10,7 @@ Only identifying-but-harmless columns carry Delta file statistics
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -146,6 +147,15 @@ class Lake:
         LakeError if there is no such version."""
         version = int(as_of) if isinstance(as_of, str) and as_of.isdigit() else as_of
         return _delta.open_table(self.uri(name), version=version)
+
+    def reading(self, name: str) -> AbstractContextManager[None]:
+        """Wrap the collect of a `scan(name)`: an engine failure on a damaged file becomes a
+        LakeCorruptError naming it.
+
+            >>> with lake.reading("nodes"):                       # doctest: +SKIP
+            ...     rows = lake.scan("nodes").filter(...).collect()
+        """
+        return _delta.reading(self.uri(name), f"reading {name}")
 
     def ensure(self) -> dict[str, DeltaTable]:
         """Create missing tables; return all of them."""
@@ -301,7 +311,7 @@ class Lake:
                     .execute()
                 )
 
-            metrics = _delta.with_retries(delete, what=f"delete from {name} ({why})")
+            metrics = _delta.with_retries(delete, what=f"delete from {name} ({why})", table=table)
             out[name] = int(metrics.get("num_target_rows_deleted", 0) or 0)
         return out
 
@@ -316,6 +326,7 @@ class Lake:
             metrics = _delta.with_retries(
                 lambda t=table, p=predicate, c=props: t.delete(p, commit_properties=c),  # type: ignore[misc]
                 what=f"delete from {name} ({why})",
+                table=table,
             )
             out[name] = int(metrics.get("num_deleted_rows", 0) or 0)
         return out

@@ -218,6 +218,7 @@ def _write_snapshot(uri: str, frame: pl.DataFrame, props: CommitProperties) -> N
             commit_properties=props,
         ),
         what=f"write {uri}",
+        table=uri,
     )
 
 
@@ -260,6 +261,7 @@ def _overwrite_days(lake: Lake, name: str, frame: pl.DataFrame, days: list[date]
                 uri, data, mode="append", partition_by=["day"], writer_properties=_delta.WRITER
             ),
             what=f"create observatory/{name}",
+            table=uri,
         )
         return
     listed = ", ".join(f"'{d.isoformat()}'" for d in days)
@@ -272,6 +274,7 @@ def _overwrite_days(lake: Lake, name: str, frame: pl.DataFrame, days: list[date]
             writer_properties=_delta.WRITER,
         ),
         what=f"write observatory/{name}",
+        table=uri,
     )
 
 

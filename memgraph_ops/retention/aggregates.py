@@ -125,7 +125,7 @@ def record(lake: Lake, rows: pl.DataFrame) -> int:
         )
         return int(metrics.get("num_target_rows_inserted", 0))
 
-    return _delta.with_retries(merge, what=f"record {rows.height} retention aggregates")
+    return _delta.with_retries(merge, what=f"record {rows.height} retention aggregates", table=uri)
 
 
 def daily(lake: Lake) -> pl.DataFrame:

@@ -38,11 +38,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _locked(method: F) -> F:
-    """Serialise a method on the store's one DuckDB connection (not safe across threads)."""
+    """Serialise a method on the store's one DuckDB connection (see `Store._using`)."""
 
     @functools.wraps(method)
     def wrapper(self: Store, *args: Any, **kwargs: Any) -> Any:
-        with self._lock:
+        with self._using():
             return method(self, *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
@@ -98,18 +98,33 @@ class Store:
         self.path = path
         self.read_only = read_only
         self._con = _duckdb.connect(path, read_only=read_only)
+        self._lock = threading.RLock()
         if memory_limit:
             # DuckDB's default (80% of RAM) lets its buffer pool grow through a long compaction
             # read; a cap keeps the process small (peak RSS compacting 5M events: 2.26 GiB
             # uncapped, 1.27 GiB at 256MB, see benchmarks/RESULTS.md).
             self._con.execute(f"SET memory_limit = '{_duckdb.memory_size(memory_limit)}'")
         if not read_only:
-            _duckdb.ensure_schema(self._con)
-        self._lock = threading.RLock()
+            with self._using():
+                _duckdb.ensure_schema(self._con)
         self._context_cache: OrderedDict[str, list[tuple[Any, ...]]] = OrderedDict()
         self.context_cache_size = 10_000
         self.refusal: Refusal | None = None
         """Set by the erasure layer: refuses events of erased subjects at ingest."""
+
+    @contextlib.contextmanager
+    def _using(self) -> Iterator[None]:
+        """Hold the store's one DuckDB connection (not safe across threads), and name the file
+        if DuckDB finds it damaged: it checks a block only when a query reads it, so damage can
+        surface in any call."""
+        with self._lock:
+            try:
+                yield
+            except duckdb.Error as exc:
+                corrupt = _duckdb.corrupt_error(self.path, exc)
+                if corrupt is None:
+                    raise
+                raise corrupt from exc
 
     @classmethod
     def open(
@@ -134,7 +149,7 @@ class Store:
         Idempotent on `event_id`: events already in the store are skipped.
         """
         normalized = to_frame(events)
-        with self._lock:
+        with self._using():
             known = self._node_types(endpoint_ids(normalized.frame))
             checked = validate(normalized, known)
             checked = self._with_delete_sessions(checked)
@@ -262,7 +277,7 @@ class Store:
             },
             schema={"event_id": pl.String, "reason": pl.String, "raw": pl.String},
         )
-        with self._lock:
+        with self._using():
             self._con.execute("BEGIN")
             try:
                 self._quarantine(frame, source, datetime.now(UTC))
@@ -513,7 +528,7 @@ class Store:
         """Shift every seq this store assigned so that all lie above `watermark` (a lake's
         watermark from another store: this one replaces it). Order is kept; nothing else
         changes. Returns the shift (0 if every seq was above it already)."""
-        with self._lock:
+        with self._using():
             con = self._con
             con.execute("BEGIN")
             try:
@@ -539,7 +554,7 @@ class Store:
         """Treat these event ids (`event_id`, `id`, `seq`, `ingested_at` columns: compacted by a
         store this one replaces) as seen, so re-sent copies are still deduplicated for the
         dedupe window. Returns how many were new to this store."""
-        with self._lock:
+        with self._using():
             con = self._con
             con.register("_remembered", event_ids)
             con.execute("BEGIN")
@@ -562,7 +577,7 @@ class Store:
         high = self.max_seq()
         low = seq
         while low < high:
-            with self._lock:
+            with self._using():
                 table = _arrow(
                     self._con,
                     "SELECT * FROM events WHERE seq > ? AND seq <= ? ORDER BY seq",
@@ -601,7 +616,7 @@ class Store:
         # (`memgraph_ops.state`), so keeping only the newest would lose the fields it omits.
         expired = f"id NOT IN (SELECT e.id FROM events e WHERE e.id IS NOT NULL AND NOT ({old}))"
         bounds = [compacted_through, now - hot_window]
-        with self._lock:
+        with self._using():
             con = self._con
             con.register("_cutoffs", cutoffs)
             con.execute("BEGIN")
@@ -632,7 +647,7 @@ class Store:
         """Put a session's archived rows (`STORED_EVENT_SCHEMA`) back for reading until
         `expires_at`, in one transaction. Returns False, changing nothing, if this generation of
         the session is already restored."""
-        with self._lock:
+        with self._using():
             con = self._con
             con.execute("BEGIN")
             try:
@@ -662,7 +677,7 @@ class Store:
     def forget_restored(self, session_ids: list[str] | None = None) -> int:
         """Drop restored copies: of `session_ids`, or (None) of every expired one. Returns
         the number of sessions dropped."""
-        with self._lock:
+        with self._using():
             con = self._con
             con.execute("BEGIN")
             try:

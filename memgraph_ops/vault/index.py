@@ -80,7 +80,9 @@ def append(root: Path, rows: pl.DataFrame, *, what: str) -> None:
     """Add rows in one commit (creating the table on first use)."""
     data = _arrow(root, rows)
     _delta.with_retries(
-        lambda: write_deltalake(str(root / "index"), data, mode="append"), what=what
+        lambda: write_deltalake(str(root / "index"), data, mode="append"),
+        what=what,
+        table=str(root / "index"),
     )
 
 
@@ -89,7 +91,9 @@ def replace(root: Path, rows: pl.DataFrame, *, what: str) -> None:
     sessions that were removed)."""
     data = _arrow(root, rows)
     _delta.with_retries(
-        lambda: write_deltalake(str(root / "index"), data, mode="overwrite"), what=what
+        lambda: write_deltalake(str(root / "index"), data, mode="overwrite"),
+        what=what,
+        table=str(root / "index"),
     )
     table = open_index(root)
     assert table is not None

@@ -651,7 +651,17 @@ class Vault:
     def _read(self, entry: dict[str, Any]) -> bytes:
         ref = _ref(entry)
         dictionary = self._load_dictionary(ref.dictionary_id) if ref.dictionary_id else None
-        return read_frame(self.pack_dir, ref, dictionary=dictionary)
+        try:
+            return read_frame(self.pack_dir, ref, dictionary=dictionary)
+        except VaultCorruptError as exc:
+            if dictionary is None or "cannot decompress" not in str(exc):
+                raise
+            # The frame's bytes match their sha256, so what fails is the dictionary.
+            raise VaultCorruptError(
+                f"dictionary {self.dict_dir / f'{ref.dictionary_id}.dict'} is probably damaged: "
+                f"the frame at {ref.pack} offset {ref.offset} matches its sha256 but does not "
+                f"decompress with it ({exc}); run `memgraph-ops verify`"
+            ) from exc
 
     def _block(self, digest: str) -> bytes:
         text = self._block_text.get(digest)
@@ -776,8 +786,10 @@ def as_events(rows: SessionRows, now: datetime) -> pa.Table:
 
 def _lake_rows(lake: Lake, sessions: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
     wanted = pl.Series(sessions, dtype=pl.String).implode()
-    nodes = lake.scan("nodes").filter(pl.col("session_id").is_in(wanted)).collect()
-    edges = lake.scan("edges").filter(pl.col("session_id").is_in(wanted)).collect()
+    with lake.reading("nodes"):
+        nodes = lake.scan("nodes").filter(pl.col("session_id").is_in(wanted)).collect()
+    with lake.reading("edges"):
+        edges = lake.scan("edges").filter(pl.col("session_id").is_in(wanted)).collect()
     return nodes, edges
 
 
