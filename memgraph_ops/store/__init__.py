@@ -1,5 +1,5 @@
 """The operational store (HOT): DuckDB file, ingest, hot reads."""
 
-from memgraph_ops.store.hot import IngestResult, Store
+from memgraph_ops.store.hot import QUARANTINE_RAW_CHARS, IngestResult, Store, StoreIdentity
 
-__all__ = ["IngestResult", "Store"]
+__all__ = ["QUARANTINE_RAW_CHARS", "IngestResult", "Store", "StoreIdentity"]

@@ -35,6 +35,9 @@ quarantined with the reason and without their raw content."""
 DEFAULT_MEMORY = "1GB"
 """DuckDB's memory limit unless configured (`duckdb_memory_limit`); None leaves DuckDB's own."""
 F = TypeVar("F", bound=Callable[..., Any])
+QUARANTINE_RAW_CHARS = 65_536
+"""How much of a quarantined event's raw text is kept (the rest is summed up by its size and
+sha256)."""
 
 
 def _locked(method: F) -> F:
@@ -295,14 +298,24 @@ class Store:
             pl.lit(source).alias("source"),
         ).to_arrow()
         self._con.register("_q", table)
-        # Re-ingesting the same bad file must not pile up copies of the same rejection.
+        # A poison event can be 16 MiB: keep its start and its digest. Re-ingesting the same
+        # bad file must not pile up copies of the same rejection.
         self._con.execute(
             """
             INSERT INTO quarantine
-            SELECT quarantined_at, source, event_id, reason, raw FROM _q
-            WHERE NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.raw = _q.raw
-                              AND q.reason = _q.reason)
+            WITH fresh AS (
+                SELECT quarantined_at, source, event_id, reason,
+                       CASE WHEN strlen(raw) > ? THEN left(raw, ?) || '… [' || strlen(raw)
+                            || ' bytes in all, sha256 ' || sha256(raw) || ']'
+                       ELSE raw END AS raw
+                FROM _q)
+            SELECT * FROM fresh
+            WHERE NOT EXISTS (SELECT 1 FROM quarantine q
+                              WHERE q.raw IS NOT DISTINCT FROM fresh.raw
+                                AND q.reason = fresh.reason
+                                AND q.event_id IS NOT DISTINCT FROM fresh.event_id)
             """,
+            [QUARANTINE_RAW_CHARS, QUARANTINE_RAW_CHARS],
         )
         self._con.unregister("_q")
 

@@ -1,0 +1,35 @@
+"""Quarantine rows stay bounded: huge poison events are summed up, repeats are not piled up."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import polars as pl
+
+from memgraph_ops.store import QUARANTINE_RAW_CHARS, Store
+from tests.factories import event
+
+
+def test_a_huge_poison_event_keeps_its_start_and_digest(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "hot.duckdb") as store:
+        poison = event("e1", "Prompt", "p1", session_id="s", content="x" * (20 << 20))
+        for _ in range(2):
+            assert store.ingest([poison]).quarantined == 1
+        (row,) = store.quarantine().to_dicts()
+        assert len(row["raw"]) < QUARANTINE_RAW_CHARS + 200
+        assert row["raw"].startswith('{"event_id": "e1"')
+        raw_bytes = int(row["raw"].rsplit(" bytes in all", 1)[0].rsplit("[", 1)[1])
+        assert raw_bytes > 20 << 20
+        assert len(row["raw"].rsplit("sha256 ", 1)[1].rstrip("]")) == len(
+            hashlib.sha256().hexdigest()
+        )
+
+
+def test_refused_events_are_quarantined_once_however_often_they_come(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "hot.duckdb") as store:
+        store.refusal = lambda valid: pl.Series(["erased subject"] * valid.height)
+        batch = [event("e1", "Agent", "a1", name="x"), event("e2", "Agent", "a2", name="y")]
+        for _ in range(3):
+            assert store.ingest(batch).quarantined == 2
+        assert sorted(store.quarantine()["event_id"]) == ["e1", "e2"]
