@@ -45,12 +45,14 @@ def run(ws: Workspace) -> Result:
         ).fetchall()
     ]
     plans = {
-        "store SQL": _plan(store._con, _CONTEXT_SQL, sessions[0]),
+        "store SQL": _plan(store._con, _CONTEXT_SQL.format(table="events"), sessions[0]),
         "bare session_id = ?": _plan(bare_idx, _BARE_SESSION_SQL, sessions[0]),
     }
     paths: dict[str, Callable[[int], Any]] = {
         "context": lambda i: store.context(sessions[i], last=10),
-        "store_sql": lambda i: store._con.execute(_CONTEXT_SQL, [sessions[i]]).fetchall(),
+        "store_sql": lambda i: store._con.execute(
+            _CONTEXT_SQL.format(table="events"), [sessions[i]]
+        ).fetchall(),
         "bare_session": lambda i: bare_idx.execute(_BARE_SESSION_SQL, [sessions[i]]).fetchall(),
         "bare_point": lambda i: bare_idx.execute(
             "SELECT * FROM events WHERE id = ?", [node_ids[i % len(node_ids)]]
