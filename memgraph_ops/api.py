@@ -29,7 +29,7 @@ from memgraph_ops.events import EventInput
 from memgraph_ops.imports.files import iter_event_batches
 from memgraph_ops.lake import CompactionReport, Lake, Redactor, compact, no_redaction
 from memgraph_ops.lake.compaction import adopt_store
-from memgraph_ops.privacy.pseudonyms import Pseudonymizer
+from memgraph_ops.privacy.pseudonyms import Pseudonymizer, key_status
 from memgraph_ops.privacy.redact import PrivacyConfig
 from memgraph_ops.privacy.redact import Redactor as PiiRedactor
 from memgraph_ops.retention import (
@@ -54,6 +54,8 @@ class Memgraph:
     def __init__(self, settings: Settings, *, read_only: bool = False) -> None:
         self.settings = settings
         self.read_only = read_only
+        # Owner-only before anything writes below it: HOT holds raw personal data.
+        settings.secure_home(create=not read_only)
         self.lake = Lake(settings.lake_uri)
         self.vault = Vault(settings.vault_path)
         self.vault.refuse_restore = restore_guard(self)  # erased sessions never come back
@@ -63,7 +65,7 @@ class Memgraph:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self.settings.home.mkdir(parents=True, exist_ok=True)
+            self.settings.secure_home()
             self._store = Store.open(
                 self.settings.store_path,
                 read_only=self.read_only,
@@ -240,10 +242,12 @@ class Memgraph:
         return pseudonyms.subject
 
     def status(self) -> dict[str, Any]:
-        """Counts, logical and physical bytes per layer, and what cleanup would reclaim."""
+        """Counts, logical and physical bytes per layer, what cleanup would reclaim, and which
+        pseudonym key is in use."""
         hot = self.store.counts() if self.settings.store_path.exists() else {"events": 0}
         return {
             "home": str(self.settings.home),
+            "pseudonym_key": key_status(self.settings.home),
             "hot": hot,
             "lake": {"uri": self.settings.lake_uri, "tables": self.lake.stats()},
             "vault": self.vault.stats(),

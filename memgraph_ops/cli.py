@@ -142,7 +142,13 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common],
         help="create a pseudonym key file (keep it outside the data root)",
     )
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="where to write it (default: $XDG_CONFIG_HOME/memgraph-ops/pseudonym.key, else "
+        "~/.config/memgraph-ops/pseudonym.key, which is read when no key variable is set)",
+    )
     p.set_defaults(run=_keygen)
 
     p = sub.add_parser(
@@ -338,11 +344,15 @@ def _pii_scan(args: argparse.Namespace) -> int:
 
 
 def _keygen(args: argparse.Namespace) -> int:
-    from memgraph_ops.privacy.pseudonyms import KEY_FILE_ENV, write_key_file
+    from memgraph_ops.privacy.pseudonyms import KEY_FILE_ENV, default_key_path, write_key_file
 
-    path: Path = args.out.expanduser()
+    default = default_key_path()
+    path: Path = args.out.expanduser() if args.out else default
     write_key_file(path)
-    print(f"wrote {path}; use it with: export {KEY_FILE_ENV}={path}")
+    if path.absolute() == default.absolute():
+        print(f"wrote {path} (mode 0600); it is read when no key variable is set")
+    else:
+        print(f"wrote {path} (mode 0600); use it with: export {KEY_FILE_ENV}={path}")
     return EXIT_OK
 
 
@@ -459,8 +469,10 @@ def _status(args: argparse.Namespace) -> int:
     with api.open(args.home) as mg:
         data = mg.status()
     hot, lake = data["hot"], data["lake"]["tables"]
+    key = data["pseudonym_key"]
     lines = [
         f"data root: {data['home']}",
+        f"KEY  {key['in_use'] or 'none'}" + (f": {key['problem']}" if key["problem"] else ""),
         f"HOT  {hot.get('events', 0):>12,} events  {hot.get('bytes', 0):>14,} bytes  "
         f"quarantined {hot.get('quarantined', 0):,}  max seq {hot.get('max_seq', 0):,}",
     ]

@@ -6,10 +6,13 @@ HMAC-SHA256(master key, "tenant:" ‖ tenant). So analytics can still join on a 
 identifiers can be found again by recomputing their tokens (erasure), tenants cannot correlate
 each other's tokens, and nobody without the master key can confirm a guess.
 
-The master key comes from `MEMGRAPH_PSEUDONYM_KEY` (hex, at least 32 bytes) or from the file
-named by `MEMGRAPH_PSEUDONYM_KEY_FILE`, which must lie outside the data root (a key stored next
-to the data it protects protects nothing). Presidio's own `hash` operator salts randomly and
-cannot give stable tokens, so it is not used.
+The master key comes from `MEMGRAPH_PSEUDONYM_KEY` (hex, at least 32 bytes), else from the file
+named by `MEMGRAPH_PSEUDONYM_KEY_FILE`, else from the default key file
+`$XDG_CONFIG_HOME/memgraph-ops/pseudonym.key` (`~/.config/...` without XDG_CONFIG_HOME), which
+`memgraph-ops keygen` writes. A key file must lie outside the data root (a key stored next to
+the data it protects protects nothing) and be readable by its owner only (mode 0600; anything
+wider is refused). Presidio's own `hash` operator salts randomly and cannot give stable tokens,
+so it is not used.
 
 Key rotation: tokens are a function of the key. Rotating means choosing a new key for new data;
 old tokens stay as they are (they cannot be recomputed into new ones without the raw values,
@@ -23,7 +26,11 @@ import hmac
 import os
 import re
 import secrets
+import stat
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from memgraph_ops.errors import ConfigError, InputError
 
@@ -37,15 +44,65 @@ def generate_key() -> str:
     return secrets.token_hex(32)
 
 
+def default_key_path() -> Path:
+    """`$XDG_CONFIG_HOME/memgraph-ops/pseudonym.key`, with `~/.config` when XDG_CONFIG_HOME is
+    unset (or relative, which the XDG spec says to ignore)."""
+    base = os.environ.get("XDG_CONFIG_HOME", "")
+    config = Path(base) if base and Path(base).is_absolute() else Path.home() / ".config"
+    return config / "memgraph-ops" / "pseudonym.key"
+
+
 def write_key_file(path: Path) -> None:
-    """Create a new key file readable by its owner only (atomically; never overwrites)."""
+    """Create a new key file readable by its owner only (mode 0600 from its first byte, written
+    atomically; never overwrites)."""
     if path.exists():
         raise InputError(f"{path} exists; refusing to overwrite a key (tokens depend on it)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(generate_key() + "\n")
-    tmp.chmod(0o600)
-    tmp.replace(path)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w") as out:  # mkstemp creates the file with mode 0600
+            out.write(generate_key() + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        # link, not replace: a key someone created meanwhile is never overwritten
+        os.link(tmp, path)
+    except FileExistsError:
+        raise InputError(
+            f"{path} exists; refusing to overwrite a key (tokens depend on it)"
+        ) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class KeySource:
+    """Where the master key is read from."""
+
+    kind: Literal["environment", "key_file", "default_file"]
+    path: Path | None = None
+    """The key file (None for a key given in the environment)."""
+
+    def describe(self) -> str:
+        if self.kind == "environment":
+            return f"{KEY_ENV} (environment)"
+        if self.kind == "key_file":
+            return f"{self.path} (from {KEY_FILE_ENV})"
+        return f"{self.path} (default key file)"
+
+
+def key_source() -> KeySource | None:
+    """Where the master key would be read from now: the environment, the key file the
+    environment names, or the default key file if it exists; None if nowhere."""
+    if os.environ.get(KEY_ENV):
+        return KeySource("environment")
+    path_text = os.environ.get(KEY_FILE_ENV)
+    if path_text:
+        return KeySource("key_file", Path(path_text).expanduser().resolve())
+    default = default_key_path()
+    if default.exists():
+        return KeySource("default_file", default.resolve())
+    return None
 
 
 def _parse_key(text: str, source: str) -> bytes:
@@ -62,17 +119,22 @@ def _parse_key(text: str, source: str) -> bytes:
 
 
 def load_master_key(data_root: Path | None = None) -> bytes:
-    """The master key from the environment or the key file; a clear error if there is none."""
-    if os.environ.get(KEY_ENV):
-        return _parse_key(os.environ[KEY_ENV], KEY_ENV)
-    path_text = os.environ.get(KEY_FILE_ENV)
-    if not path_text:
+    """The master key from the environment or a key file (see `key_source`).
+
+    Raises:
+        ConfigError: there is no key, or it is not hex or too short, or its file is missing,
+            lies inside the data root or is open to group or others.
+    """
+    source = key_source()
+    if source is None:
         raise ConfigError(
             f"no pseudonym key: set {KEY_ENV} (64 hex digits) or {KEY_FILE_ENV} (a file outside "
-            "the data root). Create one with `memgraph-ops keygen --out ~/.config/memgraph-ops/"
-            "pseudonym.key`. Nothing was written."
+            f"the data root), or create the default key file {default_key_path()} with "
+            "`memgraph-ops keygen` (read when neither variable is set). Nothing was written."
         )
-    path = Path(path_text).expanduser().resolve()
+    if source.path is None:
+        return _parse_key(os.environ[KEY_ENV], KEY_ENV)
+    path = source.path
     if data_root is not None and path.is_relative_to(data_root.resolve()):
         raise ConfigError(
             f"the pseudonym key file {path} lies inside the data root {data_root}: move it out "
@@ -80,7 +142,30 @@ def load_master_key(data_root: Path | None = None) -> bytes:
         )
     if not path.exists():
         raise ConfigError(f"{KEY_FILE_ENV} names {path}, which does not exist")
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if os.name == "posix" and mode & 0o077:
+        raise ConfigError(
+            f"the pseudonym key file {path} is open to group or others (mode {mode:04o}); "
+            f"anyone who reads it can confirm guesses behind every token: run `chmod 600 {path}`"
+        )
     return _parse_key(path.read_text(), str(path))
+
+
+def key_status(data_root: Path | None = None) -> dict[str, str | None]:
+    """Which key is in use, for `status`: `source` (environment, key_file, default_file or
+    None), `path`, `in_use` (a sentence) and `problem` (why it cannot be used, or None)."""
+    source = key_source()
+    try:
+        load_master_key(data_root)
+        problem = None
+    except ConfigError as exc:
+        problem = str(exc)
+    return {
+        "source": source.kind if source else None,
+        "path": str(source.path) if source and source.path else None,
+        "in_use": source.describe() if source else None,
+        "problem": problem,
+    }
 
 
 def normalize(entity: str, value: str) -> str:

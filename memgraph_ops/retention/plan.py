@@ -177,7 +177,7 @@ def _with_ages(
 ) -> pl.DataFrame:
     """Adds archive_due, delete_due and held, per the most specific matching rule."""
     archive = pl.lit(policy.archive_after_days)
-    delete = pl.lit(policy.delete_after_days)
+    delete = pl.lit(policy.delete_after_days or 0.0)  # None and 0 both mean never
     for rule in policy.session_rules:
         matches = pl.lit(True)
         if rule.tenant:

@@ -2,7 +2,8 @@
 
     [retention]
     archive_after_days = 30     # a session inactive this long leaves the lake for the vault
-    delete_after_days = 365     # a session inactive this long is deleted (lake, vault, HOT)
+    delete_after_days = 365     # a session inactive this long is deleted (lake, vault, HOT);
+                                # not set: nothing is ever deleted by age
     restored_ttl_days = 7       # a session restored from the vault stays readable in HOT so long
     time_travel_days = 7        # deleted rows stay in old Delta files (time travel) so long
 
@@ -22,8 +23,10 @@
     sessions = ["s-9"]
     tags = ["litigation-2026"]
 
-A value left out falls back to the next less specific rule, then to the defaults above. A value
-of 0 for `archive_after_days` or `delete_after_days` means never.
+A value left out falls back to the next less specific rule, then to the defaults. The defaults
+archive after 30 days (archiving moves a session into the vault and deletes nothing) and never
+delete: deletion happens only where the policy asks for it, with `delete_after_days` here or in a
+rule. A value of 0 for `archive_after_days` or `delete_after_days` means never.
 """
 
 from __future__ import annotations
@@ -36,9 +39,9 @@ from typing import Any, Final
 from memgraph_ops.errors import ConfigError
 from memgraph_ops.model import NODE_TYPES
 
-DEFAULTS: Final = {
+DEFAULTS: Final[dict[str, float | None]] = {
     "archive_after_days": 30.0,
-    "delete_after_days": 365.0,
+    "delete_after_days": None,  # never: nothing is deleted unless the policy says so
     "restored_ttl_days": 7.0,
     "time_travel_days": 7.0,
 }
@@ -73,10 +76,11 @@ class LegalHold:
 
 @dataclass(frozen=True)
 class RetentionPolicy:
-    archive_after_days: float = DEFAULTS["archive_after_days"]
-    delete_after_days: float = DEFAULTS["delete_after_days"]
-    restored_ttl_days: float = DEFAULTS["restored_ttl_days"]
-    time_travel_days: float = DEFAULTS["time_travel_days"]
+    archive_after_days: float = 30.0
+    delete_after_days: float | None = None
+    """None (the default) or 0: sessions are never deleted by age."""
+    restored_ttl_days: float = 7.0
+    time_travel_days: float = 7.0
     rules: tuple[Rule, ...] = ()
     hold: LegalHold = field(default_factory=LegalHold)
 
@@ -106,8 +110,11 @@ class RetentionPolicy:
         """Parse the `[retention]` table; every mistake is named with where it is."""
         unknown = set(raw) - {*DEFAULTS, "rules", "legal_hold"}
         if unknown:
-            raise ConfigError(f"[retention] has unknown keys: {sorted(unknown)}")
-        values = {k: _days(f"retention.{k}", raw.get(k, v)) for k, v in DEFAULTS.items()}
+            raise ConfigError(
+                f"[retention] has unknown keys: {sorted(unknown)} "
+                f"(accepted: {', '.join([*DEFAULTS, 'rules', 'legal_hold'])})"
+            )
+        values = {k: _days(f"retention.{k}", raw[k]) for k in DEFAULTS if k in raw}
         rules = tuple(_rule(r, i) for i, r in enumerate(raw.get("rules", []) or []))
         hold_raw = raw.get("legal_hold", {}) or {}
         if not isinstance(hold_raw, Mapping):

@@ -59,11 +59,15 @@ retention_job = dg.define_asset_job(
     tags={"dagster/concurrency_key": "memgraph_vault"},
 )
 
+# Its runs delete whatever the policy has expired, so it starts STOPPED: deleting begins only
+# when someone turns it on (Dagster UI or `dagster schedule start retention_schedule`).
 retention_schedule = dg.ScheduleDefinition(
     name="retention_schedule",
     job=retention_job,
     cron_schedule="0 3 * * *",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Daily retention (archive, delete at expiry). Starts stopped: its runs delete "
+    "what the [retention] policy has expired; turn it on once the policy is what you want.",
 )
 
 
