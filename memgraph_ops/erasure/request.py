@@ -100,12 +100,12 @@ class Sealed:
     identifiers: list[str]
     sessions: list[str] = field(default_factory=list)
 
-    def seal(self, keys: ErasureKeys) -> str:
-        return keys.seal(json.dumps(asdict(self)))
+    def seal(self, keys: ErasureKeys, request_id: str) -> str:
+        return keys.seal(json.dumps(asdict(self)), request_id=request_id)
 
     @classmethod
-    def unseal(cls, keys: ErasureKeys, text: str) -> Sealed:
-        return cls(**json.loads(keys.unseal(text)))
+    def unseal(cls, keys: ErasureKeys, text: str, request_id: str) -> Sealed:
+        return cls(**json.loads(keys.unseal(text, request_id=request_id)))
 
 
 class Queue:
@@ -121,14 +121,15 @@ class Queue:
         for existing in self.all():
             if existing.subject_hash == subject_hash and existing.status not in FINAL:
                 return existing
+        request_id = f"er-{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}"
         request = Request(
-            request_id=f"er-{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}",
+            request_id=request_id,
             subject_hash=subject_hash,
             kind=subject.kind,
             tenant=subject.tenant,
             mode=subject.mode,
             requested_at=datetime.now(UTC).isoformat(),
-            sealed=Sealed(subject.value.strip(), list(subject.identifiers)).seal(keys),
+            sealed=Sealed(subject.value.strip(), list(subject.identifiers)).seal(keys, request_id),
         )
         self.save(request)
         return request

@@ -26,7 +26,7 @@ import polars as pl
 from memgraph_ops._failpoints import failpoint
 from memgraph_ops.erasure import hot, lake, receipt, tombstones, vault
 from memgraph_ops.erasure.identity import Identity, resolve
-from memgraph_ops.erasure.keys import ErasureKeys
+from memgraph_ops.erasure.keys import ErasureKeys, is_legacy_seal
 from memgraph_ops.erasure.request import Queue, Request, Sealed, Subject, file_lock
 from memgraph_ops.erasure.verify import Hit, duckdb_places, scan_root
 from memgraph_ops.errors import MemgraphError
@@ -225,7 +225,10 @@ def run(mg: Memgraph, request_id: str, *, lock_timeout: float = 600.0) -> Reques
 def _execute(mg: Memgraph, queue: Queue, request: Request, *, lock_timeout: float) -> None:
     keys, _ = _keys(mg)
     assert request.sealed is not None, "an unfinished request keeps its sealed subject"
-    sealed = Sealed.unseal(keys, request.sealed)
+    sealed = Sealed.unseal(keys, request.sealed, request.request_id)
+    if is_legacy_seal(request.sealed):  # queued before AES-GCM: read once, sealed anew now
+        request.sealed = sealed.seal(keys, request.request_id)
+        queue.save(request)
     subject = Subject(
         request.kind, sealed.value, request.tenant, tuple(sealed.identifiers), request.mode
     )
@@ -233,7 +236,7 @@ def _execute(mg: Memgraph, queue: Queue, request: Request, *, lock_timeout: floa
     identity = ctx.identity
     if set(identity.sessions) != set(sealed.sessions):
         sealed.sessions = identity.sessions
-        request.sealed = sealed.seal(keys)
+        request.sealed = sealed.seal(keys, request.request_id)
         queue.save(request)
     progress = request.progress
     counts: dict[str, Any] = progress.setdefault("counts", {})
@@ -355,7 +358,7 @@ def _execute(mg: Memgraph, queue: Queue, request: Request, *, lock_timeout: floa
         "seconds": progress["seconds"],
         "timings": timings,
     }
-    document["signature"] = keys.sign(document)
+    document = receipt.sign(document, keys)
     failpoint("erase:before_receipt")
     receipt.write(mg.settings.lake_uri, document)
     request.receipt = document
