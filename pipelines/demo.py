@@ -18,7 +18,7 @@ import polars as pl
 
 from memgraph_ops import load_settings
 from memgraph_ops import open as open_memgraph
-from memgraph_ops.privacy.pseudonyms import KEY_ENV, KEY_FILE_ENV, write_key_file
+from memgraph_ops.privacy.pseudonyms import KEY_ENV, KEY_FILE_ENV, default_key_path, write_key_file
 from memgraph_ops.workload import write_workload
 from pipelines.definitions import defs
 from pipelines.instance import prepare_dagster_home
@@ -81,17 +81,15 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
-DEMO_KEY = Path.home() / ".config" / "memgraph-ops" / "pseudonym.key"
-
-
 def _ensure_pseudonym_key() -> None:
     """Redaction needs a key kept outside the data root; the demo makes one on first run."""
     if os.environ.get(KEY_ENV) or os.environ.get(KEY_FILE_ENV):
         return
-    if not DEMO_KEY.exists():
-        write_key_file(DEMO_KEY)
-        _say(f"created a pseudonym key for the demo: {DEMO_KEY}")
-    os.environ[KEY_FILE_ENV] = str(DEMO_KEY)
+    key = default_key_path()
+    if not key.exists():
+        write_key_file(key)
+        _say(f"created a pseudonym key for the demo: {key}")
+    os.environ[KEY_FILE_ENV] = str(key)
 
 
 def _say(text: str) -> None:

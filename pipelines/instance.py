@@ -11,6 +11,7 @@ REPO_DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
 
 def prepare_dagster_home(settings: Settings) -> Path:
     """Create `<home>/dagster` with the project's `dagster.yaml` and point DAGSTER_HOME at it."""
+    settings.secure_home()
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     target = home / "dagster.yaml"

@@ -27,7 +27,7 @@ class StoreResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     @contextmanager
     def open(self) -> Iterator[Store]:
         settings = self.settings()
-        settings.home.mkdir(parents=True, exist_ok=True)
+        settings.secure_home()
         store = Store.open(settings.store_path, memory_limit=settings.duckdb_memory_limit)
         try:
             yield store

@@ -38,6 +38,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh data root; the environment points at it so nothing touches ./store."""
     root = tmp_path / "home"
     monkeypatch.setenv("MEMGRAPH_HOME", str(root))
+    # never a developer's own ~/.config/memgraph-ops/pseudonym.key
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv("MEMGRAPH_HOT_WINDOW_HOURS", "0")
     monkeypatch.delenv("MEMGRAPH_FAILPOINT", raising=False)
     monkeypatch.setenv("MEMGRAPH_PSEUDONYM_KEY", TEST_KEY)

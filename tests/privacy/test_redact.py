@@ -143,6 +143,7 @@ def test_key_file_inside_the_data_root_is_refused(
         load_master_key(home)
     outside = tmp_path / "outside.key"
     outside.write_text(TEST_KEY + "\n")
+    outside.chmod(0o600)
     monkeypatch.setenv(KEY_FILE_ENV, str(outside))
     assert load_master_key(home) == KEY
 
