@@ -13,6 +13,8 @@ replaces the old one. DuckDB allows one writer, so the store is closed around it
 from __future__ import annotations
 
 import contextlib
+import glob
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,7 @@ import pyarrow as pa
 
 from memgraph_ops._failpoints import failpoint
 from memgraph_ops.erasure.identity import Identity
+from memgraph_ops.privacy.redact import JSON_FIELDS
 from memgraph_ops.store import Store
 
 TEXT_COLUMNS = (
@@ -108,11 +111,62 @@ def _temp(con: duckdb.DuckDBPyConnection, identity: Identity, ids: SubjectIds) -
 
 
 def _own(table: str) -> str:
+    """SQL true for the subject's own rows, false (never NULL) for everyone else's: a NULL
+    `user_id` (every row but Sessions) made `NOT own` NULL, which hid other people's rows
+    holding the subject's values from re-redaction."""
     del table
     return (
-        "(session_id IN (SELECT s FROM _er_sessions) OR (kind = 'node' AND type = 'Session' "
-        "AND id IN (SELECT s FROM _er_sessions)) OR user_id IN (SELECT u FROM _er_users))"
+        "coalesce(session_id IN (SELECT s FROM _er_sessions) OR (kind = 'node' AND "
+        "type = 'Session' AND id IN (SELECT s FROM _er_sessions)) OR user_id IN "
+        "(SELECT u FROM _er_users), false)"
     )
+
+
+def own_texts(store: Store, identity: Identity, ids: SubjectIds) -> list[tuple[str, str]]:
+    """`(tenant, text)` of every text in the subject's own rows (events and restored copies):
+    plain columns as they are, JSON columns leaf by leaf, lists item by item, so the scanner
+    sees what redaction would."""
+    columns = [c for c in TEXT_COLUMNS if c not in JSON_FIELDS]
+    json_columns = [c for c in TEXT_COLUMNS if c in JSON_FIELDS]
+    select = ", ".join(["tenant", *columns, *json_columns, *LIST_COLUMNS])
+    rows: list[tuple[Any, ...]] = []
+    with store._lock:
+        con = store._con
+        _temp(con, identity, ids)
+        try:
+            for table in EVENT_TABLES:
+                rows += con.execute(f"SELECT {select} FROM {table} WHERE {_own(table)}").fetchall()
+        finally:
+            _drop(con)
+    texts: list[tuple[str, str]] = []
+    for tenant, *values in rows:
+        plain = values[: len(columns)]
+        documents = values[len(columns) : len(columns) + len(json_columns)]
+        lists = values[len(columns) + len(json_columns) :]
+        texts += [(tenant, v) for v in plain if v]
+        for document in documents:
+            if document:
+                texts += [(tenant, leaf) for leaf in _json_strings(document)]
+        texts += [(tenant, item) for items in lists for item in items or [] if item]
+    return texts
+
+
+def _json_strings(document: str) -> list[str]:
+    try:
+        doc = json.loads(document)
+    except ValueError:  # not JSON after all: the text as it is
+        return [document]
+    out: list[str] = []
+    todo = [doc]
+    while todo:
+        value = todo.pop()
+        if isinstance(value, str):
+            out.append(value)
+        elif isinstance(value, dict):
+            todo += value.values()
+        elif isinstance(value, list):
+            todo += value
+    return out
 
 
 def _search_pattern(identity: Identity) -> str | None:
@@ -190,14 +244,13 @@ def erase(store: Store, identity: Identity, ids: SubjectIds, *, re_redact: bool)
             )
             for search, replacement in _replacements(identity) if re_redact else []:
                 sets = ", ".join(
-                    [f"{c} = regexp_replace({c}, ?, '{replacement}', 'g')" for c in TEXT_COLUMNS]
+                    [f"{c} = regexp_replace({c}, ?, ?, 'g')" for c in TEXT_COLUMNS]
                     + [
-                        f"{c} = list_transform({c}, lambda x: "
-                        f"regexp_replace(x, ?, '{replacement}', 'g'))"
+                        f"{c} = list_transform({c}, lambda x: regexp_replace(x, ?, ?, 'g'))"
                         for c in LIST_COLUMNS
                     ]
                 )
-                pattern = [search] * (len(TEXT_COLUMNS) + len(LIST_COLUMNS))
+                pattern = [search, replacement] * (len(TEXT_COLUMNS) + len(LIST_COLUMNS))
                 for table in EVENT_TABLES:
                     con.execute(f"UPDATE {table} SET {sets} WHERE {mention}", pattern + params)
             failpoint("erase:hot_before_commit")
@@ -254,17 +307,46 @@ def _drop(con: duckdb.DuckDBPyConnection) -> None:
             con.unregister(name)
 
 
-def rewrite_file(path: Path) -> int:
-    """Rewrite a closed DuckDB file with only its live data; returns the new size in bytes."""
-    fresh = path.with_name(f".{path.name}.erasure-{os.getpid()}")
-    for stale in (fresh, fresh.with_name(fresh.name + ".wal")):
+REWRITE_MARK = ".erasure-"
+"""Temporary copies of a DuckDB file being rewritten are named `.<file>.erasure-…` (earlier
+versions added the pid, so a rerun after a crash never found the old copy)."""
+
+
+def leftovers(path: Path) -> list[Path]:
+    """Temporary copies (and their WALs) an interrupted rewrite of `path` left behind: each is a
+    full copy of HOT, other people's raw text included."""
+    pattern = glob.escape(f".{path.name}{REWRITE_MARK}") + "*"
+    return sorted(p for p in path.parent.glob(pattern) if p.is_file() or p.is_symlink())
+
+
+def remove_leftovers(path: Path) -> list[str]:
+    """Delete what `leftovers` finds; returns the paths deleted. Only under the erasure lock:
+    no other process rewrites the file meanwhile."""
+    removed = []
+    for stale in leftovers(path):
         stale.unlink(missing_ok=True)
+        removed.append(str(stale))
+    if removed:
+        _fsync_dir(path.parent)
+    return removed
+
+
+def rewrite_file(path: Path) -> int:
+    """Rewrite a closed DuckDB file with only its live data; returns the new size in bytes.
+
+    The copy has a fixed name and any earlier copy is deleted first, so a crash at any point
+    leaves at most one copy, which the next rewrite (or `remove_leftovers`) deletes."""
+    fresh = path.with_name(f".{path.name}{REWRITE_MARK}rewrite")
+    remove_leftovers(path)
     con = duckdb.connect(str(path))
     try:
         con.execute("CHECKPOINT")
-        con.execute(f"ATTACH '{fresh}' AS _fresh")
+        # a bound parameter, never a literal built from the path (a quote in the data root
+        # broke the statement and left the raw bytes in HOT's free blocks)
+        con.execute("ATTACH ? AS _fresh", [str(fresh)])
         (name,) = con.execute("SELECT current_database()").fetchall()[0]
-        con.execute(f'COPY FROM DATABASE "{name}" TO _fresh')
+        # an identifier cannot be bound: quoted (the name comes from DuckDB, not from data)
+        con.execute(f"COPY FROM DATABASE {_ident(name)} TO _fresh")
         con.execute("DETACH _fresh")
     finally:
         con.close()
@@ -274,9 +356,17 @@ def rewrite_file(path: Path) -> int:
     wal = path.with_name(path.name + ".wal")
     wal.unlink(missing_ok=True)  # checkpointed above: it holds nothing the new file lacks
     os.replace(fresh, path)
-    fd = os.open(path.parent, os.O_RDONLY)
+    _fsync_dir(path.parent)
+    return path.stat().st_size
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
-    return path.stat().st_size
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

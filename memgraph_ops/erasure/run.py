@@ -25,12 +25,14 @@ import polars as pl
 
 from memgraph_ops._failpoints import failpoint
 from memgraph_ops.erasure import hot, lake, receipt, tombstones, vault
-from memgraph_ops.erasure.identity import Identity, resolve
+from memgraph_ops.erasure.identity import Identity, identifiers_in, resolve, with_found
 from memgraph_ops.erasure.keys import ErasureKeys, is_legacy_seal
 from memgraph_ops.erasure.request import Queue, Request, Sealed, Subject, file_lock
 from memgraph_ops.erasure.verify import Hit, duckdb_places, scan_root
 from memgraph_ops.errors import MemgraphError
 from memgraph_ops.privacy.pseudonyms import Pseudonymizer, load_master_key
+from memgraph_ops.privacy.redact import PrivacyConfig
+from memgraph_ops.privacy.redact import Redactor as PiiRedactor
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -71,7 +73,11 @@ def _store(mg: Memgraph) -> Store | None:
     return mg.store
 
 
-def _context(mg: Memgraph, subject: Subject, known_sessions: list[str]) -> _Context:
+def _context(
+    mg: Memgraph, subject: Subject, known_sessions: list[str], found: list[str] | None = None
+) -> _Context:
+    """The subject resolved against the data; `found` are identifiers an earlier attempt
+    collected from the subject's own rows (HOT may no longer hold them)."""
     keys, pseudonyms = _keys(mg)
     store = _store(mg)
     root = _lake_root(mg)
@@ -82,12 +88,12 @@ def _context(mg: Memgraph, subject: Subject, known_sessions: list[str]) -> _Cont
     archive = vault.open_vault(mg)
     index = archive.index()
     tenants |= set(index["tenant"].drop_nulls().to_list())
-    identity = resolve(subject, pseudonyms, sorted(tenants))
-    found = set(known_sessions)
+    identity = resolve(subject, pseudonyms, sorted(tenants), found or [])
+    sessions_found = set(known_sessions)
     if subject.kind == "session":
-        found.add(subject.value.strip())
+        sessions_found.add(subject.value.strip())
     if store is not None:
-        found |= set(hot.sessions(store, identity))
+        sessions_found |= set(hot.sessions(store, identity))
     users = identity.user_tokens + identity.user_ids
     if users:
         sessions = (
@@ -95,9 +101,9 @@ def _context(mg: Memgraph, subject: Subject, known_sessions: list[str]) -> _Cont
             .select(pl.coalesce("session_id", "id").alias("s"))
             .collect()
         )
-        found |= set(sessions["s"].to_list())
-        found |= set(index.filter(pl.col("user_id").is_in(users))["session_id"].to_list())
-    identity.sessions = sorted(found)
+        sessions_found |= set(sessions["s"].to_list())
+        sessions_found |= set(index.filter(pl.col("user_id").is_in(users))["session_id"].to_list())
+    identity.sessions = sorted(sessions_found)
     log = mg.lake.scan("event_log").filter(
         pl.col("session_id").is_in(identity.sessions) | pl.col("id").is_in(identity.sessions)
     )
@@ -112,7 +118,28 @@ def _context(mg: Memgraph, subject: Subject, known_sessions: list[str]) -> _Cont
             ].drop_nulls()
         )
     )
+    if subject.kind == "user" and store is not None:
+        # The user's emails, phones and names typed in their own sessions, while HOT still
+        # has them raw: verified (and re-redacted elsewhere) like stated identifiers.
+        typed = _identifiers_typed(mg, hot.own_texts(store, identity, subject_ids))
+        if set(typed) - set(identity.found):
+            identity = with_found(identity, typed, pseudonyms)
     return _Context(mg, keys, identity, subject_ids, tables)
+
+
+def _identifiers_typed(mg: Memgraph, texts: list[tuple[str, str]]) -> list[str]:
+    """`identity.identifiers_in` with the detection redaction uses on this data root (built
+    from the settings when redaction is off: the lake then holds these values in clear)."""
+    if not texts:
+        return []
+    redactor = mg.redactor()
+    if isinstance(redactor, PiiRedactor):
+        return identifiers_in(texts, redactor)
+    detector = PiiRedactor(_keys(mg)[1], PrivacyConfig.from_mapping(mg.settings.privacy))
+    try:
+        return identifiers_in(texts, detector)
+    finally:
+        detector.scanner.close()
 
 
 def _find(ctx: _Context, *, mentions: bool = True) -> dict[str, Any]:
@@ -229,13 +256,19 @@ def _execute(mg: Memgraph, queue: Queue, request: Request, *, lock_timeout: floa
     if is_legacy_seal(request.sealed):  # queued before AES-GCM: read once, sealed anew now
         request.sealed = sealed.seal(keys, request.request_id)
         queue.save(request)
+    # The sealed identifiers are the stated ones, then those found in the subject's own rows
+    # (kept sealed: after HOT's rows are gone, a rerun cannot find them again).
+    stated = int(request.progress.setdefault("stated_identifiers", len(sealed.identifiers)))
     subject = Subject(
-        request.kind, sealed.value, request.tenant, tuple(sealed.identifiers), request.mode
-    )
-    ctx = _context(mg, subject, sealed.sessions)
+        request.kind, sealed.value, request.tenant, tuple(sealed.identifiers[:stated]),
+        request.mode,
+    )  # fmt: skip
+    ctx = _context(mg, subject, sealed.sessions, sealed.identifiers[stated:])
     identity = ctx.identity
-    if set(identity.sessions) != set(sealed.sessions):
+    typed = [*sealed.identifiers[:stated], *identity.found]
+    if set(identity.sessions) != set(sealed.sessions) or typed != sealed.identifiers:
         sealed.sessions = identity.sessions
+        sealed.identifiers = typed
         request.sealed = sealed.seal(keys, request.request_id)
         queue.save(request)
     progress = request.progress
@@ -250,6 +283,9 @@ def _execute(mg: Memgraph, queue: Queue, request: Request, *, lock_timeout: floa
         timings[phase] = round(timings.get(phase, 0.0) + now - mark[0], 3)
         mark[0] = now
 
+    # A rewrite killed before its rename left a full copy of HOT (everyone's raw text) that
+    # nothing else would ever delete.
+    files.extend(hot.remove_leftovers(mg.settings.store_path))
     found = _find(ctx)
     lap("plan")
     if not progress.get("started"):

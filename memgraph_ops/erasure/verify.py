@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -99,7 +100,12 @@ def scan_file(
             hits.append(Hit(str(path), "gzip"))
     elif head[8:12] == DUCKDB_MAGIC:
         scanner = (databases or {}).get(path)
-        places = scanner(needles) if scanner else duckdb_places(path, needles)
+        try:
+            places = scanner(needles) if scanner else duckdb_places(path, needles)
+        except duckdb.Error:
+            # a database that cannot be opened (a copy cut short by a crash) cannot be shown
+            # to be clean: it counts as a place holding the subject
+            places = ["<unreadable>"]
         hits += [Hit(str(path), f"sql:{p}") for p in places]
     return hits
 
@@ -213,8 +219,6 @@ def _dictionaries(root: Path) -> dict[int, zstandard.ZstdCompressionDict]:
 def duckdb_places(path: Path, needles: list[str], con: object | None = None) -> list[str]:
     """`table.column` of a DuckDB database holding any needle (through `con`, or a read-only
     connection of its own)."""
-    import duckdb
-
     own = con is None
     connection = duckdb.connect(str(path), read_only=True) if own else con
     assert isinstance(connection, duckdb.DuckDBPyConnection)
@@ -227,9 +231,10 @@ def duckdb_places(path: Path, needles: list[str], con: object | None = None) -> 
         pattern = "|".join(re.escape(n) for n in needles)
         places = []
         for table, column, kind in columns:
-            value = f'"{column}"' if kind == "VARCHAR" else f"array_to_string(\"{column}\", ' ')"
+            name = _ident(column)
+            value = name if kind == "VARCHAR" else f"array_to_string({name}, ' ')"
             (count,) = connection.execute(
-                f'SELECT count(*) FROM "{table}" WHERE regexp_matches(lower({value}), ?)',
+                f"SELECT count(*) FROM {_ident(table)} WHERE regexp_matches(lower({value}), ?)",
                 [pattern.lower()],
             ).fetchall()[0]
             if count:
@@ -238,3 +243,8 @@ def duckdb_places(path: Path, needles: list[str], con: object | None = None) -> 
     finally:
         if own:
             connection.close()
+
+
+def _ident(name: str) -> str:
+    """A quoted SQL identifier (names cannot be bound as parameters)."""
+    return '"' + name.replace('"', '""') + '"'

@@ -2,8 +2,10 @@
 
 Plain text fields are redacted in place; JSON fields have their string leaves redacted and stay
 valid JSON; list fields (tags) item by item; a Session's `user_id` (the data subject) is always
-replaced by its keyed pseudonym. Findings (entity type, field, count, score — never the value)
-come back alongside, for the `pii_findings` table.
+replaced by its keyed pseudonym, and so is every JSON string equal to it (`metadata` often
+repeats it: `{"user": {"id": "user-0152"}}`), so erasure by user finds it by the same token.
+Findings (entity type, field, count, score — never the value) come back alongside, for the
+`pii_findings` table.
 """
 
 from __future__ import annotations
@@ -187,6 +189,8 @@ class Redactor:
         strings: list[str] = []
         slots: list[_Slot] = []
         json_docs: dict[tuple[int, str], Any] = {}
+        subjects = self._subject_tokens(events)
+        changed_docs: set[tuple[int, str]] = set()
         for name in TEXT_FIELDS:
             for row, value in _non_null(events, name):
                 strings.append(value)
@@ -201,7 +205,16 @@ class Redactor:
             for row, value in _non_null(events, name):
                 doc = json.loads(value)
                 json_docs[(row, name)] = doc
+                user = subjects[row]
                 for path, leaf in _string_leaves(doc):
+                    if user is not None and leaf.strip() == user[0]:
+                        token = user[1]
+                        if path:
+                            _set_leaf(doc, path, token)
+                        else:  # the whole document is the user id
+                            json_docs[(row, name)] = token
+                        changed_docs.add((row, name))
+                        continue
                     strings.append(leaf)
                     slots.append(_Slot(row, name, path))
 
@@ -213,7 +226,6 @@ class Redactor:
         replaced: dict[str, dict[int, Any]] = defaultdict(dict)
         findings: dict[tuple[int, str, str], list[float]] = defaultdict(list)
         lists: dict[tuple[int, str], list[Any]] = {}
-        changed_docs: set[tuple[int, str]] = set()
         for text, spans, slot in zip(strings, results, slots, strict=True):
             if not spans:
                 continue
@@ -249,6 +261,16 @@ class Redactor:
             for user, tenant in zip(events[SUBJECT_FIELD], events["tenant"], strict=True)
         ]
         return pl.Series(SUBJECT_FIELD, tokens, dtype=pl.String)
+
+    def _subject_tokens(self, events: pl.DataFrame) -> list[tuple[str, str] | None]:
+        """Per row, the subject's user id (stripped) and its keyed pseudonym, for JSON strings
+        that repeat it; None without a user id."""
+        return [
+            None
+            if user is None or not user.strip()
+            else (user.strip(), self.pseudonymizer.subject(tenant, user))
+            for user, tenant in zip(events[SUBJECT_FIELD], events["tenant"], strict=True)
+        ]
 
     def _findings(
         self, events: pl.DataFrame, findings: Mapping[tuple[int, str, str], list[float]]
