@@ -23,7 +23,7 @@ from typing import Any
 import polars as pl
 
 from memgraph_ops.config import Settings, load_settings
-from memgraph_ops.erasure import Request, Subject, erase, ingest_guard, restore_guard
+from memgraph_ops.erasure import Request, Subject, erase
 from memgraph_ops.erasure import plan as plan_erasure
 from memgraph_ops.events import EventInput
 from memgraph_ops.imports.files import iter_event_batches
@@ -57,8 +57,7 @@ class Memgraph:
         # Owner-only before anything writes below it: HOT holds raw personal data.
         settings.secure_home(create=not read_only)
         self.lake = Lake(settings.lake_uri)
-        self.vault = Vault(settings.vault_path)
-        self.vault.refuse_restore = restore_guard(self)  # erased sessions never come back
+        self.vault = Vault(settings.vault_path, home=settings.home)
         self._store: Store | None = None
         self._redactor: PiiRedactor | None = None
 
@@ -70,8 +69,8 @@ class Memgraph:
                 self.settings.store_path,
                 read_only=self.read_only,
                 memory_limit=self.settings.duckdb_memory_limit,
+                home=self.settings.home,
             )
-            self._store.refusal = ingest_guard(self)  # erased subjects' events are refused
             # A new (or lost and recreated) store file follows the lake's watermark at once, so
             # none of its events can fall under what the lake already has.
             fresh = not self.read_only and self._store.max_seq() == 0

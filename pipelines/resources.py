@@ -28,7 +28,9 @@ class StoreResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     def open(self) -> Iterator[Store]:
         settings = self.settings()
         settings.secure_home()
-        store = Store.open(settings.store_path, memory_limit=settings.duckdb_memory_limit)
+        store = Store.open(
+            settings.store_path, memory_limit=settings.duckdb_memory_limit, home=settings.home
+        )
         try:
             yield store
         finally:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from memgraph_ops import tombstones
+from memgraph_ops.privacy.pseudonyms import load_master_key
+from memgraph_ops.tombstones import SubjectHasher
 
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -64,6 +69,18 @@ def session(sid: str, turns: int, *, user: str = "user-1", start: int = 0) -> li
             out.append(edge(f"{sid}-e-f{i}", "FOLLOWS", p, previous, at=t, session_id=sid))
         previous = p
     return out
+
+
+def tombstone(
+    home: Path, *, request_id: str, sessions: Sequence[str] = (), users: Sequence[str] = ()
+) -> None:
+    """Record erasure tombstones under `home`, as a completed erasure request does (hashed
+    with the pseudonym key of the environment)."""
+    hasher = SubjectHasher(load_master_key(home))
+    tombstones.add(
+        home, hasher, request_id=request_id, requested_at=datetime.now(UTC).isoformat(),
+        sessions=list(sessions), user_ids=list(users), tenant=None,
+    )  # fmt: skip
 
 
 def hash_tree(root: Path) -> dict[str, str]:

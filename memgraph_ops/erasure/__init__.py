@@ -2,8 +2,9 @@
 
 Requests (by user id, session id or identifier value) are queued under `<home>/erasure/` with
 a keyed subject hash, never the subject in clear. `plan` is the dry run; `erase` / `run` /
-`drain` execute with resume after a crash; `restore_guard` / `ingest_guard` keep erased data
-from coming back. See `memgraph_ops.erasure.run` for the steps.
+`drain` execute with resume after a crash; the tombstones it leaves keep erased data from
+coming back through any door (`memgraph_ops.tombstones`: the store and the vault read them
+when they open). See `memgraph_ops.erasure.run` for the steps.
 """
 
 from memgraph_ops.erasure.keys import ErasureKeys
@@ -13,9 +14,7 @@ from memgraph_ops.erasure.run import (
     ErasureFailed,
     drain,
     erase,
-    ingest_guard,
     plan,
-    restore_guard,
     run,
     submit,
 )
@@ -28,10 +27,8 @@ __all__ = [
     "Subject",
     "drain",
     "erase",
-    "ingest_guard",
     "plan",
     "receipts",
-    "restore_guard",
     "run",
     "submit",
 ]

@@ -43,6 +43,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from memgraph_ops.errors import ConfigError, InputError
+from memgraph_ops.tombstones import SubjectHasher
 
 SEAL_PREFIX = "aes-256-gcm:"
 SIGNATURE_ALGORITHM = "Ed25519"
@@ -136,7 +137,7 @@ class ErasureKeys:
     """Keys derived from one master key: `subject_hash`, `seal`/`unseal`, `sign`/`verify`."""
 
     def __init__(self, master_key: bytes) -> None:
-        self._hash_key = _legacy_derive(master_key, "erasure:subject")
+        self._subject = SubjectHasher(master_key)
         self._aead = AESGCM(_hkdf(master_key, _SEAL_INFO))
         self._signing_key = Ed25519PrivateKey.from_private_bytes(_hkdf(master_key, _SIGNING_INFO))
         self.public_key = ReceiptKey(self._signing_key.public_key())
@@ -146,8 +147,7 @@ class ErasureKeys:
 
     def subject_hash(self, kind: str, value: str, tenant: str | None = None) -> str:
         """The keyed hash naming a subject in queues, receipts, run tags and tombstones."""
-        message = f"{kind}\x1f{tenant or '*'}\x1f{value}".encode()
-        return hmac.new(self._hash_key, message, hashlib.sha256).hexdigest()[:32]
+        return self._subject(kind, value, tenant)
 
     def hashes(self, kind: str, values: list[str], tenant: str | None = None) -> list[str]:
         return [self.subject_hash(kind, v, tenant) for v in values]

@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from memgraph_ops import tombstones
 from memgraph_ops._failpoints import failpoint
-from memgraph_ops.erasure import hot, lake, receipt, tombstones, vault
+from memgraph_ops.erasure import hot, lake, receipt, vault
 from memgraph_ops.erasure.identity import Identity, identifiers_in, resolve, with_found
 from memgraph_ops.erasure.keys import ErasureKeys, is_legacy_seal
 from memgraph_ops.erasure.request import Queue, Request, Sealed, Subject, file_lock
@@ -299,7 +300,7 @@ def _execute(mg: Memgraph, queue: Queue, request: Request, *, lock_timeout: floa
         queue.save(request)
 
     tombstones.add(
-        mg.settings.home, keys, request_id=request.request_id,
+        mg.settings.home, keys.subject_hash, request_id=request.request_id,
         requested_at=request.requested_at, sessions=identity.sessions,
         user_ids=identity.user_ids if subject.kind != "session" else [], tenant=subject.tenant,
     )  # fmt: skip
@@ -442,14 +443,11 @@ def scan(mg: Memgraph, needles: list[str]) -> list[Hit]:
 
 
 def _rewrite_store(mg: Memgraph) -> int:
-    """Close the store, rewrite its file without free blocks, reopen it with the same hooks."""
-    refusal = mg._store.refusal if mg._store is not None else None
+    """Close the store, rewrite its file without free blocks; the next use reopens it."""
     if mg._store is not None:
         mg._store.close()
         mg._store = None
-    size = hot.rewrite_file(mg.settings.store_path)
-    mg.store.refusal = refusal
-    return size
+    return hot.rewrite_file(mg.settings.store_path)
 
 
 def _add(counts: dict[str, Any], layer: str, values: dict[str, Any]) -> None:
@@ -458,15 +456,3 @@ def _add(counts: dict[str, Any], layer: str, values: dict[str, Any]) -> None:
         if isinstance(value, bool) or not isinstance(value, int):
             continue
         into[key] = into.get(key, 0) + value
-
-
-def restore_guard(mg: Memgraph) -> Callable[[str], str | None]:
-    """For `Vault.refuse_restore`: refuses sessions that were erased. Needs the pseudonym key
-    only once something was erased."""
-    return tombstones.restore_refusal(mg.settings.home, lambda: _keys(mg)[0])
-
-
-def ingest_guard(mg: Memgraph) -> Callable[[pl.DataFrame], pl.Series]:
-    """For `Store.refusal`: refuses re-ingest of erased sessions and erased users' old events.
-    Needs the pseudonym key only once something was erased."""
-    return tombstones.ingest_refusal(mg.settings.home, lambda: _keys(mg)[0])

@@ -23,6 +23,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
+from memgraph_ops import tombstones
 from memgraph_ops.events import EventInput, Validated, endpoint_ids, to_frame, validate
 from memgraph_ops.model import EVENT_SCHEMA, STORED_EVENT_SCHEMA
 from memgraph_ops.state import fold
@@ -96,7 +97,12 @@ class Store:
     """
 
     def __init__(
-        self, path: Path, *, read_only: bool = False, memory_limit: str | None = DEFAULT_MEMORY
+        self,
+        path: Path,
+        *,
+        read_only: bool = False,
+        memory_limit: str | None = DEFAULT_MEMORY,
+        home: Path | None = None,
     ) -> None:
         self.path = path
         self.read_only = read_only
@@ -112,8 +118,8 @@ class Store:
                 _duckdb.ensure_schema(self._con)
         self._context_cache: OrderedDict[str, list[tuple[Any, ...]]] = OrderedDict()
         self.context_cache_size = 10_000
-        self.refusal: Refusal | None = None
-        """Set by the erasure layer: refuses events of erased subjects at ingest."""
+        # Erased subjects' events are refused whoever opened the store (see `tombstones`).
+        self._erased: Refusal = tombstones.ingest_refusal(home or path.parent)
 
     @contextlib.contextmanager
     def _using(self) -> Iterator[None]:
@@ -131,9 +137,16 @@ class Store:
 
     @classmethod
     def open(
-        cls, path: str | Path, *, read_only: bool = False, memory_limit: str | None = DEFAULT_MEMORY
+        cls,
+        path: str | Path,
+        *,
+        read_only: bool = False,
+        memory_limit: str | None = DEFAULT_MEMORY,
+        home: Path | None = None,
     ) -> Store:
-        return cls(Path(path), read_only=read_only, memory_limit=memory_limit)
+        """Open (or create) the store's file. `home` is the data root whose erasure tombstones
+        the store enforces (default: the file's directory, where the data root keeps it)."""
+        return cls(Path(path), read_only=read_only, memory_limit=memory_limit, home=home)
 
     def close(self) -> None:
         self._con.close()
@@ -223,9 +236,9 @@ class Store:
         return replace(checked, valid=filled)
 
     def _refuse(self, checked: Validated) -> Validated:
-        if self.refusal is None or checked.valid.is_empty():
+        if checked.valid.is_empty():
             return checked
-        reasons = self.refusal(checked.valid)
+        reasons = self._erased(checked.valid)
         if reasons.null_count() == len(reasons):
             return checked
         refused = (

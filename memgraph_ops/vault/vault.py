@@ -37,6 +37,7 @@ import polars as pl
 import pyarrow as pa
 import zstandard
 
+from memgraph_ops import tombstones
 from memgraph_ops._failpoints import failpoint
 from memgraph_ops.errors import (
     NotArchivedError,
@@ -151,12 +152,14 @@ class Vault:
         >>> vault.restore(store, "session-1")                  # vault -> HOT (read copy)
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, home: Path | None = None) -> None:
+        """`home` is the data root whose erasure tombstones restore enforces (default: the
+        vault's parent directory, where the data root keeps it)."""
         self.root = root
         self.pack_dir = root / "packs"
         self.dict_dir = root / "dicts"
-        self.refuse_restore: RestoreGuard | None = None
-        """Returns a reason to refuse restoring a session (it was erased), else None."""
+        # Erased sessions never come back, whoever opened the vault (see `tombstones`).
+        self._erased: RestoreGuard = tombstones.restore_refusal(home or root.parent)
         self._version = -2
         self._all = pl.DataFrame(vault_index.INDEX_SCHEMA.empty_table())
         self._live = self._all
@@ -190,7 +193,7 @@ class Vault:
         the vault keeps the session). Restoring it again changes nothing. A frame that fails
         its checksum raises VaultCorruptError and restores nothing."""
         started = time.perf_counter()
-        if self.refuse_restore is not None and (why := self.refuse_restore(session_id)):
+        if why := self._erased(session_id):
             raise RestoreRefusedError(f"session {session_id!r} may not be restored: {why}")
         entry = self._entry(session_id)
         if entry is None:

@@ -21,14 +21,12 @@ from memgraph_ops.erasure import (
     Subject,
     drain,
     erase,
-    ingest_guard,
     plan,
     receipts,
-    restore_guard,
     submit,
 )
 from memgraph_ops.erasure.run import scan
-from memgraph_ops.errors import RestoreRefusedError
+from memgraph_ops.errors import NotArchivedError, RestoreRefusedError
 from memgraph_ops.vault import Vault
 from tests.conftest import TEST_KEY
 from tests.erasure.conftest import (
@@ -94,9 +92,7 @@ def test_erasure_leaves_no_byte_of_the_subject_and_keeps_everyone_else(mg: Memgr
 def test_erased_data_never_comes_back(mg: Memgraph) -> None:
     build(mg)
     erase(mg, Subject("user", SUBJECT))
-    mg.store.refusal = ingest_guard(mg)
-    vault = Vault(mg.settings.home / "vault")
-    vault.refuse_restore = restore_guard(mg)
+    vault = Vault(mg.settings.home / "vault")  # a bare vault enforces the tombstones too
     old = [{**e, "user_id": SUBJECT} if e["type"] == "Session" else e
            for e in session("subj-sess-2", 2, start=200)]  # fmt: skip
     result = mg.ingest(old)
@@ -229,6 +225,6 @@ def test_guards_need_no_key_until_something_was_erased(
     mg: Memgraph, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("MEMGRAPH_PSEUDONYM_KEY")
-    mg.store.refusal = ingest_guard(mg)
     assert mg.ingest(session("plain-1", 1)).accepted > 0
-    assert restore_guard(mg)("plain-1") is None
+    with pytest.raises(NotArchivedError):  # the guard passed it without a key
+        mg.vault.restore(mg.store, "plain-1")

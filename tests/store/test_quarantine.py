@@ -5,10 +5,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import polars as pl
-
 from memgraph_ops.store import QUARANTINE_RAW_CHARS, Store
-from tests.factories import event
+from tests.factories import event, tombstone
 
 
 def test_a_huge_poison_event_keeps_its_start_and_digest(tmp_path: Path) -> None:
@@ -26,10 +24,15 @@ def test_a_huge_poison_event_keeps_its_start_and_digest(tmp_path: Path) -> None:
         )
 
 
-def test_refused_events_are_quarantined_once_however_often_they_come(tmp_path: Path) -> None:
+def test_refused_events_are_quarantined_once_however_often_they_come(
+    tmp_path: Path, home: Path
+) -> None:  # `home` sets the pseudonym key the tombstones are hashed with
     with Store.open(tmp_path / "hot.duckdb") as store:
-        store.refusal = lambda valid: pl.Series(["erased subject"] * valid.height)
-        batch = [event("e1", "Agent", "a1", name="x"), event("e2", "Agent", "a2", name="y")]
+        tombstone(tmp_path, request_id="r-1", sessions=["s1"])
+        batch = [
+            event("e1", "Prompt", "p1", session_id="s1", content="x"),
+            event("e2", "Prompt", "p2", session_id="s1", content="y"),
+        ]
         for _ in range(3):
             assert store.ingest(batch).quarantined == 2
         assert sorted(store.quarantine()["event_id"]) == ["e1", "e2"]

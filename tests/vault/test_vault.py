@@ -15,7 +15,7 @@ from polars.testing import assert_frame_equal
 from memgraph_ops import Memgraph
 from memgraph_ops.errors import NotArchivedError, RestoreRefusedError, VaultCorruptError
 from memgraph_ops.lake import no_redaction
-from tests.factories import edge, event, hash_tree, session
+from tests.factories import edge, event, hash_tree, session, tombstone
 
 SYSTEM = "You are the support agent of Acme Corp. Be brief, cite the policy, never guess. " * 30
 
@@ -95,8 +95,8 @@ def test_restore_of_unknown_or_refused_sessions_fails_clearly(mg: Memgraph) -> N
     mg.archive(_build(mg))
     with pytest.raises(NotArchivedError, match="'nope' is not in the vault"):
         mg.restore("nope")
-    mg.vault.refuse_restore = lambda sid: "erased on request r-1" if sid == "s2" else None
-    with pytest.raises(RestoreRefusedError, match="erased on request r-1"):
+    tombstone(mg.settings.home, request_id="r-1", sessions=["s2"])
+    with pytest.raises(RestoreRefusedError, match="erased by request r-1"):
         mg.restore("s2")
     assert mg.store.counts()["restored_events"] == 0
     assert mg.restore("s3").restored

@@ -1,14 +1,20 @@
-"""Tombstones: keyed hashes of what was erased, so it never comes back.
+"""Tombstones: keyed hashes of what was erased, so it never comes back, through any door.
 
 `<home>/erasure/tombstones.json` (written atomically) holds keyed hashes only: of erased
 sessions (any event of theirs is refused at ingest, and the vault refuses to restore them) and
 of erased user ids with the time of the request (their Session events that happened before it
 are refused: re-sending old events cannot bring a person back, while someone who returns later
 as a new user is not locked out).
+
+The guards live here, below the store and the vault, because both build them when they open:
+whoever opens `hot.duckdb` or the vault — the facade, a bare `Store.open`, the CLI, a Dagster
+resource, the service — gets the same refusals. Erasure writes tombstones (`add`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 from collections.abc import Callable
@@ -18,8 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-
-from memgraph_ops.erasure.keys import ErasureKeys
 
 
 @dataclass
@@ -46,13 +50,26 @@ class Tombstones:
         os.replace(tmp, path)
 
 
+class SubjectHasher:
+    """The keyed hash naming a subject in queues, receipts, run tags and tombstones: HMAC-SHA256
+    under a key derived from the pseudonym master key, so nobody without that key can confirm
+    a guessed subject."""
+
+    def __init__(self, master_key: bytes) -> None:
+        self._key = hmac.new(master_key, b"erasure:subject", hashlib.sha256).digest()
+
+    def __call__(self, kind: str, value: str, tenant: str | None = None) -> str:
+        message = f"{kind}\x1f{tenant or '*'}\x1f{value}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:32]
+
+
 def path_for(home: Path) -> Path:
     return home / "erasure" / "tombstones.json"
 
 
 def add(
     home: Path,
-    keys: ErasureKeys,
+    subject_hash: Callable[[str, str, str | None], str],
     *,
     request_id: str,
     requested_at: str,
@@ -63,9 +80,9 @@ def add(
     path = path_for(home)
     stones = Tombstones.load(path)
     for session in sessions:
-        stones.sessions[keys.subject_hash("session", session)] = request_id
+        stones.sessions[subject_hash("session", session, None)] = request_id
     for user in user_ids:
-        stones.users[keys.subject_hash("user", user, tenant)] = (request_id, requested_at)
+        stones.users[subject_hash("user", user, tenant)] = (request_id, requested_at)
     stones.save(path)
 
 
@@ -88,34 +105,35 @@ class _Cached:
         return self._stones
 
 
-class _LazyKeys:
-    """The erasure keys, loaded on first need: a data root that never erased anything needs
-    no pseudonym key to ingest or restore."""
+class _LazyHasher:
+    """The subject hasher, with the master key loaded on first need: a data root that never
+    erased anything needs no pseudonym key to ingest or restore."""
 
-    def __init__(self, load: Callable[[], ErasureKeys]) -> None:
-        self._load = load
-        self._keys: ErasureKeys | None = None
+    def __init__(self, home: Path) -> None:
+        self._home = home
+        self._hasher: SubjectHasher | None = None
 
-    def __call__(self) -> ErasureKeys:
-        if self._keys is None:
-            self._keys = self._load()
-        return self._keys
+    def __call__(self) -> SubjectHasher:
+        if self._hasher is None:
+            # Imported here: opening a store must not import the redaction stack.
+            from memgraph_ops.privacy.pseudonyms import load_master_key
+
+            self._hasher = SubjectHasher(load_master_key(self._home))
+        return self._hasher
 
 
-def ingest_refusal(
-    home: Path, load_keys: Callable[[], ErasureKeys]
-) -> Callable[[pl.DataFrame], pl.Series]:
-    """For `Store.refusal`: a reason per event of an erased session or an erased user's old
-    Session events; null for every other event."""
+def ingest_refusal(home: Path) -> Callable[[pl.DataFrame], pl.Series]:
+    """The store's ingest guard for the data root `home`: a reason per event of an erased
+    session or an erased user's old Session events; null for every other event."""
     cache = _Cached(home)
-    lazy = _LazyKeys(load_keys)
+    lazy = _LazyHasher(home)
 
     def refuse(events: pl.DataFrame) -> pl.Series:
         stones = cache.get()
         none = pl.Series("reason", [None] * events.height, dtype=pl.String)
         if not stones.sessions and not stones.users:
             return none
-        keys = lazy()
+        subject_hash = lazy()
         sessions = pl.coalesce(
             pl.col("session_id"),
             pl.when((pl.col("kind") == "node") & (pl.col("type") == "Session")).then(pl.col("id")),
@@ -125,23 +143,29 @@ def ingest_refusal(
         session_hits = {
             s: stones.sessions[h]
             for s in keyed["session"].drop_nulls().unique().to_list()
-            if (h := keys.subject_hash("session", s)) in stones.sessions
+            if (h := subject_hash("session", s)) in stones.sessions
         }
         user_hits: dict[tuple[str, str | None], tuple[str, str]] = {}
         for user, tenant in keyed.select("user", "tenant").drop_nulls("user").unique().iter_rows():
             for scope in (tenant, None):
-                hit = stones.users.get(keys.subject_hash("user", user, scope))
+                hit = stones.users.get(subject_hash("user", user, scope))
                 if hit:
                     user_hits[(user, tenant)] = hit
         if not session_hits and not user_hits:
             return none
-        reasons: list[str | None] = []
+        requests: list[str | None] = []
         for session, user, tenant, at in keyed.iter_rows():
             request = session_hits.get(session) if session is not None else None
             if request is None and user is not None and (user, tenant) in user_hits:
                 request_id, requested_at = user_hits[(user, tenant)]
                 if at is None or _before(at, requested_at):
                     request = request_id
+                    # the rest of this session's events in the batch carry no user id
+                    session_hits.setdefault(session, request_id)
+            requests.append(request)
+        reasons: list[str | None] = []
+        for (session, *_), request in zip(keyed.iter_rows(), requests, strict=True):
+            request = request or (session_hits.get(session) if session is not None else None)
             reasons.append(
                 None
                 if request is None
@@ -153,18 +177,17 @@ def ingest_refusal(
     return refuse
 
 
-def restore_refusal(
-    home: Path, load_keys: Callable[[], ErasureKeys]
-) -> Callable[[str], str | None]:
-    """For `Vault.refuse_restore`: a reason for an erased session, None otherwise."""
+def restore_refusal(home: Path) -> Callable[[str], str | None]:
+    """The vault's restore guard for the data root `home`: a reason for an erased session,
+    None otherwise."""
     cache = _Cached(home)
-    lazy = _LazyKeys(load_keys)
+    lazy = _LazyHasher(home)
 
     def refuse(session_id: str) -> str | None:
         stones = cache.get()
         if not stones.sessions:
             return None
-        request = stones.sessions.get(lazy().subject_hash("session", session_id))
+        request = stones.sessions.get(lazy()("session", session_id))
         return None if request is None else f"it was erased by request {request}"
 
     return refuse
