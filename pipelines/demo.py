@@ -1,8 +1,8 @@
 """`make demo`: the main job on the embedded default data root.
 
 Generates a seeded workload, ingests it into the operational store, runs the compaction assets
-as a real Dagster run (recorded in `<data root>/dagster`, visible in `dagster dev`), and prints
-what was done.
+as a real Dagster run (recorded in `<data root>/dagster`, visible in `dagster dev`), checks that
+no PII value the generator planted reached any file of the lake, and prints what was done.
 
     python -m pipelines.demo [--sessions N] [--home DIR]
 """
@@ -18,8 +18,10 @@ import polars as pl
 
 from memgraph_ops import load_settings
 from memgraph_ops import open as open_memgraph
+from memgraph_ops.errors import InputError
+from memgraph_ops.privacy import find_leaks
 from memgraph_ops.privacy.pseudonyms import KEY_ENV, KEY_FILE_ENV, default_key_path, write_key_file
-from memgraph_ops.workload import write_workload
+from memgraph_ops.workload import pii_sidecar_path, write_workload
 from pipelines.definitions import defs
 from pipelines.instance import prepare_dagster_home
 
@@ -71,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     status = mg.status()
     nodes = mg.lake.scan("nodes").group_by("type").len().sort("type").collect()
     edges = mg.lake.scan("edges").group_by("type").len().sort("type").collect()
+    lake_root = Path(mg.lake.root)
     mg.close()
     _report(result.run_id, status, nodes, edges, ingested.quarantined, timings)
     checks = result.get_asset_check_evaluations()
@@ -78,7 +81,32 @@ def main(argv: list[str] | None = None) -> int:
     _say(f"asset checks:   {len(checks) - len(failed)}/{len(checks)} passed")
     for check in failed:
         _say(f"  FAILED {check.check_name}: {dict(check.metadata)}")
-    return 1 if failed else 0
+    leaks = planted_pii_leaks(workload, lake_root)
+    if leaks.is_empty():
+        _say("planted PII:    no planted value found in any lake file")
+    else:
+        # which files and columns leak, never the values themselves
+        where = sorted(set(leaks["column"].drop_nulls().to_list()))
+        _say(
+            f"  FAILED planted PII: {leaks['value'].n_unique()} planted values found in "
+            f"{leaks['file'].n_unique()} lake files (columns: {', '.join(where) or 'none'})"
+        )
+    return 1 if failed or not leaks.is_empty() else 0
+
+
+def planted_pii_leaks(workload: Path, lake_root: Path) -> pl.DataFrame:
+    """The lake files holding any PII value the generator planted in `workload` (from its
+    sidecar), current or superseded: columns `file`, `column`, `value`, `rows`.
+
+    Raises InputError when the sidecar is missing: without it nothing can be checked."""
+    sidecar = pii_sidecar_path(workload)
+    if not sidecar.exists():
+        raise InputError(
+            f"no PII sidecar {sidecar} next to the workload {workload}: regenerate the workload "
+            "with memgraph_ops.workload.write_workload, which writes both"
+        )
+    planted = pl.read_ndjson(sidecar)["value"].unique()
+    return find_leaks(lake_root, planted.to_list())
 
 
 def _ensure_pseudonym_key() -> None:

@@ -1,7 +1,6 @@
 """Compaction assets: HOT events → Delta `event_log`, `nodes`, `edges`, exactly once."""
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -9,9 +8,7 @@ import polars as pl
 
 from memgraph_ops.errors import TransientError
 from memgraph_ops.lake import compact
-from memgraph_ops.privacy import find_leaks
 from memgraph_ops.retention import RetentionPolicy
-from memgraph_ops.workload import pii_sidecar_path
 from pipelines.resources import LakeResource, PrivacyResource, StoreResource
 
 GROUP = "compaction"
@@ -141,28 +138,4 @@ def event_log_exactly_once(lake: LakeResource) -> dg.AssetCheckResult:
     )  # fmt: skip
 
 
-@dg.asset_check(
-    asset="nodes",
-    description="No value the workload generator planted (names, emails, phones, addresses, "
-    "cards, API keys) appears in any file of the lake, current or superseded.",
-)
-def no_planted_pii(store: StoreResource, lake: LakeResource) -> dg.AssetCheckResult:
-    sidecar = pii_sidecar_path(store.settings().home / "workload.jsonl")
-    if not sidecar.exists():
-        return dg.AssetCheckResult(
-            passed=True, metadata={"skipped": "no generated workload in this data root"}
-        )
-    planted = pl.read_ndjson(sidecar)["value"].unique()
-    leaks = find_leaks(Path(lake.lake().root), planted.to_list())
-    return dg.AssetCheckResult(
-        passed=leaks.is_empty(),
-        metadata={
-            "planted_values": planted.len(),
-            "leaked_values": leaks["value"].n_unique() if leaks.height else 0,
-            # which files and columns leak, never the values themselves
-            "leaking_columns": sorted(set(leaks["column"].drop_nulls().to_list())),
-        },
-    )
-
-
-checks = [nodes_unique, edges_unique, event_log_exactly_once, no_planted_pii]
+checks = [nodes_unique, edges_unique, event_log_exactly_once]

@@ -13,9 +13,13 @@ from tests.factories import session
 
 
 def test_retention_job_and_schedule_resolve() -> None:
-    assert defs.resolve_job_def("retention_job") is not None
-    assert defs.resolve_job_def("restore_session_job") is not None
-    assert defs.resolve_schedule_def("retention_schedule").cron_schedule == "0 3 * * *"
+    retention = defs.resolve_job_def("retention_job")
+    assert {k.to_user_string() for k in retention.asset_layer.selected_asset_keys} == {"vault"}
+    restore = defs.resolve_job_def("restore_session_job")
+    assert [n.name for n in restore.graph.node_defs] == ["restore_session"]
+    schedule = defs.resolve_schedule_def("retention_schedule")
+    assert schedule.cron_schedule == "0 3 * * *"
+    assert schedule.job_name == "retention_job"
 
 
 def test_retention_asset_reports_counts_and_restore_job_takes_the_session(home: Path) -> None:
