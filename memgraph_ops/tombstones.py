@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
+from memgraph_ops._files import atomic_write
 
 
 @dataclass
@@ -41,13 +42,9 @@ class Tombstones:
         return cls(raw["sessions"], {k: (v[0], v[1]) for k, v in raw["users"].items()})
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump({"sessions": self.sessions, "users": self.users}, handle, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        atomic_write(
+            path, json.dumps({"sessions": self.sessions, "users": self.users}, sort_keys=True)
+        )
 
 
 class SubjectHasher:

@@ -24,6 +24,7 @@ import duckdb
 import pyarrow as pa
 
 from memgraph_ops._failpoints import failpoint
+from memgraph_ops._files import fsync_dir
 from memgraph_ops.erasure.identity import Identity
 from memgraph_ops.privacy.redact import JSON_FIELDS
 from memgraph_ops.store import Store
@@ -327,7 +328,7 @@ def remove_leftovers(path: Path) -> list[str]:
         stale.unlink(missing_ok=True)
         removed.append(str(stale))
     if removed:
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     return removed
 
 
@@ -356,16 +357,8 @@ def rewrite_file(path: Path) -> int:
     wal = path.with_name(path.name + ".wal")
     wal.unlink(missing_ok=True)  # checkpointed above: it holds nothing the new file lacks
     os.replace(fresh, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return path.stat().st_size
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _ident(name: str) -> str:

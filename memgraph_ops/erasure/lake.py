@@ -23,6 +23,7 @@ import polars as pl
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 
+from memgraph_ops._files import fsync_dir
 from memgraph_ops.erasure.identity import Identity
 from memgraph_ops.lake import _delta
 
@@ -296,7 +297,7 @@ def scrub_history(path: Path, *, request_id: str) -> list[str]:
         ):
             leftover.unlink()
             removed.append(str(leftover.relative_to(path)))
-    _fsync_dir(log)
+    fsync_dir(log)
     return removed
 
 
@@ -314,14 +315,6 @@ def _log_mentions(log: Path, needles: list[str]) -> int:
 
             count += bool(scan_file(entry, needles))
     return count
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _sql_string(value: str) -> str:

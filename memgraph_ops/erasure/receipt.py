@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -32,6 +31,7 @@ import polars as pl
 import pyarrow as pa
 from deltalake import write_deltalake
 
+from memgraph_ops._files import atomic_write
 from memgraph_ops.erasure.keys import (
     LEGACY_SIGNATURE_ALGORITHM,
     SIGNATURE_ALGORITHM,
@@ -240,14 +240,8 @@ def load(path: Path) -> dict[str, Any]:
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write `text` to `path` atomically (temp file in the same directory, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    """Write `text` to `path` atomically."""
+    atomic_write(path, text)
 
 
 # the erasure_log --------------------------------------------------------------------------------

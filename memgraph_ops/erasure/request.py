@@ -13,10 +13,7 @@ reason, and the next run retries it (a failed request is never reported done).
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from memgraph_ops._files import atomic_write, lock_for, locked
 from memgraph_ops.erasure.keys import ErasureKeys
 from memgraph_ops.errors import InputError, TransientError
 
@@ -135,14 +133,8 @@ class Queue:
         return request
 
     def save(self, request: Request) -> None:
-        self.requests.mkdir(parents=True, exist_ok=True)
         path = self.requests / f"{request.request_id}.json"
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(request.as_dict(), handle, indent=1, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        atomic_write(path, json.dumps(request.as_dict(), indent=1, sort_keys=True))
 
     def get(self, request_id: str) -> Request:
         path = self.requests / f"{request_id}.json"
@@ -166,34 +158,16 @@ class Queue:
     @contextmanager
     def lock(self, *, timeout: float = 600.0) -> Iterator[None]:
         """Hold the erasure lock: erasures run one at a time, the others wait their turn."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / "erasure.lock", "w") as handle:
-            _flock(handle.fileno(), timeout, "another erasure is running on this data root")
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with file_lock(
+            self.root / "erasure.lock",
+            timeout=timeout,
+            what="another erasure is running on this data root",
+        ):
+            yield
 
 
 @contextmanager
 def file_lock(path: Path, *, timeout: float, what: str) -> Iterator[None]:
-    """An exclusive flock on `path`, waiting up to `timeout` seconds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        _flock(handle.fileno(), timeout, what)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _flock(fd: int, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                raise ErasureBusy(f"{what}; waited {timeout:.0f}s, retry later") from None
-            time.sleep(0.1)
+    """An exclusive lock on `path`, waiting up to `timeout` seconds (then ErasureBusy)."""
+    with locked(lock_for(path), timeout=timeout, busy=ErasureBusy, what=what):
+        yield

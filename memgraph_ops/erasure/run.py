@@ -31,6 +31,7 @@ from memgraph_ops.erasure.keys import ErasureKeys, is_legacy_seal
 from memgraph_ops.erasure.request import Queue, Request, Sealed, Subject, file_lock
 from memgraph_ops.erasure.verify import Hit, duckdb_places, scan_root
 from memgraph_ops.errors import MemgraphError
+from memgraph_ops.lake.compaction import COMPACTION_LOCK
 from memgraph_ops.privacy.pseudonyms import Pseudonymizer, load_master_key
 from memgraph_ops.privacy.redact import PrivacyConfig
 from memgraph_ops.privacy.redact import Redactor as PiiRedactor
@@ -228,7 +229,7 @@ def run(mg: Memgraph, request_id: str, *, lock_timeout: float = 600.0) -> Reques
     """Execute a queued request to the end, resuming whatever an earlier attempt did."""
     queue = Queue(mg.settings.home)
     with queue.lock(timeout=lock_timeout), file_lock(
-        mg.settings.home / "compaction.lock", timeout=lock_timeout,
+        mg.settings.home / COMPACTION_LOCK, timeout=lock_timeout,
         what="a compaction is running on this data root",
     ):  # fmt: skip
         request = queue.get(request_id)
@@ -334,7 +335,7 @@ def _execute(mg: Memgraph, queue: Queue, request: Request, *, lock_timeout: floa
     # Vacuuming with zero retention deletes every file the log does not name, so no other
     # writer of these tables may be mid-commit: compaction is locked out already, archiving
     # and retention (which delete from the lake) take the vault's lock.
-    with file_lock(archive.root / ".lock", timeout=lock_timeout, what="the vault is busy"):
+    with archive.exclusive():
         dirty: set[str] = set(progress.get("dirty_tables", []))
         for name, hits in found["lake"].items():
             if hits.rows or hits.others:

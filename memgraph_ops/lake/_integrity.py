@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import re
 import threading
 from collections.abc import Callable, Iterable
@@ -42,6 +41,8 @@ import pyarrow.parquet as pq
 from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError
 from polars.exceptions import PolarsError
+
+from memgraph_ops._files import atomic_write
 
 DIGESTS = "_digests"
 LOG = "_delta_log"
@@ -245,7 +246,7 @@ def _record(table: DeltaTable, directory: Path) -> int:
         "log": log,
     }
     where.mkdir(parents=True, exist_ok=True)
-    _atomic_write(target, json.dumps(body, sort_keys=True).encode())
+    atomic_write(target, json.dumps(body, sort_keys=True).encode())
     return len(files) + len(log)
 
 
@@ -268,7 +269,7 @@ def _drop_stale_log_digests(where: Path, directory: Path, identity: str | None) 
         if not data or data.get("table_id") != identity or not data.get("log"):
             continue
         if int(data["version"]) > newest:
-            _atomic_write(where / name, json.dumps({**data, "log": {}}, sort_keys=True).encode())
+            atomic_write(where / name, json.dumps({**data, "log": {}}, sort_keys=True).encode())
             with _lock:
                 _cache.get(where, {}).pop(name, None)
 
@@ -288,15 +289,6 @@ def log_files(directory: Path) -> list[Path]:
     if not log.is_dir():
         return []
     return sorted(p for p in log.iterdir() if _COMMIT.match(p.name) or _CHECKPOINT.match(p.name))
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 # checks ------------------------------------------------------------------------------------

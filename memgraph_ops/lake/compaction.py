@@ -14,7 +14,6 @@ know yet as dangling, and clearing the flag once they arrive), then trim HOT.
 
 from __future__ import annotations
 
-import fcntl
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 
 from memgraph_ops._failpoints import failpoint
+from memgraph_ops._files import lock_for, locked
 from memgraph_ops.errors import StoreMismatchError, TransientError
 from memgraph_ops.lake import _delta
 from memgraph_ops.lake.tables import (
@@ -137,22 +137,21 @@ def _single_compactor(lock_dir: Path | None) -> Iterator[None]:
     if lock_dir is None:
         yield
         return
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    with open(lock_dir / "compaction.lock", "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise _CompactionRunning(
-                "another compaction is running on this data root; this one will retry later"
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with locked(
+        lock_for(lock_dir / COMPACTION_LOCK),
+        timeout=0,
+        busy=_CompactionRunning,
+        what="another compaction is running on this data root",
+    ):
+        yield
 
 
 class _CompactionRunning(TransientError):
     pass
+
+
+COMPACTION_LOCK = "compaction.lock"
+"""Under the data root: held by compaction, and by erasure to keep compaction out."""
 
 
 STORE_APP_PREFIX = "memgraph_ops.store."

@@ -18,13 +18,13 @@ frame cut out with `dd if=PACK bs=1 skip=OFFSET count=LENGTH`.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import zstandard
 
+from memgraph_ops._files import atomic_write
 from memgraph_ops.errors import VaultCorruptError
 
 LEVEL = 19
@@ -67,20 +67,12 @@ def write_pack(
     if path.exists():
         raise FileExistsError(f"pack {path} exists; packs are immutable")
     refs: list[FrameRef] = []
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     offset = 0
-    with open(tmp, "wb") as handle:
-        for frame, dictionary_id in zip(frames, dictionary_ids, strict=True):
-            handle.write(frame)
-            refs.append(
-                FrameRef(
-                    path.name, offset, len(frame), hashlib.sha256(frame).hexdigest(), dictionary_id
-                )
-            )
-            offset += len(frame)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    for frame, dictionary_id in zip(frames, dictionary_ids, strict=True):
+        digest = hashlib.sha256(frame).hexdigest()
+        refs.append(FrameRef(path.name, offset, len(frame), digest, dictionary_id))
+        offset += len(frame)
+    atomic_write(path, b"".join(frames))
     return refs
 
 

@@ -20,7 +20,6 @@ that no index row names (left by a crash) are deleted by the next writer.
 
 from __future__ import annotations
 
-import fcntl
 import itertools
 import os
 import time
@@ -36,9 +35,11 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import pyarrow as pa
 import zstandard
+from filelock import FileLock
 
 from memgraph_ops import tombstones
 from memgraph_ops._failpoints import failpoint
+from memgraph_ops._files import atomic_write, locked
 from memgraph_ops.errors import (
     NotArchivedError,
     RestoreRefusedError,
@@ -167,7 +168,7 @@ class Vault:
         self._blocks: dict[str, dict[str, Any]] = {}
         self._dictionaries: dict[int, zstandard.ZstdCompressionDict] = {}
         self._block_text: OrderedDict[str, bytes] = OrderedDict()
-        self._held_lock = False
+        self._lock = FileLock(root / ".lock", mode=0o600)
 
     # reading ----------------------------------------------------------------------------------
 
@@ -705,7 +706,7 @@ class Vault:
         dictionary = choose_dictionary(payloads)
         if dictionary is not None:
             self.dict_dir.mkdir(parents=True, exist_ok=True)
-            _atomic_write(self.dict_dir / f"{dictionary.dict_id()}.dict", dictionary.as_bytes())
+            atomic_write(self.dict_dir / f"{dictionary.dict_id()}.dict", dictionary.as_bytes())
             self._dictionaries[dictionary.dict_id()] = dictionary
         return dictionary
 
@@ -719,18 +720,13 @@ class Vault:
 
     @contextmanager
     def _exclusive(self, dry_run: bool) -> Iterator[None]:
-        if (dry_run and not self.root.exists()) or self._held_lock:
-            yield  # a dry run creates nothing; a caller of `exclusive()` holds the lock
+        if dry_run and not self.root.exists():
+            yield  # a dry run creates nothing
             return
         self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_SH if dry_run else fcntl.LOCK_EX)
-            self._held_lock = not dry_run
-            try:
-                yield
-            finally:
-                self._held_lock = False
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        # Reentrant: `exclusive()` may hold it around a writer that takes it again.
+        with locked(self._lock):
+            yield
 
     def exclusive(self) -> AbstractContextManager[None]:
         """Hold the vault's writer lock across several operations (retention deletes from the
@@ -914,15 +910,6 @@ def _block_row(key: str, ref: FrameRef, raw_bytes: int, now: datetime) -> dict[s
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def _tree_bytes(path: Path) -> int:

@@ -24,10 +24,9 @@ class ErasureRequestConfig(dg.Config):
     subject_hash: str
 
 
-@dg.op(
-    retry_policy=dg.RetryPolicy(max_retries=3, delay=30),
-    tags={"dagster/concurrency_key": "memgraph_erasure"},
-)
+# One retry layer per failure: commit conflicts are retried inside the library, transient
+# errors (a busy lock) by RetryRequested below, and terminal ones fail at once.
+@dg.op(tags={"dagster/concurrency_key": "memgraph_erasure"})
 def run_erasure_request(
     context: dg.OpExecutionContext, config: ErasureRequestConfig, store: StoreResource
 ) -> dg.Output[None]:

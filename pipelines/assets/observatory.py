@@ -17,7 +17,6 @@ from pipelines.resources import LakeResource
 
 GROUP = "observatory"
 LAKE_DEPS = [dg.AssetKey("nodes"), dg.AssetKey("edges"), dg.AssetKey("event_log")]
-RETRY = dg.RetryPolicy(max_retries=3, delay=10)
 
 
 @dg.asset(
@@ -25,7 +24,6 @@ RETRY = dg.RetryPolicy(max_retries=3, delay=10)
     group_name=GROUP,
     deps=LAKE_DEPS,
     kinds={"delta", "polars"},
-    retry_policy=RETRY,
 )
 def observatory_daily(
     context: dg.AssetExecutionContext, lake: LakeResource
@@ -57,7 +55,6 @@ def observatory_daily(
     group_name=GROUP,
     deps=LAKE_DEPS,
     kinds={"delta", "polars"},
-    retry_policy=RETRY,
 )
 def observatory_snapshots(lake: LakeResource) -> dg.MaterializeResult[Any]:
     """Graph structure (counts, degrees, components, PageRank) and lineage (template closure,
