@@ -86,7 +86,7 @@ def _instrument(steps: _Steps) -> None:
     ):
         if hasattr(m, name):  # the module changes; time the steps it has
             setattr(m, name, steps.wrap(getattr(m, name), name.lstrip("_")))
-    m._delta.empty_commit = steps.wrap(m._delta.empty_commit, "empty_commit")  # type: ignore[attr-defined]
+    m.delta.empty_commit = steps.wrap(m.delta.empty_commit, "empty_commit")  # type: ignore[attr-defined]
     Store.events_after = steps.wrap_iter(Store.events_after, "read_hot")  # type: ignore[method-assign]
     Store.trim = steps.wrap(Store.trim, "trim_hot")  # type: ignore[method-assign]
     Lake.ensure = steps.wrap(Lake.ensure, "lake_ensure")  # type: ignore[method-assign]

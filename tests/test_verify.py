@@ -19,7 +19,7 @@ import memgraph_ops
 from memgraph_ops.cli import main
 from memgraph_ops.errors import LakeCorruptError, StoreCorruptError, VaultCorruptError
 from memgraph_ops.findings import LayerReport
-from memgraph_ops.lake import _delta, _integrity, no_redaction
+from memgraph_ops.lake import _integrity, delta, no_redaction
 from memgraph_ops.lake.tables import TABLES
 from memgraph_ops.lake.verify import verify_lake, verify_table
 from memgraph_ops.store import _duckdb
@@ -301,7 +301,7 @@ def test_a_pack_no_index_row_names_is_reported(
 def test_a_commit_through_with_retries_records_digests(tmp_path: Path) -> None:
     uri = str(tmp_path / "lake" / "t")
     data = pa.table({"id": [str(i) for i in range(500)], "n": list(range(500))})
-    _delta.with_retries(lambda: write_deltalake(uri, data, mode="append"), what="append", table=uri)
+    delta.with_retries(lambda: write_deltalake(uri, data, mode="append"), what="append", table=uri)
     table = DeltaTable(uri)
     ((path, _),) = _integrity.adds(table)
     manifest = _integrity.load_manifest(Path(uri), _integrity.table_id(Path(uri), table))
@@ -321,7 +321,7 @@ def test_a_table_restored_from_a_backup_does_not_trip_its_old_log_digests(
 
     def append(n: int) -> None:
         rows = pa.table({"n": list(range(n))})
-        _delta.with_retries(
+        delta.with_retries(
             lambda: write_deltalake(str(uri), rows, mode="append"), what="append", table=str(uri)
         )
 

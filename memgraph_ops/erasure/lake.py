@@ -25,7 +25,7 @@ from deltalake import CommitProperties, DeltaTable, write_deltalake
 
 from memgraph_ops._files import fsync_dir
 from memgraph_ops.erasure.identity import Identity
-from memgraph_ops.lake import _delta
+from memgraph_ops.lake import delta
 
 RECEIPT_TABLE = "erasure_log"
 GRAPH_TABLES = ("nodes", "edges")
@@ -124,7 +124,7 @@ def find(identity: Identity, name: str, path: Path, *, mentions: bool = True) ->
     `mentions=False` looks only for the subject's own rows (by session and user), without
     reading text columns: for the re-check after execution, where the byte scan reads them."""
     hits = TableHits(name, str(path))
-    table = _delta.open_table(str(path))
+    table = delta.open_table(str(path))
     if table is None:
         return hits
     quoted = [f'"{s}"' for s in identity.sessions]
@@ -180,7 +180,7 @@ def erase(identity: Identity, hits: TableHits, *, re_redact: bool, why: str) -> 
 
     Returns rows deleted, rows re-redacted and files removed from the table's current version.
     """
-    table = _delta.open_table(hits.path)
+    table = delta.open_table(hits.path)
     out = {"deleted": 0, "re_redacted": 0, "files_rewritten": 0}
     if table is None or not table.file_uris():
         return out
@@ -189,7 +189,7 @@ def erase(identity: Identity, hits: TableHits, *, re_redact: bool, why: str) -> 
     if re_redact and graph and hits.others:
         fixed = _re_redacted(identity, scan, names, strings)
         if fixed.height:
-            metrics = _delta.with_retries(
+            metrics = delta.with_retries(
                 lambda: (
                     table.merge(
                         fixed.to_arrow().cast(pa.schema(table.schema().to_arrow())),
@@ -211,7 +211,7 @@ def erase(identity: Identity, hits: TableHits, *, re_redact: bool, why: str) -> 
             table.update_incremental()
     predicate = _predicate(identity, names, strings if not graph else [])
     if predicate:
-        metrics = _delta.with_retries(
+        metrics = delta.with_retries(
             lambda: table.delete(
                 predicate,
                 commit_properties=CommitProperties(custom_metadata={"memgraph.operation": why}),
@@ -267,7 +267,7 @@ def scrub_history(path: Path, *, request_id: str) -> list[str]:
     """Make the table's current version its only one: vacuum everything unreferenced (old data
     files and `_change_data`), commit a marker, checkpoint, delete older log entries. Returns
     the files deleted."""
-    table = _delta.open_table(str(path))
+    table = delta.open_table(str(path))
     if table is None:
         return []
     removed = list(

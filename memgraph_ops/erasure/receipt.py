@@ -38,7 +38,7 @@ from memgraph_ops.erasure.keys import (
     ReceiptKey,
 )
 from memgraph_ops.errors import InputError
-from memgraph_ops.lake import _delta
+from memgraph_ops.lake import delta
 
 if TYPE_CHECKING:
     from memgraph_ops.erasure.keys import ErasureKeys
@@ -249,8 +249,8 @@ def write_text(path: Path, text: str) -> None:
 
 def write(lake_root: str, receipt: dict[str, Any]) -> None:
     """Append the receipt, unless this request's receipt is there already (a rerun)."""
-    uri = _delta.join(lake_root, "erasure_log")
-    table = _delta.ensure_table(uri, LOG_SCHEMA, configuration=_CONFIGURATION, partition_by=[])
+    uri = delta.join(lake_root, "erasure_log")
+    table = delta.ensure_table(uri, LOG_SCHEMA, configuration=_CONFIGURATION, partition_by=[])
     if read(lake_root).filter(pl.col("request_id") == receipt["request_id"]).height:
         return
     row = {
@@ -261,7 +261,7 @@ def write(lake_root: str, receipt: dict[str, Any]) -> None:
         "receipt": json.dumps(receipt, sort_keys=True, default=str),
     }
     data = pa.Table.from_pylist([row], schema=LOG_SCHEMA)
-    _delta.with_retries(
+    delta.with_retries(
         lambda: write_deltalake(table, data, mode="append"),
         what="writing the erasure receipt",
         table=table,
@@ -270,7 +270,7 @@ def write(lake_root: str, receipt: dict[str, Any]) -> None:
 
 def read(lake_root: str) -> pl.DataFrame:
     """Every receipt, oldest first."""
-    table = _delta.open_table(_delta.join(lake_root, "erasure_log"))
+    table = delta.open_table(delta.join(lake_root, "erasure_log"))
     if table is None:
         return pl.DataFrame(LOG_SCHEMA.empty_table())
     return pl.DataFrame(pa.table(table.to_pyarrow_table())).sort("completed_at")

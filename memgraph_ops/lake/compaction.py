@@ -29,7 +29,7 @@ from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from memgraph_ops._failpoints import failpoint
 from memgraph_ops._files import lock_for, locked
 from memgraph_ops.errors import StoreMismatchError, TransientError
-from memgraph_ops.lake import _delta
+from memgraph_ops.lake import delta
 from memgraph_ops.lake.tables import (
     APP_ID,
     APPEND_APP_ID,
@@ -163,16 +163,16 @@ def _knows_store(tables: Mapping[str, DeltaTable], store: Store) -> bool:
     the store compacted here before, or every seq the store assigned lies above the lake's
     watermark (a store renumbered by `adopt_store`), or the store predates store ids and holds
     the seqs the lake has (it is the store the lake was built from)."""
-    high = max(_delta.app_version(t, APP_ID) for t in tables.values())
+    high = max(delta.app_version(t, APP_ID) for t in tables.values())
     if high == 0:
         return True
     identity = store.identity()
     mine = {
-        n: _delta.app_version(t, STORE_APP_PREFIX + identity.store_id) for n, t in tables.items()
+        n: delta.app_version(t, STORE_APP_PREFIX + identity.store_id) for n, t in tables.items()
     }
     if any(mine.values()):
         moved = [
-            n for n, t in tables.items() if mine[n] and _delta.app_version(t, APP_ID) != mine[n]
+            n for n, t in tables.items() if mine[n] and delta.app_version(t, APP_ID) != mine[n]
         ]
         if moved:
             raise StoreMismatchError(
@@ -184,7 +184,7 @@ def _knows_store(tables: Mapping[str, DeltaTable], store: Store) -> bool:
 
 
 def _mismatch(store: Store, lake: Lake, tables: Mapping[str, DeltaTable]) -> StoreMismatchError:
-    high = max(_delta.app_version(t, APP_ID) for t in tables.values())
+    high = max(delta.app_version(t, APP_ID) for t in tables.values())
     return StoreMismatchError(
         f"the operational store {store.path} never compacted into the lake at {lake.root}, "
         f"whose watermark {high:,} comes from another store: hot.duckdb was probably lost or "
@@ -238,11 +238,11 @@ def _compact_batch(
     for name, write in writers.items():
         table = tables[name]
         table.update_incremental()
-        done = _delta.app_version(table, APP_ID)
+        done = delta.app_version(table, APP_ID)
         if done >= high:  # this table already has the batch: a rerun after a crash
             marks[name] = done
             continue
-        props = _delta.commit_properties(
+        props = delta.commit_properties(
             APP_ID,
             high,
             {"memgraph.seq_from": max(low, done + 1), "memgraph.seq_to": high,
@@ -254,15 +254,15 @@ def _compact_batch(
             custom_metadata=props.custom_metadata,
         )
         failpoint(f"compact:before_commit:{name}")
-        _delta.with_retries(
+        delta.with_retries(
             lambda: write(done, table, props),  # noqa: B023
             what=f"compacting into {name}",
             table=table,
         )
-        if _delta.app_version(table, APP_ID) < high:
+        if delta.app_version(table, APP_ID) < high:
             # delta-rs makes no commit for a MERGE that changes nothing; the watermark must
             # still move, or HOT could never be trimmed past this batch.
-            _delta.empty_commit(table, props)
+            delta.empty_commit(table, props)
         failpoint(f"compact:after_commit:{name}")
         marks[name] = high
 
@@ -274,7 +274,7 @@ def _after(frame: pl.DataFrame, seq: int) -> pl.DataFrame:
 def _append_event_log(events: pl.DataFrame, table: DeltaTable, props: Any) -> None:
     rows = events.select(EVENT_LOG_SCHEMA.names).to_arrow().cast(EVENT_LOG_SCHEMA)
     write_deltalake(
-        table, rows, mode="append", writer_properties=_delta.WRITER, commit_properties=props
+        table, rows, mode="append", writer_properties=delta.WRITER, commit_properties=props
     )
     table.update_incremental()
 
@@ -286,7 +286,7 @@ def _append_findings(
     totals = findings.group_by("entity_type").agg(pl.col("count").sum())
     _add(report.redactions, dict(totals.iter_rows()))
     write_deltalake(
-        table, data, mode="append", writer_properties=_delta.WRITER, commit_properties=props
+        table, data, mode="append", writer_properties=delta.WRITER, commit_properties=props
     )
     table.update_incremental()
 
@@ -326,7 +326,7 @@ def _merge(
         predicate="t.type = s.type AND t.id = s.id",
         source_alias="s",
         target_alias="t",
-        writer_properties=_delta.WRITER,
+        writer_properties=delta.WRITER,
         commit_properties=props,
     )
     merger = merger.when_matched_delete(predicate=f"s._op = 'delete' AND {_NEWER}")
@@ -435,7 +435,7 @@ def _upsert(
             fresh.select(schema.names).to_arrow().cast(schema),
             mode="append",
             partition_by=["type"],
-            writer_properties=_delta.WRITER,
+            writer_properties=delta.WRITER,
             commit_properties=CommitProperties(
                 app_transactions=[Transaction(APPEND_APP_ID, _watermark_of(props))],
                 custom_metadata=props.custom_metadata,

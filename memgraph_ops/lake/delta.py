@@ -1,5 +1,6 @@
 """Thin wrapper around deltalake: open/create tables by URI, idempotent commits, retries, and
-clear errors on damaged tables.
+clear errors on damaged tables. Public: every package that keeps Delta tables of its own (the
+vault index, the Observatory, retention aggregates, erasure receipts) writes them through it.
 
 Lake roots are URIs (a local path now, `s3://…` later), so paths are joined as strings and
 never through `os.path`.

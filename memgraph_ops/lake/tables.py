@@ -20,7 +20,7 @@ import polars as pl
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable
 
-from memgraph_ops.lake import _delta
+from memgraph_ops.lake import delta
 from memgraph_ops.model import EDGE_FIELDS, FIELDS, NODE_FIELDS, SCHEMA_VERSION, TS
 
 APP_ID = "memgraph_ops.compaction"
@@ -137,7 +137,7 @@ class Lake:
         self.root = root
 
     def uri(self, name: str) -> str:
-        return _delta.join(self.root, name)
+        return delta.join(self.root, name)
 
     def table(self, name: str, *, as_of: AsOf = None) -> DeltaTable | None:
         """The Delta table now (or as of a version or time), None if it does not exist yet.
@@ -146,7 +146,7 @@ class Lake:
         that snapshot is missing or truncated (`memgraph-ops verify` says how to repair), and
         LakeError if there is no such version."""
         version = int(as_of) if isinstance(as_of, str) and as_of.isdigit() else as_of
-        return _delta.open_table(self.uri(name), version=version)
+        return delta.open_table(self.uri(name), version=version)
 
     def reading(self, name: str) -> AbstractContextManager[None]:
         """Wrap the collect of a `scan(name)`: an engine failure on a damaged file becomes a
@@ -155,13 +155,13 @@ class Lake:
             >>> with lake.reading("nodes"):                       # doctest: +SKIP
             ...     rows = lake.scan("nodes").filter(...).collect()
         """
-        return _delta.reading(self.uri(name), f"reading {name}")
+        return delta.reading(self.uri(name), f"reading {name}")
 
     def ensure(self) -> dict[str, DeltaTable]:
         """Create missing tables; return all of them."""
         out = {}
         for spec in TABLES.values():
-            out[spec.name] = _delta.ensure_table(
+            out[spec.name] = delta.ensure_table(
                 self.uri(spec.name),
                 spec.schema,
                 configuration=table_configuration(spec),
@@ -173,8 +173,8 @@ class Lake:
         """Highest event seq each table has committed (0 for a table that does not exist)."""
         out = {}
         for name in TABLES:
-            table = _delta.open_table(self.uri(name))
-            out[name] = _delta.app_version(table, APP_ID) if table is not None else 0
+            table = delta.open_table(self.uri(name))
+            out[name] = delta.app_version(table, APP_ID) if table is not None else 0
         return out
 
     def watermark(self) -> int:
@@ -186,14 +186,14 @@ class Lake:
         table = self.table(name, as_of=as_of)
         if table is None:
             return pl.from_arrow(TABLES[name].schema.empty_table()).lazy()  # type: ignore[union-attr]
-        with _delta.reading(self.uri(name), f"reading {name}"):
+        with delta.reading(self.uri(name), f"reading {name}"):
             return pl.scan_delta(table)
 
     def _read(self, name: str, as_of: AsOf, filters: list[pl.Expr]) -> pl.DataFrame:
         scan = self.scan(name, as_of=as_of)
         for condition in filters:
             scan = scan.filter(condition)
-        with _delta.reading(self.uri(name), f"reading {name}"):
+        with delta.reading(self.uri(name), f"reading {name}"):
             return scan.collect()
 
     def nodes(
@@ -304,14 +304,14 @@ class Lake:
                         predicate="t.type = s.type AND t.id = s.id",
                         source_alias="s",
                         target_alias="t",
-                        writer_properties=_delta.WRITER,
+                        writer_properties=delta.WRITER,
                         commit_properties=props,
                     )
                     .when_matched_delete(predicate="t.last_seq <= s.last_seq")
                     .execute()
                 )
 
-            metrics = _delta.with_retries(delete, what=f"delete from {name} ({why})", table=table)
+            metrics = delta.with_retries(delete, what=f"delete from {name} ({why})", table=table)
             out[name] = int(metrics.get("num_target_rows_deleted", 0) or 0)
         return out
 
@@ -323,7 +323,7 @@ class Lake:
             if table is None:
                 continue
             props = CommitProperties(custom_metadata={"memgraph.operation": why})
-            metrics = _delta.with_retries(
+            metrics = delta.with_retries(
                 lambda t=table, p=predicate, c=props: t.delete(p, commit_properties=c),  # type: ignore[misc]
                 what=f"delete from {name} ({why})",
                 table=table,
@@ -346,7 +346,7 @@ class Lake:
                 "files": actions.height,
                 "bytes": int(actions["size_bytes"].sum()) if actions.height else 0,
                 **_disk_bytes(self.uri(name)),
-                "watermark": _delta.app_version(table, APP_ID),
+                "watermark": delta.app_version(table, APP_ID),
             }
         return out
 

@@ -23,7 +23,7 @@ from typing import Any, Final
 import polars as pl
 from deltalake import CommitProperties, write_deltalake
 
-from memgraph_ops.lake import Lake, _delta
+from memgraph_ops.lake import Lake, delta
 from memgraph_ops.observatory import facts, lineage, metrics, structure
 from memgraph_ops.observatory.facts import schema
 
@@ -49,12 +49,12 @@ Progress = Callable[[int, int], None]
 
 
 def table_uri(lake: Lake, name: str) -> str:
-    return _delta.join(_delta.join(lake.root, ROOT), name)
+    return delta.join(delta.join(lake.root, ROOT), name)
 
 
 def read(lake: Lake, name: str, *, as_of: int | datetime | None = None) -> pl.DataFrame:
     """An Observatory table (empty frame if it was never written)."""
-    table = _delta.open_table(table_uri(lake, name))
+    table = delta.open_table(table_uri(lake, name))
     if table is None:
         return pl.DataFrame()
     if as_of is not None:
@@ -182,12 +182,12 @@ def refresh_snapshots(lake: Lake, *, force: bool = False) -> RefreshReport:
     started = time.perf_counter()
     watermark = lake.watermark() if lake.table("event_log") is not None else 0
     report = RefreshReport(watermark=watermark)
-    marker = _delta.open_table(table_uri(lake, SNAPSHOT_TABLES[-1]))
+    marker = delta.open_table(table_uri(lake, SNAPSHOT_TABLES[-1]))
     if not force and marker is not None and _snapshot_version(marker) == watermark:
         report.snapshots_skipped = True
         return report
     results = snapshots(lake.scan("nodes"), lake.scan("edges"))
-    props = _delta.commit_properties(SNAPSHOT_APP_ID, watermark, {"memgraph.watermark": watermark})
+    props = delta.commit_properties(SNAPSHOT_APP_ID, watermark, {"memgraph.watermark": watermark})
     for name in SNAPSHOT_TABLES:  # the marker table last: a crash before it means "redo"
         frame = results[name]
         _write_snapshot(table_uri(lake, name), frame, props)
@@ -208,13 +208,13 @@ def refresh(lake: Lake, *, full: bool = False, progress: Progress | None = None)
 
 def _write_snapshot(uri: str, frame: pl.DataFrame, props: CommitProperties) -> None:
     data = frame.to_arrow()
-    _delta.with_retries(
+    delta.with_retries(
         lambda: write_deltalake(
             uri,
             data,
             mode="overwrite",
             schema_mode="overwrite",
-            writer_properties=_delta.WRITER,
+            writer_properties=delta.WRITER,
             commit_properties=props,
         ),
         what=f"write {uri}",
@@ -255,23 +255,23 @@ def _overwrite_days(lake: Lake, name: str, frame: pl.DataFrame, days: list[date]
     """Replace the partitions of `days` with `frame` (which holds only rows of those days)."""
     uri = table_uri(lake, name)
     data = frame.to_arrow()
-    if _delta.open_table(uri) is None:
-        _delta.with_retries(
+    if delta.open_table(uri) is None:
+        delta.with_retries(
             lambda: write_deltalake(
-                uri, data, mode="append", partition_by=["day"], writer_properties=_delta.WRITER
+                uri, data, mode="append", partition_by=["day"], writer_properties=delta.WRITER
             ),
             what=f"create observatory/{name}",
             table=uri,
         )
         return
     listed = ", ".join(f"'{d.isoformat()}'" for d in days)
-    _delta.with_retries(
+    delta.with_retries(
         lambda: write_deltalake(
             uri,
             data,
             mode="overwrite",
             predicate=f"day IN ({listed})",
-            writer_properties=_delta.WRITER,
+            writer_properties=delta.WRITER,
         ),
         what=f"write observatory/{name}",
         table=uri,

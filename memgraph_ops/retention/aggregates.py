@@ -19,7 +19,7 @@ import polars as pl
 import pyarrow as pa
 from deltalake import DeltaTable
 
-from memgraph_ops.lake import Lake, _delta
+from memgraph_ops.lake import Lake, delta
 from memgraph_ops.vault.payload import SessionRows
 
 TABLE: Final = "retention_aggregates"
@@ -108,7 +108,7 @@ def record(lake: Lake, rows: pl.DataFrame) -> int:
     if rows.is_empty():
         return 0
     uri = lake.uri(TABLE)
-    table = _delta.ensure_table(uri, SCHEMA, configuration={}, partition_by=[])
+    table = delta.ensure_table(uri, SCHEMA, configuration={}, partition_by=[])
     data = rows.to_arrow().cast(SCHEMA)
 
     def merge(target: DeltaTable = table) -> int:
@@ -125,7 +125,7 @@ def record(lake: Lake, rows: pl.DataFrame) -> int:
         )
         return int(metrics.get("num_target_rows_inserted", 0))
 
-    return _delta.with_retries(merge, what=f"record {rows.height} retention aggregates", table=uri)
+    return delta.with_retries(merge, what=f"record {rows.height} retention aggregates", table=uri)
 
 
 def daily(lake: Lake) -> pl.DataFrame:

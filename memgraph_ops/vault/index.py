@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake import DeltaTable, write_deltalake
 
-from memgraph_ops.lake import _delta
+from memgraph_ops.lake import delta
 from memgraph_ops.model import TS
 
 INDEX_SCHEMA: Final = pa.schema(
@@ -57,7 +57,7 @@ _CONFIGURATION: Final = {
 
 
 def open_index(root: Path) -> DeltaTable | None:
-    return _delta.open_table(str(root / "index"))
+    return delta.open_table(str(root / "index"))
 
 
 def read_index(root: Path) -> tuple[int, pl.DataFrame, pl.DataFrame]:
@@ -79,7 +79,7 @@ def read_index(root: Path) -> tuple[int, pl.DataFrame, pl.DataFrame]:
 def append(root: Path, rows: pl.DataFrame, *, what: str) -> None:
     """Add rows in one commit (creating the table on first use)."""
     data = _arrow(root, rows)
-    _delta.with_retries(
+    delta.with_retries(
         lambda: write_deltalake(str(root / "index"), data, mode="append"),
         what=what,
         table=str(root / "index"),
@@ -90,7 +90,7 @@ def replace(root: Path, rows: pl.DataFrame, *, what: str) -> None:
     """Make `rows` the whole index in one commit, then drop the old data files (they may hold
     sessions that were removed)."""
     data = _arrow(root, rows)
-    _delta.with_retries(
+    delta.with_retries(
         lambda: write_deltalake(str(root / "index"), data, mode="overwrite"),
         what=what,
         table=str(root / "index"),
@@ -102,7 +102,7 @@ def replace(root: Path, rows: pl.DataFrame, *, what: str) -> None:
 
 def _arrow(root: Path, rows: pl.DataFrame) -> pa.Table:
     """The rows in the index schema, creating the table on first use."""
-    _delta.ensure_table(
+    delta.ensure_table(
         str(root / "index"), INDEX_SCHEMA, configuration=_CONFIGURATION, partition_by=[]
     )
     return rows.select(INDEX_SCHEMA.names).to_arrow().cast(INDEX_SCHEMA)

@@ -16,11 +16,11 @@ from tests.factories import edge, event
 
 
 def _versions(lake: Lake) -> dict[str, int | None]:
-    from memgraph_ops.lake import _delta
+    from memgraph_ops.lake import delta
 
     out = {}
     for name in (*tables.DAILY_TABLES, *tables.SNAPSHOT_TABLES, tables.STATE_TABLE):
-        table = _delta.open_table(tables.table_uri(lake, name))
+        table = delta.open_table(tables.table_uri(lake, name))
         out[name] = table.version() if table is not None else None
     return out
 
