@@ -4,7 +4,6 @@ leaves no byte of their id, email or street address anywhere under the data root
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import pytest
 
 from memgraph_ops import Memgraph
-from memgraph_ops.erasure.cli import register
+from memgraph_ops.cli import main
 from memgraph_ops.erasure.run import scan
 from memgraph_ops.imports import import_chat_file
 from memgraph_ops.vault import Vault
@@ -62,15 +61,6 @@ def _chats(path: Path) -> Path:
     return path
 
 
-def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--home", default=None)
-    common.add_argument("--json", action="store_true")
-    parser = argparse.ArgumentParser(prog="memgraph-ops", parents=[common])
-    register(parser.add_subparsers(dest="command"), common)
-    return parser
-
-
 def test_erase_one_user_of_imported_traces(
     mg: Memgraph, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -85,12 +75,10 @@ def test_erase_one_user_of_imported_traces(
     mg.close()
 
     home = str(mg.settings.home)
-    args = _parser().parse_args(["erase", "--home", home, "--user", USER, "--dry-run", "--json"])
-    assert args.run(args) == 0
+    assert main(["--home", home, "--json", "erase", "--user", USER, "--dry-run"]) == 0
     planned = json.loads(capsys.readouterr().out)
     assert planned["found"] and planned["sessions"] == 2
-    args = _parser().parse_args(["erase", "--home", home, "--user", USER, "--json"])
-    assert args.run(args) == 0
+    assert main(["--home", home, "--json", "erase", "--user", USER]) == 0
     receipt = json.loads(capsys.readouterr().out)
     assert receipt["status"] == "done" and receipt["verification"]["passed"]
     assert USER not in json.dumps(receipt)
@@ -100,6 +88,5 @@ def test_erase_one_user_of_imported_traces(
         assert after.lake.nodes(session_id="conv-other-2").sort("id").equals(others_before)
         fresh = Vault(mg.settings.home / "vault")
         assert fresh.contains("conv-other-1") and not fresh.contains("conv-subject-1")
-    args = _parser().parse_args(["erase", "--home", home])
-    with pytest.raises(Exception, match="say whom to erase"):
-        args.run(args)
+    assert main(["--home", home, "erase"]) == 2
+    assert "say whom to erase" in capsys.readouterr().err

@@ -122,7 +122,6 @@ def test_error_chain_needs_three_failures_in_a_row() -> None:
 
 
 def test_empty_inputs_give_empty_valid_tables() -> None:
-    empty_nodes = pl.DataFrame(schema={"id": pl.String, "type": pl.String})
     from memgraph_ops.lake.tables import EDGES_SCHEMA, NODES_SCHEMA
 
     nodes = pl.from_arrow(NODES_SCHEMA.empty_table())
@@ -132,4 +131,3 @@ def test_empty_inputs_give_empty_valid_tables() -> None:
     assert all(frame.is_empty() for frame in out.values())
     assert out["activity"].schema == metrics.ACTIVITY_SCHEMA
     assert facts.prompts(nodes, edges).collect().is_empty()
-    assert empty_nodes.is_empty()

@@ -63,7 +63,11 @@ def test_definitions_with_observatory_resolve_every_job() -> None:
     )
     for job in defs.resolve_all_job_defs():
         assert job.name
-    assert defs.resolve_job_def("observatory_job") is not None
+    job = defs.resolve_job_def("observatory_job")
+    assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} == {
+        "observatory_daily",
+        "observatory_snapshots",
+    }
     assert defs.resolve_schedule_def("observatory_hourly").cron_schedule == "5 * * * *"
 
 
