@@ -8,6 +8,7 @@ column for anything else. Validation lives in `memgraph_ops.validation`.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
@@ -245,3 +246,12 @@ EDGE_FIELDS: Final = tuple(dict.fromkeys(f for t in EDGE_TYPES.values() for f in
 def edge_key(src: str, type_: str, dst: str) -> str:
     """The id of an edge that was sent without one: stable, so re-sent edges upsert."""
     return f"{src}|{type_}|{dst}"
+
+
+def imported_event_id(conversation_id: str, node_or_edge_id: str) -> str:
+    """The event id of a node or edge imported from a conversation (`import-chat`): stable
+    across imports, and derivable, so the vault need not store it."""
+    digest = hashlib.sha256(
+        "\x1f".join((conversation_id, node_or_edge_id, "import-chat")).encode()
+    ).hexdigest()
+    return f"chat-{digest[:32]}"

@@ -59,7 +59,7 @@ import zstandard
 
 from memgraph_ops.errors import InputError
 from memgraph_ops.events import EARLIEST_OCCURRED_AT, MAX_CLOCK_SKEW
-from memgraph_ops.model import FINISH_REASONS, edge_key
+from memgraph_ops.model import FINISH_REASONS, edge_key, imported_event_id
 
 if TYPE_CHECKING:
     from memgraph_ops.store import Store
@@ -1094,12 +1094,7 @@ class _Conversation:
         return self.events
 
 
-def event_id(conversation_id: str, node_or_edge_id: str) -> str:
-    """The event id of a node or edge imported from a conversation: stable across imports."""
-    digest = hashlib.sha256(
-        "\x1f".join((conversation_id, node_or_edge_id, IMPORT_TAG)).encode()
-    ).hexdigest()
-    return f"chat-{digest[:32]}"
+event_id = imported_event_id
 
 
 _SKEW_HOURS: Final = MAX_CLOCK_SKEW.total_seconds() / 3600

@@ -36,9 +36,9 @@ from typing import Any, Final
 import polars as pl
 import pyarrow as pa
 
-from memgraph_ops.imports.chat import event_id as chat_event_id
 from memgraph_ops.lake.tables import EDGES_SCHEMA, NODES_SCHEMA
 from memgraph_ops.model import JSON_FIELDS
+from memgraph_ops.model import imported_event_id
 
 FORMAT_VERSION: Final = 2
 READABLE_FORMATS: Final = (1, 2)
@@ -193,7 +193,7 @@ def _without_derivable(
         else:  # only ids that look like import-chat's are worth hashing
             expected = pl.Series(
                 [
-                    chat_event_id(s, i) if e is not None and e.startswith("chat-") else None
+                    imported_event_id(s, i) if e is not None and e.startswith("chat-") else None
                     for s, i, e in zip(frame["session_id"], frame["id"], frame[column], strict=True)
                 ],
                 dtype=pl.String,
@@ -221,7 +221,7 @@ def _derive(rule: str, session: str, columns: Mapping[str, list[Any]]) -> list[A
             for s, t, d in zip(columns["src"], columns["type"], columns["dst"], strict=True)
         ]
     if rule == "import-chat":
-        return [chat_event_id(session, i) for i in columns["id"]]
+        return [imported_event_id(session, i) for i in columns["id"]]
     raise ValueError(f"unknown derivation rule {rule!r}")
 
 
