@@ -37,8 +37,7 @@ import polars as pl
 import pyarrow as pa
 
 from memgraph_ops.lake.tables import EDGES_SCHEMA, NODES_SCHEMA
-from memgraph_ops.model import JSON_FIELDS
-from memgraph_ops.model import imported_event_id
+from memgraph_ops.model import JSON_FIELDS, imported_event_id
 
 FORMAT_VERSION: Final = 2
 READABLE_FORMATS: Final = (1, 2)
