@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -11,7 +12,7 @@ from memgraph_ops.events import normalize
 from tests.factories import event, session
 
 
-def _write_jsonl(path: Path, rows: list[object]) -> Path:
+def _write_jsonl(path: Path, rows: Sequence[object]) -> Path:
     path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows) + "\n")
     return path
 

@@ -98,7 +98,11 @@ allow_list = ["x@y.example"]
     assert config.default.entities == {"EMAIL_ADDRESS"}
     assert config.default.allow_list == {"help@acme.example"}
     acme = config.policy("acme")
-    assert (acme.threshold, acme.operator, acme.entities) == (0.2, "pseudonym", {"PERSON"})
+    assert (acme.threshold, acme.operator, acme.entities) == (
+        0.2,
+        "pseudonym",
+        frozenset({"PERSON"}),
+    )
 
 
 @pytest.mark.parametrize(

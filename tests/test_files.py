@@ -17,7 +17,7 @@ class Busy(TransientError):
 
 def _hold(
     path: str, ready: multiprocessing.synchronize.Event, done: multiprocessing.synchronize.Event
-) -> None:  # type: ignore[name-defined]
+) -> None:
     with locked(lock_for(Path(path))):
         ready.set()
         done.wait(30)

@@ -27,6 +27,7 @@ from memgraph_ops.workload import (
     DEFAULT_START,
     PII_ENTITY_TYPES,
     WINDOW,
+    PiiRecord,
     generate,
     pii_sidecar_path,
     write_workload,
@@ -36,10 +37,11 @@ SESSIONS = 200
 
 
 @pytest.fixture(scope="module")
-def workload() -> tuple[list[list[dict[str, Any]]], list[dict[str, Any]]]:
+def workload() -> tuple[list[list[dict[str, Any]]], list[PiiRecord]]:
     """A modest workload, as batches of events (kept apart to ingest them one by one) and the
     planted PII of all batches."""
-    batches, planted = [], []
+    batches: list[list[dict[str, Any]]] = []
+    planted: list[PiiRecord] = []
     for batch in generate(SESSIONS, seed=11, batch_sessions=64):
         batches.append(batch.events)
         planted.extend(batch.planted_pii)
@@ -47,12 +49,12 @@ def workload() -> tuple[list[list[dict[str, Any]]], list[dict[str, Any]]]:
 
 
 @pytest.fixture(scope="module")
-def events(workload: tuple[list[list[dict[str, Any]]], list[dict[str, Any]]]) -> list[dict]:
+def events(workload: tuple[list[list[dict[str, Any]]], list[PiiRecord]]) -> list[dict[str, Any]]:
     return [e for batch in workload[0] for e in batch]
 
 
 @pytest.fixture(scope="module")
-def planted(workload: tuple[list[list[dict[str, Any]]], list[dict[str, Any]]]) -> list[dict]:
+def planted(workload: tuple[list[list[dict[str, Any]]], list[PiiRecord]]) -> list[PiiRecord]:
     return workload[1]
 
 
@@ -96,7 +98,7 @@ def test_batch_size_changes_order_not_content() -> None:
 
 
 def test_the_real_store_accepts_every_event(
-    tmp_path: Path, workload: tuple[list[list[dict[str, Any]]], list[dict[str, Any]]]
+    tmp_path: Path, workload: tuple[list[list[dict[str, Any]]], list[PiiRecord]]
 ) -> None:
     batches, _ = workload
     with Store.open(tmp_path / "hot.duckdb") as store:
@@ -131,7 +133,7 @@ def test_edges_join_the_right_node_types(events: list[dict[str, Any]]) -> None:
 
 def test_values_are_consistent_and_in_range(events: list[dict[str, Any]]) -> None:
     prompts = {e["id"]: e for e in events if e["type"] == "Prompt"}
-    finish = Counter()
+    finish: Counter[str] = Counter()
     for e in events:
         if e["type"] == "Response":
             assert e["total_tokens"] == e["prompt_tokens"] + e["completion_tokens"]
@@ -222,7 +224,8 @@ def test_templates_are_semver_versions_in_an_inheritance_forest(
     assert all(e["override_sections"] and e["version_diff"] for e in events
                if e["type"] == "INHERITS")  # fmt: skip
     for start in parents:  # walking up from any template ends at a root
-        seen, node = set(), start
+        seen: set[str] = set()
+        node: str | None = start
         while node is not None:
             assert node not in seen, f"INHERITS cycle through {node}"
             seen.add(node)
@@ -304,7 +307,7 @@ def test_system_prompts_are_long_and_repeat_verbatim(events: list[dict[str, Any]
 
 
 def test_planted_pii_occurs_in_the_named_field_of_the_named_event(
-    events: list[dict[str, Any]], planted: list[dict[str, Any]]
+    events: list[dict[str, Any]], planted: list[PiiRecord]
 ) -> None:
     by_id = {e["event_id"]: e for e in events}
     for record in planted:
@@ -322,7 +325,7 @@ def test_planted_pii_occurs_in_the_named_field_of_the_named_event(
     assert {"content", "variables", "parameters", "result", "metadata", "user_email"} <= fields
 
 
-def test_pii_values_look_real(planted: list[dict[str, Any]]) -> None:
+def test_pii_values_look_real(planted: list[PiiRecord]) -> None:
     values: defaultdict[str, set[str]] = defaultdict(set)
     for r in planted:
         values[r["entity_type"]].add(r["value"])
@@ -362,7 +365,7 @@ def test_user_prompts_carry_pii_at_the_requested_rate() -> None:
 
 
 def test_each_user_has_one_email_and_an_opaque_id(
-    events: list[dict[str, Any]], planted: list[dict[str, Any]]
+    events: list[dict[str, Any]], planted: list[PiiRecord]
 ) -> None:
     users = {e["user_id"] for e in events if e["type"] == "Session"}
     assert all(re.fullmatch(r"user-\d{4,}", u) for u in users)

@@ -8,6 +8,9 @@ from typing import Any
 
 import dagster as dg
 
+# Public type of define_asset_job()'s result; `dagster` does not re-export it at runtime.
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+
 import memgraph_ops
 from memgraph_ops import erasure
 from memgraph_ops.errors import TransientError
@@ -95,5 +98,5 @@ def erasure_queue_sensor(
     )
 
 
-jobs = [erasure_job]
+jobs: list[UnresolvedAssetJobDefinition | dg.JobDefinition] = [erasure_job]
 sensors = [erasure_queue_sensor]

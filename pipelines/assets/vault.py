@@ -5,6 +5,9 @@ from typing import Any
 
 import dagster as dg
 
+# Public type of define_asset_job()'s result; `dagster` does not re-export it at runtime.
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+
 from memgraph_ops.errors import TransientError
 from pipelines.resources import StoreResource
 
@@ -98,6 +101,9 @@ def restore_session_job() -> None:
     restore_session()
 
 
-jobs = [retention_job, restore_session_job]
+jobs: list[UnresolvedAssetJobDefinition | dg.JobDefinition] = [
+    retention_job,
+    restore_session_job,
+]
 schedules = [retention_schedule]
 assets = [vault]

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -26,7 +27,9 @@ from tests.factories import event, session
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _user_session(sid: str, user: str, *, start: int = 0, **session_fields: object) -> list[dict]:
+def _user_session(
+    sid: str, user: str, *, start: int = 0, **session_fields: object
+) -> list[dict[str, Any]]:
     events = session(sid, 2, user=user, start=start)
     return [{**e, **session_fields} if e["type"] == "Session" else e for e in events]
 

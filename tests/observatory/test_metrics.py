@@ -78,7 +78,7 @@ def _handoffs(session: str, agents: list[str]) -> pl.DataFrame:
          "created_at": T0 + timedelta(minutes=i), "from_agent": a, "to_agent": b}
         for i, (a, b) in enumerate(itertools.pairwise(agents))
     ]  # fmt: skip
-    schema = {"id": pl.String, "tenant": pl.String, "session_id": pl.String,
+    schema: dict[str, pl.DataType | type[pl.DataType]] = {"id": pl.String, "tenant": pl.String, "session_id": pl.String,
               "created_at": pl.Datetime("us", "UTC"), "from_agent": pl.String, "to_agent": pl.String}  # fmt: skip
     return pl.DataFrame(rows, schema=schema).with_columns(
         pl.col("created_at").dt.date().alias("day")

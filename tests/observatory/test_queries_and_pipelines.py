@@ -87,7 +87,7 @@ def test_materialize_twice_checks_pass_and_second_run_is_a_no_op(writable_home: 
         events = second.get_asset_materialization_events()
         meta = {
             e.asset_key.path[-1]: e.event_specific_data.materialization.metadata for e in events
-        }  # type: ignore[union-attr]
+        }
         assert meta["observatory_daily"]["days_computed"].value == 0
         assert meta["observatory_snapshots"]["skipped_unchanged"].value is True
         assert all(c.passed for c in second.get_asset_check_evaluations())

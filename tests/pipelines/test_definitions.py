@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import dagster as dg
@@ -57,9 +58,9 @@ def _materialize(home: Path, instance: dg.DagsterInstance) -> dg.ExecuteInProces
     )
 
 
-def _metadata(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, dg.MetadataValue]]:
+def _metadata(result: dg.ExecuteInProcessResult) -> dict[str, Mapping[str, dg.MetadataValue]]:
     events = result.get_asset_materialization_events()
-    materializations = [e.event_specific_data.materialization for e in events]  # type: ignore[union-attr]
+    materializations = [e.event_specific_data.materialization for e in events]
     return {m.asset_key.path[-1]: m.metadata for m in materializations}
 
 

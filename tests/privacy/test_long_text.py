@@ -21,14 +21,13 @@ import pytest
 from memgraph_ops.events import normalize
 from memgraph_ops.privacy import Pseudonymizer, Redactor, Scanner, Span
 from memgraph_ops.privacy import scanner as scanner_module
-from memgraph_ops.privacy.recognizers import RECOGNIZERS, find_patterns
+from memgraph_ops.privacy.recognizers import RECOGNIZERS, SECRET_ENTITIES, find_patterns
 from memgraph_ops.privacy.scanner import (
     _CAPITALISED,
     _MAX_WIDEN,
     _OPENERS,
     MAX_NER_PIECE,
     NER_SCORE,
-    SECRET_ENTITIES,
     _at_sentence_start,
     _ner_windows,
     _resolve,

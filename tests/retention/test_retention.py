@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -45,7 +46,7 @@ def _write_policy(home: Path, text: str = POLICY) -> None:
 
 def _session(
     sid: str, *, days: int, tenant: str = "acme", user: str = "u", tags: list[str] | None = None
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     events = session(sid, 2, user=user, start=days * 86_400)
     for e in events:
         e["tenant"] = tenant

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from tests.factories import edge, event, session
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
+def store(tmp_path: Path) -> Iterator[Store]:
     handle = Store.open(tmp_path / "hot.duckdb")
     yield handle
     handle.close()
@@ -189,7 +190,7 @@ def test_seq_never_goes_back_after_full_trim(store: Store) -> None:
 
 def _hold_store(
     path: str, ready: multiprocessing.synchronize.Event, done: multiprocessing.synchronize.Event
-) -> None:  # type: ignore[name-defined]
+) -> None:
     with Store.open(path):
         ready.set()
         done.wait(30)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import polars as pl
 import pytest
@@ -111,7 +113,7 @@ def sessions(draw: st.DrawFn) -> tuple[pl.DataFrame, pl.DataFrame]:
     return _frame(node_rows, NODES), _frame(edge_rows, EDGES)
 
 
-def _frame(rows: list[dict[str, object]], schema: pl.Schema) -> pl.DataFrame:
+def _frame(rows: Sequence[Mapping[str, object]], schema: pl.Schema) -> pl.DataFrame:
     full = [{name: row.get(name) for name in schema.names()} for row in rows]
     return pl.DataFrame(full, schema=schema, orient="row")
 
@@ -318,7 +320,10 @@ def test_a_large_member_shared_inside_json_objects_is_stored_once() -> None:
     tools = [{"name": f"tool_{i}", "parameters": {"type": "object", "properties": {"q": {"type": "string", "description": "what to look for " * 3}}}} for i in range(8)]  # fmt: skip
     rows = []
     for i, separators in enumerate([None, (",", ":"), None]):
-        options = {"ensure_ascii": False, **({"separators": separators} if separators else {})}
+        options: dict[str, Any] = {
+            "ensure_ascii": False,
+            **({"separators": separators} if separators else {}),
+        }
         attrs = json.dumps({"title": f"chat {i} é", "tools": tools, "n": 1.5e-7}, **options)
         rows.append({"id": f"s{i}", "type": "Session", "session_id": f"s{i}", "attrs": attrs})
     rows.append({"id": "s9", "type": "Session", "session_id": "s9", "attrs": '{"tools": 1, "tools": ' + json.dumps(tools) + "}"})  # fmt: skip

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -256,7 +257,7 @@ def test_the_documented_format_decodes_without_our_code(mg: Memgraph) -> None:
     for row in sorted(rows, key=lambda r: r["generation"]):
         current[(row["entry"], row["key"])] = row
 
-    def frame(row: dict) -> bytes:
+    def frame(row: dict[str, Any]) -> bytes:
         with open(vault / "packs" / row["pack"], "rb") as handle:
             handle.seek(row["offset"])
             data = handle.read(row["length"])
