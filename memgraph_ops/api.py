@@ -78,12 +78,26 @@ class Memgraph:
                 adopt_store(self._store, self.lake, dedupe_window=self.settings.dedupe_window)
         return self._store
 
-    def close(self) -> None:
-        if self._redactor is not None:
-            self._redactor.scanner.close()
+    def existing_store(self) -> Store | None:
+        """The operational store if it is open or its file exists; never creates one."""
+        if self._store is None and not self.settings.store_path.exists():
+            return None
+        return self.store
+
+    def open_store(self) -> Store | None:
+        """The store if this object has it open already (opening nothing)."""
+        return self._store
+
+    def close_store(self) -> None:
+        """Close the store (its DuckDB file is free for a rewrite); the next use reopens it."""
         if self._store is not None:
             self._store.close()
             self._store = None
+
+    def close(self) -> None:
+        if self._redactor is not None:
+            self._redactor.scanner.close()
+        self.close_store()
 
     def __enter__(self) -> Memgraph:
         return self

@@ -40,7 +40,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from memgraph_ops.api import Memgraph
-    from memgraph_ops.store import Store
 
 
 SESSION_NODE_TYPES = ("Session", "Prompt", "Response", "ToolInvocation")
@@ -69,19 +68,13 @@ def _lake_root(mg: Memgraph) -> Path:
     return Path(mg.settings.lake_uri)
 
 
-def _store(mg: Memgraph) -> Store | None:
-    if mg._store is None and not mg.settings.store_path.exists():
-        return None
-    return mg.store
-
-
 def _context(
     mg: Memgraph, subject: Subject, known_sessions: list[str], found: list[str] | None = None
 ) -> _Context:
     """The subject resolved against the data; `found` are identifiers an earlier attempt
     collected from the subject's own rows (HOT may no longer hold them)."""
     keys, pseudonyms = _keys(mg)
-    store = _store(mg)
+    store = mg.existing_store()
     root = _lake_root(mg)
     tables = lake.delta_tables(root)
     tenants = set(hot.tenants(store)) if store is not None else set()
@@ -147,7 +140,7 @@ def _identifiers_typed(mg: Memgraph, texts: list[tuple[str, str]]) -> list[str]:
 def _find(ctx: _Context, *, mentions: bool = True) -> dict[str, Any]:
     """What every layer holds of the subject now."""
     identity = ctx.identity
-    store = _store(ctx.mg)
+    store = ctx.mg.existing_store()
     hot_hits = hot.find(store, identity, ctx.ids) if store is not None else hot.HotHits()
     tables = {
         name: lake.find(identity, name, path, mentions=mentions)
@@ -307,7 +300,7 @@ def _execute(mg: Memgraph, queue: Queue, request: Request, *, lock_timeout: floa
     )  # fmt: skip
     re_redact = subject.mode == "re-redact"
 
-    store = _store(mg)
+    store = mg.existing_store()
     if store is not None and found["hot"].total:
         removed = hot.erase(store, identity, ctx.ids, re_redact=re_redact)
         _add(counts, "hot", removed.summary())
@@ -430,7 +423,7 @@ def _verify(mg: Memgraph, ctx: _Context, *, listed: bool) -> dict[str, Any]:
 def scan(mg: Memgraph, needles: list[str]) -> list[Hit]:
     """Every place under the data root holding any of `needles` (the open store is searched
     through its own connection: DuckDB allows no second one in this process)."""
-    store = mg._store
+    store = mg.open_store()
     databases: dict[Path, Callable[[list[str]], list[str]]] = {}
     if store is not None:
         con = store._con
@@ -445,9 +438,7 @@ def scan(mg: Memgraph, needles: list[str]) -> list[Hit]:
 
 def _rewrite_store(mg: Memgraph) -> int:
     """Close the store, rewrite its file without free blocks; the next use reopens it."""
-    if mg._store is not None:
-        mg._store.close()
-        mg._store = None
+    mg.close_store()
     return hot.rewrite_file(mg.settings.store_path)
 
 
