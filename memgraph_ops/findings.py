@@ -51,6 +51,19 @@ class LayerReport:
         return asdict(self)
 
 
+def counter(progress: Progress | None, total: int) -> Callable[[int], None]:
+    """A callback adding checked bytes up and reporting (done, total) to `progress`."""
+    done = 0
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress(done, total)
+
+    return advance
+
+
 def relative(path: Path, home: Path) -> str:
     """`path` relative to the data root, or absolute if it lies outside it."""
     resolved, root = path.resolve(), home.resolve()

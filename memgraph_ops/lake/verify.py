@@ -16,7 +16,7 @@ from urllib.parse import unquote
 
 from deltalake import DeltaTable
 
-from memgraph_ops.findings import Layer, LayerReport, Problem, Progress, relative
+from memgraph_ops.findings import Layer, LayerReport, Problem, Progress, counter, relative
 from memgraph_ops.lake import _integrity
 from memgraph_ops.lake._integrity import Damage, Digest
 from memgraph_ops.lake.tables import TABLES
@@ -55,13 +55,7 @@ def verify_lake(lake_uri: str, *, home: Path, progress: Progress | None = None) 
         return report
     tables = find_tables(root)
     total = sum(_data_bytes(t) for t in tables)
-    done = 0
-
-    def advance(n: int) -> None:
-        nonlocal done
-        done += n
-        if progress:
-            progress(done, total)
+    advance = counter(progress, total)
 
     for directory in tables:
         verify_table(directory, layer="lake", home=home, report=report, advance=advance)

@@ -17,7 +17,7 @@ import polars as pl
 import zstandard
 
 from memgraph_ops.errors import MemgraphError
-from memgraph_ops.findings import LayerReport, Problem, Progress, relative
+from memgraph_ops.findings import LayerReport, Problem, Progress, counter, relative
 from memgraph_ops.lake.verify import verify_table
 from memgraph_ops.vault import index as vault_index
 from memgraph_ops.vault.dictionaries import inspect_dictionary
@@ -59,14 +59,7 @@ def verify_vault(root: Path, *, home: Path, progress: Progress | None = None) ->
                 )
             )
         return report
-    total = int(live["length"].sum() or 0)
-    done = 0
-
-    def advance(n: int) -> None:
-        nonlocal done
-        done += n
-        if progress:
-            progress(done, total)
+    advance = counter(progress, int(live["length"].sum() or 0))
 
     dictionaries = _dictionaries(root, live, home, report)
     packs: dict[str, _Pack] = {}
