@@ -39,6 +39,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
+from memgraph_ops.errors import InputError
 from memgraph_ops.model import (
     EDGE_TYPES,
     EVENT_SCHEMA,
@@ -114,6 +115,12 @@ def to_frame(events: EventInput) -> Normalized:
         source = events
         return Normalized(
             _from_polars(source, invalid_text), lambda rows: _raw_of_frame(source, rows)
+        )
+    if isinstance(events, str | bytes | dict) or not isinstance(events, Iterable):
+        # a string would iterate as characters, a dict as its keys: neither is a batch
+        raise InputError(
+            f"events must be a list of event objects, an Arrow table or a polars frame, "
+            f"not {type(events).__name__}"
         )
     rows = list(events)
     return Normalized(_from_dicts(rows), lambda positions: _raw_of_dicts(rows, positions))

@@ -13,8 +13,8 @@ import contextlib
 import functools
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -24,7 +24,14 @@ import polars as pl
 import pyarrow as pa
 
 from memgraph_ops import tombstones
-from memgraph_ops.events import EventInput, Validated, endpoint_ids, to_frame, validate
+from memgraph_ops.events import (
+    EventInput,
+    Normalized,
+    Validated,
+    endpoint_ids,
+    to_frame,
+    validate,
+)
 from memgraph_ops.model import EVENT_SCHEMA, STORED_EVENT_SCHEMA
 from memgraph_ops.state import fold
 from memgraph_ops.store import _duckdb
@@ -39,6 +46,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 QUARANTINE_RAW_CHARS = 65_536
 """How much of a quarantined event's raw text is kept (the rest is summed up by its size and
 sha256)."""
+REJECTED_LISTED = 1_000
+"""How many quarantined events an ingest result names one by one."""
 
 
 def _locked(method: F) -> F:
@@ -69,6 +78,9 @@ class IngestResult:
     last_seq: int | None
     reasons: dict[str, int]
     """Quarantine reasons and how many events had each (first reason of each event)."""
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    """`event_id` and first reason of each quarantined event (the first `REJECTED_LISTED`), so a
+    caller can tell which of its events were refused and why."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -164,52 +176,59 @@ class Store:
 
         Idempotent on `event_id`: events already in the store are skipped.
         """
-        normalized = to_frame(events)
+        return self.ingest_many([events], source=source)[0]
+
+    def ingest_many(
+        self, batches: Sequence[EventInput], *, source: str = "api"
+    ) -> list[IngestResult]:
+        """Ingest several batches in one transaction, with one result per batch, as if each
+        were ingested alone in order: the service's group commit (many writers, one commit).
+        Each batch is validated after the ones before it are inserted, so an edge may name a
+        node sent by an earlier batch of the same commit."""
+        normalized = [to_frame(events) for events in batches]
         with self._using():
-            known = self._node_types(endpoint_ids(normalized.frame))
-            checked = validate(normalized, known)
-            checked = self._with_delete_sessions(checked)
-            checked = self._refuse(checked)
-            valid = checked.valid.with_row_index("_pos")
             now = datetime.now(UTC)
             con = self._con
             con.execute("BEGIN")
             try:
-                fresh = self._fresh(valid)
-                base = self.max_seq() + 1
-                rows = fresh.select(
-                    (pl.int_range(pl.len(), dtype=pl.Int64) + base).alias("seq"),
-                    pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("ingested_at"),
-                    *EVENT_SCHEMA.names,
-                )
-                table = rows.to_arrow().cast(STORED_EVENT_SCHEMA)
-                if table.num_rows:
-                    con.register("_batch", table)
-                    con.execute("INSERT INTO events SELECT * FROM _batch")
-                    con.unregister("_batch")
-                    con.execute(
-                        "UPDATE meta SET value = ? WHERE key = 'next_seq'", [base + table.num_rows]
-                    )
-                self._quarantine(checked.quarantined, source, now)
+                done = [self._insert(batch, now, source) for batch in normalized]
                 con.execute("COMMIT")
             except BaseException:
                 _rollback(con)
                 raise
-            self._write_through(rows)
-        reasons = (
-            checked.quarantined["reason"].str.split("; ").list.first().value_counts(sort=True)
-            if checked.quarantined.height
-            else pl.DataFrame(schema={"reason": pl.String, "count": pl.UInt32})
+            for _, rows, _ in done:
+                self._write_through(rows)
+        return [
+            _result(batch, checked, valid_rows, rows)
+            for batch, (checked, rows, valid_rows) in zip(normalized, done, strict=True)
+        ]
+
+    def _insert(
+        self, normalized: Normalized, now: datetime, source: str
+    ) -> tuple[Validated, pl.DataFrame, int]:
+        """Validate one batch and insert its fresh events (inside the caller's transaction);
+        returns the validation, the stored rows and how many events were valid."""
+        known = self._node_types(endpoint_ids(normalized.frame))
+        checked = validate(normalized, known)
+        checked = self._with_delete_sessions(checked)
+        checked = self._refuse(checked)
+        valid = checked.valid.with_row_index("_pos")
+        fresh = self._fresh(valid)
+        base = self.max_seq() + 1
+        rows = fresh.select(
+            (pl.int_range(pl.len(), dtype=pl.Int64) + base).alias("seq"),
+            pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("ingested_at"),
+            *EVENT_SCHEMA.names,
         )
-        return IngestResult(
-            received=normalized.frame.height,
-            accepted=table.num_rows,
-            duplicates=checked.duplicates_in_batch + valid.height - fresh.height,
-            quarantined=checked.quarantined.height,
-            first_seq=base if table.num_rows else None,
-            last_seq=base + table.num_rows - 1 if table.num_rows else None,
-            reasons=dict(zip(reasons["reason"].to_list(), reasons["count"].to_list(), strict=True)),
-        )
+        if rows.height:
+            self._con.register("_batch", rows.to_arrow().cast(STORED_EVENT_SCHEMA))
+            self._con.execute("INSERT INTO events SELECT * FROM _batch")
+            self._con.unregister("_batch")
+            self._con.execute(
+                "UPDATE meta SET value = ? WHERE key = 'next_seq'", [base + rows.height]
+            )
+        self._quarantine(checked.quarantined, source, now)
+        return checked, rows, valid.height
 
     def _with_delete_sessions(self, checked: Validated) -> Validated:
         """Give node deletes sent without a session the session of the node they delete, so
@@ -813,6 +832,25 @@ _CONTEXT_SQL = (
     f"SELECT kind, type, seq, {', '.join(_CONTEXT_FIELDS)} FROM {{table}} WHERE session_id = ?"
 )
 _CONTEXT_TYPES = frozenset({"Prompt", "Response", "ToolInvocation"})
+
+
+def _result(
+    normalized: Normalized, checked: Validated, valid_rows: int, rows: pl.DataFrame
+) -> IngestResult:
+    first_reasons = checked.quarantined.with_columns(pl.col("reason").str.split("; ").list.first())
+    counts = first_reasons["reason"].value_counts(sort=True)
+    rejected = first_reasons.head(REJECTED_LISTED).select("event_id", "reason").to_dicts()
+    first = int(rows["seq"][0]) if rows.height else None
+    return IngestResult(
+        received=normalized.frame.height,
+        accepted=rows.height,
+        duplicates=checked.duplicates_in_batch + valid_rows - rows.height,
+        quarantined=checked.quarantined.height,
+        first_seq=first,
+        last_seq=first + rows.height - 1 if first is not None else None,
+        reasons=dict(zip(counts["reason"].to_list(), counts["count"].to_list(), strict=True)),
+        rejected=rejected,
+    )
 
 
 def _rollback(con: Any) -> None:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from memgraph_ops.errors import StoreLockedError
+from memgraph_ops.errors import InputError, StoreLockedError
 from memgraph_ops.events import normalize
 from memgraph_ops.store import Store
 from tests.factories import edge, event, session
@@ -293,3 +293,30 @@ def test_a_tenant_can_keep_events_in_hot_longer_than_the_default(tmp_path: Path)
         )
         assert dropped == 1
         assert store.node("agent-b") is not None and store.node("agent-a") is None
+
+
+def test_ingest_many_commits_batches_together_with_a_result_each(tmp_path: Path) -> None:
+    """The group commit: several writers' batches in one transaction, each answered for itself,
+    with the same outcome as ingesting them one after another."""
+    a = session("s-a", 2)
+    b = [*session("s-b", 1), a[0]]  # repeats one of a's events
+    bad = [{"event_id": "x1", "op": "upsert", "kind": "node", "type": "Nope", "id": "n"}]
+    with Store.open(tmp_path / "hot.duckdb") as store:
+        results = store.ingest_many([a, b, bad])
+        assert [r.accepted for r in results] == [len(a), len(b) - 1, 0]
+        assert [r.duplicates for r in results] == [0, 1, 0]
+        assert results[1].first_seq == results[0].last_seq + 1
+        assert results[2].quarantined == 1
+        assert results[2].rejected[0]["event_id"] == "x1"
+        assert "unknown node type" in results[2].rejected[0]["reason"]
+        assert store.max_seq() == len(a) + len(b) - 1
+        assert store.context("s-b", last=10)
+
+
+def test_ingest_many_refuses_a_batch_that_is_not_events_and_stores_none(tmp_path: Path) -> None:
+    """A string iterated as characters once became ten quarantined "events"."""
+    with Store.open(tmp_path / "hot.duckdb") as store:
+        with pytest.raises(InputError, match="not str"):
+            store.ingest_many([session("s-a", 1), "not events"])  # type: ignore[list-item]
+        assert store.max_seq() == 0
+        assert store.quarantine().is_empty()
