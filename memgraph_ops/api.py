@@ -61,10 +61,21 @@ class Memgraph:
         self._store: Store | None = None
         self._redactor: PiiRedactor | None = None
 
+    discover_service: bool = True
+    """Whether `store` goes through a server that owns this data root (found by its endpoint
+    file, `memgraph_ops.service.endpoint`). The server itself sets it False."""
+
     @property
     def store(self) -> Store:
+        """HOT: through the service when a live server owns this data root (a RemoteStore,
+        same methods), else the DuckDB file itself."""
         if self._store is None:
             self.settings.secure_home()
+            remote = self._served_store() if self.discover_service else None
+            if remote is not None:
+                # The server opened the file (and followed the lake) itself.
+                self._store = remote
+                return remote
             self._store = Store.open(
                 self.settings.store_path,
                 read_only=self.read_only,
@@ -77,6 +88,18 @@ class Memgraph:
             if fresh and max(self.lake.watermarks().values()) > 0:
                 adopt_store(self._store, self.lake, dedupe_window=self.settings.dedupe_window)
         return self._store
+
+    def _served_store(self) -> Store | None:
+        from memgraph_ops.service.endpoint import discover
+
+        found = discover(self.settings.home)
+        if found is None:
+            return None
+        from memgraph_ops.client import RemoteStore
+
+        return RemoteStore(
+            found.url, found.token, path=self.settings.store_path, verify=found.verify()
+        )
 
     def existing_store(self) -> Store | None:
         """The operational store if it is open or its file exists; never creates one."""

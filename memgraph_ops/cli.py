@@ -200,6 +200,35 @@ def _parser() -> argparse.ArgumentParser:
     register_observatory(sub, common)
 
     p = sub.add_parser(
+        "serve", parents=[common], help="serve the data root over HTTP (owns HOT while it runs)"
+    )
+    p.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None,
+                   help="port (default 8765; 0: a free one, see the endpoint file)")  # fmt: skip
+    p.add_argument("--commit-window-ms", type=float, default=None,
+                   help="how long a group commit gathers writes (default 2)")  # fmt: skip
+    p.add_argument("--queue-size", type=_positive_int, default=None,
+                   help="write requests that may wait before 503 (default 1024)")  # fmt: skip
+    p.add_argument("--max-body-mib", type=_positive_int, default=None,
+                   help="largest events body accepted, in MiB (default 64)")  # fmt: skip
+    p.add_argument("--ssl-certfile", default=None, help="TLS certificate (PEM), with --ssl-keyfile")
+    p.add_argument("--ssl-keyfile", default=None, help="TLS private key (PEM)")
+    p.set_defaults(run=_serve)
+
+    p = sub.add_parser("keys", parents=[common], help="API keys of the service")
+    keys = p.add_subparsers(dest="keys_command", required=True)
+    create = keys.add_parser("create", parents=[common], help="a new key (shown once)")
+    who = create.add_mutually_exclusive_group(required=True)
+    who.add_argument("--tenant", help="the tenant the key reads and writes")
+    who.add_argument("--admin", action="store_true", help="a key for every tenant and /v1/ops")
+    create.set_defaults(run=_keys_create)
+    listing = keys.add_parser("list", parents=[common], help="keys and their state (no secrets)")
+    listing.set_defaults(run=_keys_list)
+    revoke = keys.add_parser("revoke", parents=[common], help="revoke a key at once")
+    revoke.add_argument("key_id")
+    revoke.set_defaults(run=_keys_revoke)
+
+    p = sub.add_parser(
         "status", parents=[common], help="counts, logical and physical bytes per layer"
     )
     p.set_defaults(run=_status)
@@ -505,6 +534,72 @@ def _status(args: argparse.Namespace) -> int:
     if hot.get("restored_sessions"):
         lines.append(f"HOT  {hot['restored_sessions']} sessions restored from the vault")
     _emit(args, data, lines)
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    # FastAPI and uvicorn load here only: every other command starts without them.
+    from memgraph_ops.config import load_settings
+    from memgraph_ops.service.server import ServeOptions, serve
+
+    settings = load_settings(args.home)
+    given = settings.service
+
+    def pick(option: Any, key: str, default: Any) -> Any:
+        return option if option is not None else given.get(key, default)
+
+    options = ServeOptions(
+        host=pick(args.host, "host", "127.0.0.1"),
+        port=pick(args.port, "port", 8765),
+        commit_window_ms=pick(args.commit_window_ms, "commit_window_ms", 2.0),
+        queue_size=pick(args.queue_size, "queue_size", 1024),
+        max_body_bytes=pick(args.max_body_mib, "max_body_mib", 64) * 1024 * 1024,
+        ssl_certfile=args.ssl_certfile,
+        ssl_keyfile=args.ssl_keyfile,
+    )
+    if options.commit_window_ms < 0:
+        raise InputError(f"--commit-window-ms must not be negative, got {options.commit_window_ms}")
+    if not 0 <= options.port <= 65535:
+        raise InputError(f"--port must lie between 0 and 65535, got {options.port}")
+    serve(settings, options)
+    return EXIT_OK
+
+
+def _key_ring(args: argparse.Namespace) -> Any:
+    from memgraph_ops.config import load_settings
+    from memgraph_ops.service.keys import KeyRing
+
+    settings = load_settings(args.home)
+    settings.secure_home()
+    return KeyRing(settings.home)
+
+
+def _keys_create(args: argparse.Namespace) -> int:
+    key_id, secret = _key_ring(args).create(tenant=args.tenant, admin=args.admin)
+    whom = "admin (every tenant, /v1/ops)" if args.admin else f"tenant {args.tenant}"
+    _emit(
+        args,
+        {"key_id": key_id, "key": secret, "role": "admin" if args.admin else "tenant",
+         "tenant": args.tenant},
+        [f"key {key_id} for {whom} (shown once, keep it; only its hash is stored):", secret],
+    )  # fmt: skip
+    return EXIT_OK
+
+
+def _keys_list(args: argparse.Namespace) -> int:
+    records = [r.public() for r in _key_ring(args).list()]
+    lines = [
+        f"{r['key_id']}  {r['role']:<6} {r['tenant'] or '*':<20} created {r['created_at']}"
+        + (f"  REVOKED {r['revoked_at']}" if r["revoked_at"] else "")
+        for r in records
+    ] or ["no API keys (create one with `memgraph-ops keys create --tenant T`)"]
+    _emit(args, {"keys": records}, lines)
+    return EXIT_OK
+
+
+def _keys_revoke(args: argparse.Namespace) -> int:
+    record = _key_ring(args).revoke(args.key_id)
+    _emit(args, record.public(), [f"key {record.key_id} revoked at {record.revoked_at}"])
     return EXIT_OK
 
 

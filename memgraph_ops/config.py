@@ -141,12 +141,25 @@ class RetentionSection(_Section):
     legal_hold: LegalHoldSection = Field(default_factory=LegalHoldSection)
 
 
+class ServiceSection(_Section):
+    """The `[service]` table: `memgraph-ops serve` defaults (its options override them), and
+    `url`, which makes `memgraph_ops.client.connect` talk to a service instead of the file."""
+
+    url: str | None = None
+    host: str = "127.0.0.1"
+    port: Annotated[int, BeforeValidator(_not_bool), Field(ge=0, le=65535)] = 8765
+    commit_window_ms: NonNegative = 2.0
+    queue_size: Positive = 1024
+    max_body_mib: Positive = 64
+
+
 class ConfigFile(_Section):
-    """The whole config file: these three tables and nothing else."""
+    """The whole config file: these four tables and nothing else."""
 
     memgraph: MemgraphSection = Field(default_factory=MemgraphSection)
     privacy: PrivacySection = Field(default_factory=PrivacySection)
     retention: RetentionSection = Field(default_factory=RetentionSection)
+    service: ServiceSection = Field(default_factory=ServiceSection)
 
 
 @dataclass(frozen=True)
@@ -163,6 +176,8 @@ class Settings:
     duckdb_memory_limit: str = "1GB"
     privacy: Mapping[str, Any] = field(default_factory=dict)
     retention: Mapping[str, Any] = field(default_factory=dict)
+    service: Mapping[str, Any] = field(default_factory=dict)
+    """The `[service]` table as given (defaults in `ServiceSection`)."""
     config_file: Path | None = None
     """The config file that was read, if there was one."""
 
@@ -240,6 +255,7 @@ def load_settings(home: str | Path | None = None, **overrides: Any) -> Settings:
         duckdb_memory_limit=merged.duckdb_memory_limit,
         privacy=document.privacy.model_dump(exclude_unset=True),
         retention=document.retention.model_dump(exclude_unset=True),
+        service=document.service.model_dump(exclude_unset=True),
         config_file=config_file if config_file.is_file() else None,
     )
 
@@ -285,6 +301,8 @@ def _section_at(path: tuple[int | str, ...]) -> tuple[str, type[_Section]] | Non
             return f"[[retention.rules]] #{position + 1}", RetentionRuleSection
         case ("retention", "legal_hold"):
             return "[retention.legal_hold]", LegalHoldSection
+        case ("service",):
+            return "[service]", ServiceSection
     return None
 
 
@@ -310,7 +328,9 @@ def _file_problem(error: ErrorDetails) -> str:
         )
     close = difflib.get_close_matches(key, list(ConfigFile.model_fields), n=1)
     hint = f"did you mean [{close[0]}]? " if close else ""
-    return f"there is no table [{key}] ({hint}accepted: [memgraph], [privacy], [retention])"
+    return (
+        f"there is no table [{key}] ({hint}accepted: [memgraph], [privacy], [retention], [service])"
+    )
 
 
 def _override_problem(error: ErrorDetails, sources: Mapping[str, str]) -> str:
