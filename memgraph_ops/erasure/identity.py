@@ -111,7 +111,7 @@ def with_found(identity: Identity, found: Iterable[str], pseudonyms: Pseudonymiz
     return more
 
 
-def identifiers_in(texts: Iterable[tuple[str, str]], redactor: Redactor) -> list[str]:
+def identifiers_in(texts: Iterable[tuple[str | None, str]], redactor: Redactor) -> list[str]:
     """The identifiers of a person in the texts of their own rows (`(tenant, text)` pairs), as
     redaction finds them: the same scanner, each tenant's policy (entities, threshold, allow
     list), restricted to `SUBJECT_ENTITIES`; a name counts only with two words or more (a first

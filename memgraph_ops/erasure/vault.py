@@ -1,9 +1,9 @@
 """Erasure in the vault: the subject's archived sessions, and other people's frames holding
 the subject's tokens.
 
-Frames that hold a token are found without decoding every session through the API: each pack
-is decompressed frame by frame (as the byte verification does) and a hit's (pack, offset) is
-looked up in the index. The subject's sessions are removed physically (`Vault.remove_sessions`
+Frames that hold a token are found without decoding every session through the API: the vault
+walks its packs frame by frame (`Vault.frames`) and a hit's (pack, offset) is looked up in the
+index. The subject's sessions are removed physically (`Vault.remove_sessions`
 rewrites packs without their frames and deletes what nobody uses any more); other people's
 sessions are re-encoded with the token replaced (`Vault.rewrite_sessions`) or listed for
 review.
@@ -13,16 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
 
 from memgraph_ops.erasure.identity import Identity
-from memgraph_ops.erasure.verify import _dictionaries, _frames
 from memgraph_ops.vault import SessionRows, Vault
-
-if TYPE_CHECKING:
-    from memgraph_ops.api import Memgraph
 
 
 @dataclass
@@ -44,11 +40,6 @@ class VaultHits:
         }
 
 
-def open_vault(mg: Memgraph) -> Vault:
-    existing = getattr(mg, "vault", None)
-    return existing if isinstance(existing, Vault) else Vault(mg.settings.home / "vault")
-
-
 def delta_tables(vault: Vault) -> list[Path]:
     index = vault.root / "index"
     return [index] if (index / "_delta_log").exists() else []
@@ -59,14 +50,13 @@ def find(vault: Vault, identity: Identity) -> VaultHits:
     own = set(identity.sessions) & set(index["session_id"].to_list())
     hits = VaultHits(own=sorted(own))
     needles = [n.encode() for n in identity.needles]
-    if not needles or not vault.pack_dir.exists():
+    if not needles:
         return hits
-    dictionaries = _dictionaries(vault.root)
-    found: list[tuple[str, int]] = []
-    for pack in sorted(vault.pack_dir.glob("*.zst")):
-        for offset, content in _frames(pack.read_bytes(), dictionaries):
-            if any(n in content or n in content.lower() for n in needles):
-                found.append((pack.name, offset))
+    found = [
+        (pack, offset)
+        for pack, offset, content in vault.frames()
+        if any(n in content or n in content.lower() for n in needles)
+    ]
     if not found:
         return hits
     where = pl.DataFrame(found, schema={"pack": pl.String, "offset": pl.Int64}, orient="row")

@@ -17,21 +17,21 @@ from __future__ import annotations
 
 import gzip
 import os
-import re
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import zstandard
 
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-ZSTD_DICT_MAGIC = b"\x37\xa4\x30\xec"
+from memgraph_ops.errors import StoreError
+from memgraph_ops.store import file_places
+from memgraph_ops.vault.dictionaries import dictionaries_under
+from memgraph_ops.vault.packs import FRAME_MAGIC, Dictionaries, iter_frames
+
 PARQUET_MAGIC = b"PAR1"
 GZIP_MAGIC = b"\x1f\x8b"
 DUCKDB_MAGIC = b"DUCK"
@@ -58,7 +58,7 @@ def scan_root(
     words = sorted({n for n in needles if n})
     if not words or not root.exists():
         return []
-    dictionaries = _dictionaries(root)
+    dictionaries = dictionaries_under(root)
     files = sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink())
     # Arrow, polars and zstd release the GIL: threads use every core
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
@@ -72,7 +72,7 @@ def scan_file(
     path: Path,
     needles: list[str],
     *,
-    dictionaries: dict[int, zstandard.ZstdCompressionDict] | None = None,
+    dictionaries: Dictionaries | None = None,
     databases: dict[Path, SqlScan] | None = None,
 ) -> list[Hit]:
     try:
@@ -88,10 +88,10 @@ def scan_file(
     head = data[:16]
     if head.startswith(PARQUET_MAGIC):
         hits += [Hit(str(path), f"parquet:{c}") for c in _parquet_columns(path, needles)]
-    elif head.startswith(ZSTD_MAGIC):
+    elif head.startswith(FRAME_MAGIC):
         hits += [
             Hit(str(path), f"zstd:frame@{offset}")
-            for offset, content in _frames(data, dictionaries or {})
+            for offset, content in iter_frames(data, dictionaries or {})
             if _holds(content, raw)
         ]
     elif head.startswith(GZIP_MAGIC):
@@ -101,8 +101,8 @@ def scan_file(
     elif head[8:12] == DUCKDB_MAGIC:
         scanner = (databases or {}).get(path)
         try:
-            places = scanner(needles) if scanner else duckdb_places(path, needles)
-        except duckdb.Error:
+            places = scanner(needles) if scanner else file_places(path, needles)
+        except StoreError:
             # a database that cannot be opened (a copy cut short by a crash) cannot be shown
             # to be clean: it counts as a place holding the subject
             places = ["<unreadable>"]
@@ -173,78 +173,3 @@ def _contains(array: pa.Array, needles: list[str]) -> bool:
         return any(v is not None and _holds(v, raw) for v in array.to_pylist())
     series = pl.Series(pc.cast(array, pa.large_string()))
     return bool(series.str.contains_any(needles, ascii_case_insensitive=True).any())
-
-
-def _frames(
-    data: bytes, dictionaries: dict[int, zstandard.ZstdCompressionDict]
-) -> Iterable[tuple[int, bytes]]:
-    """Each zstd frame of `data` (concatenated frames, as in a pack), decompressed alone:
-    `decompress()` of concatenated frames would return only the first one."""
-    view = memoryview(data)
-    offset = 0
-    while offset < len(data):
-        if data[offset : offset + 4] != ZSTD_MAGIC:
-            return  # trailing bytes that are not a frame: the raw scan covered them
-        params = zstandard.get_frame_parameters(bytes(view[offset : offset + 18]))
-        dictionary = dictionaries.get(params.dict_id) if params.dict_id else None
-        reader = zstandard.ZstdDecompressor(dict_data=dictionary).decompressobj()
-        out = []
-        consumed = offset
-        step = 1 << 16
-        try:
-            while not reader.eof and consumed < len(data):
-                chunk = bytes(view[consumed : consumed + step])
-                out.append(reader.decompress(chunk))
-                consumed += len(chunk)
-        except zstandard.ZstdError:
-            yield offset, b"".join(out)
-            return
-        consumed -= len(reader.unused_data)
-        yield offset, b"".join(out)
-        offset = consumed
-
-
-def _dictionaries(root: Path) -> dict[int, zstandard.ZstdCompressionDict]:
-    found: dict[int, zstandard.ZstdCompressionDict] = {}
-    for path in root.rglob("*"):
-        if path.is_file() and path.stat().st_size >= 8:
-            with open(path, "rb") as handle:
-                if handle.read(4) != ZSTD_DICT_MAGIC:
-                    continue
-            dictionary = zstandard.ZstdCompressionDict(path.read_bytes())
-            found[dictionary.dict_id()] = dictionary
-    return found
-
-
-def duckdb_places(path: Path, needles: list[str], con: object | None = None) -> list[str]:
-    """`table.column` of a DuckDB database holding any needle (through `con`, or a read-only
-    connection of its own)."""
-    own = con is None
-    connection = duckdb.connect(str(path), read_only=True) if own else con
-    assert isinstance(connection, duckdb.DuckDBPyConnection)
-    try:
-        columns = connection.execute(
-            "SELECT table_name, column_name, data_type FROM information_schema.columns "
-            "WHERE table_catalog = current_database() "
-            "AND (data_type = 'VARCHAR' OR data_type = 'VARCHAR[]')"
-        ).fetchall()
-        pattern = "|".join(re.escape(n) for n in needles)
-        places = []
-        for table, column, kind in columns:
-            name = _ident(column)
-            value = name if kind == "VARCHAR" else f"array_to_string({name}, ' ')"
-            (count,) = connection.execute(
-                f"SELECT count(*) FROM {_ident(table)} WHERE regexp_matches(lower({value}), ?)",
-                [pattern.lower()],
-            ).fetchall()[0]
-            if count:
-                places.append(f"{table}.{column}")
-        return places
-    finally:
-        if own:
-            connection.close()
-
-
-def _ident(name: str) -> str:
-    """A quoted SQL identifier (names cannot be bound as parameters)."""
-    return '"' + name.replace('"', '""') + '"'

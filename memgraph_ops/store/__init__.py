@@ -1,5 +1,16 @@
 """The operational store (HOT): DuckDB file, ingest, hot reads."""
 
+from memgraph_ops.store._duckdb import file_leftovers, remove_file_leftovers
 from memgraph_ops.store.hot import QUARANTINE_RAW_CHARS, IngestResult, Store, StoreIdentity
+from memgraph_ops.store.subject import SubjectRows, file_places
 
-__all__ = ["QUARANTINE_RAW_CHARS", "IngestResult", "Store", "StoreIdentity"]
+__all__ = [
+    "QUARANTINE_RAW_CHARS",
+    "IngestResult",
+    "Store",
+    "StoreIdentity",
+    "SubjectRows",
+    "file_leftovers",
+    "file_places",
+    "remove_file_leftovers",
+]

@@ -1,13 +1,18 @@
-"""Thin wrapper around DuckDB: opening the file with clear errors, and the HOT schema."""
+"""Thin wrapper around DuckDB: opening the file with clear errors, the HOT schema, and
+rewriting the file without its free blocks."""
 
 from __future__ import annotations
 
+import glob
+import os
 import re
 import uuid
 from pathlib import Path
 
 import duckdb
 
+from memgraph_ops._failpoints import failpoint
+from memgraph_ops._files import fsync_dir
 from memgraph_ops.errors import ConfigError, StoreCorruptError, StoreError, StoreLockedError
 from memgraph_ops.model import SCHEMA_VERSION, STORED_EVENT_SCHEMA
 
@@ -130,3 +135,61 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
             "INSERT INTO meta VALUES ('store_id', ?), ('seq_base', '0'), ('legacy', '1')",
             [uuid.uuid4().hex],
         )
+
+
+REWRITE_MARK = ".erasure-"
+"""Temporary copies of a DuckDB file being rewritten are named `.<file>.erasure-…` (earlier
+versions added the pid, so a rerun after a crash never found the old copy)."""
+
+
+def file_leftovers(path: Path) -> list[Path]:
+    """Temporary copies (and their WALs) an interrupted rewrite of the store file `path` left
+    behind: each is a full copy of HOT, other people's raw text included."""
+    pattern = glob.escape(f".{path.name}{REWRITE_MARK}") + "*"
+    return sorted(p for p in path.parent.glob(pattern) if p.is_file() or p.is_symlink())
+
+
+def remove_file_leftovers(path: Path) -> list[str]:
+    """Delete what `file_leftovers` finds; returns the paths deleted. Works with the store
+    closed or absent. Only while nothing rewrites the file (erasure holds its lock)."""
+    removed = []
+    for stale in file_leftovers(path):
+        stale.unlink(missing_ok=True)
+        removed.append(str(stale))
+    if removed:
+        fsync_dir(path.parent)
+    return removed
+
+
+def copy_live(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
+    """Copy the live data of `con`'s database (the file `path`) into a fresh file beside it
+    (after deleting any earlier copy); returns the copy's path."""
+    fresh = path.with_name(f".{path.name}{REWRITE_MARK}rewrite")
+    remove_file_leftovers(path)
+    con.execute("CHECKPOINT")
+    # a bound parameter, never a literal built from the path (a quote in the data root broke
+    # the statement and left the raw bytes in HOT's free blocks)
+    con.execute("ATTACH ? AS _fresh", [str(fresh)])
+    try:
+        (name,) = con.execute("SELECT current_database()").fetchall()[0]
+        # an identifier cannot be bound: quoted (the name comes from DuckDB, not from data)
+        con.execute(f"COPY FROM DATABASE {_ident(name)} TO _fresh")
+    finally:
+        con.execute("DETACH _fresh")
+    return fresh
+
+
+def replace_file(path: Path, fresh: Path) -> int:
+    """Replace the closed DuckDB file `path` by `fresh` (durably); returns the new size."""
+    failpoint("erase:hot_before_replace")
+    with open(fresh, "rb+") as handle:
+        os.fsync(handle.fileno())
+    wal = path.with_name(path.name + ".wal")
+    wal.unlink(missing_ok=True)  # checkpointed before the copy: it holds nothing `fresh` lacks
+    os.replace(fresh, path)
+    fsync_dir(path.parent)
+    return path.stat().st_size
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

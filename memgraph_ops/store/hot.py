@@ -24,6 +24,7 @@ import polars as pl
 import pyarrow as pa
 
 from memgraph_ops import tombstones
+from memgraph_ops.errors import StoreError
 from memgraph_ops.events import (
     EventInput,
     Normalized,
@@ -34,7 +35,8 @@ from memgraph_ops.events import (
 )
 from memgraph_ops.model import EVENT_SCHEMA, STORED_EVENT_SCHEMA
 from memgraph_ops.state import fold
-from memgraph_ops.store import _duckdb
+from memgraph_ops.store import _duckdb, subject
+from memgraph_ops.store.subject import SubjectRows
 
 Direction = Literal["out", "in", "both"]
 Refusal = Callable[[pl.DataFrame], pl.Series]
@@ -118,13 +120,9 @@ class Store:
     ) -> None:
         self.path = path
         self.read_only = read_only
-        self._con = _duckdb.connect(path, read_only=read_only)
+        self._memory_limit = _duckdb.memory_size(memory_limit) if memory_limit else None
+        self._con = self._connect()
         self._lock = threading.RLock()
-        if memory_limit:
-            # DuckDB's default (80% of RAM) lets its buffer pool grow through a long compaction
-            # read; a cap keeps the process small (peak RSS compacting 5M events: 2.26 GiB
-            # uncapped, 1.27 GiB at 256MB, see benchmarks/RESULTS.md).
-            self._con.execute(f"SET memory_limit = '{_duckdb.memory_size(memory_limit)}'")
         if not read_only:
             with self._using():
                 _duckdb.ensure_schema(self._con)
@@ -803,6 +801,73 @@ class Store:
 
     def checkpoint(self) -> None:
         self._con.execute("CHECKPOINT")
+
+    # erasure --------------------------------------------------------------------------------
+    # The SQL lives in `memgraph_ops.store.subject`; arguments and results are plain data, so a
+    # remote store mirrors these methods over HTTP.
+
+    @_locked
+    def tenants(self) -> list[str]:
+        """Every tenant with events (or restored events) in HOT, sorted."""
+        return subject.tenants(self._con)
+
+    @_locked
+    def subject_sessions(self, user_ids: list[str], tenant: str | None) -> list[str]:
+        """Sessions whose Session node names one of `user_ids` (in `tenant`, or any), sorted."""
+        return subject.sessions(self._con, user_ids, tenant)
+
+    @_locked
+    def subject_texts(self, rows: SubjectRows) -> list[tuple[str | None, str]]:
+        """`(tenant, text)` of every text in the subject's own rows, JSON leaf by leaf."""
+        return subject.texts(self._con, rows)
+
+    @_locked
+    def find_subject(self, rows: SubjectRows) -> dict[str, Any]:
+        """What HOT holds of the subject (counts and other people's sessions; see
+        `subject.find`). Reads only."""
+        return subject.find(self._con, rows)
+
+    @_locked
+    def erase_subject(self, rows: SubjectRows, *, re_redact: bool) -> dict[str, Any]:
+        """Delete the subject's rows in one transaction (re-redacting other people's rows that
+        hold the subject's values when asked); returns what was there (as `find_subject`).
+        DuckDB keeps the deleted bytes in free blocks: `rewrite_file` next."""
+        found = subject.erase(self._con, rows, re_redact=re_redact)
+        self._context_cache.clear()
+        return found
+
+    @_locked
+    def places(self, needles: list[str]) -> list[str]:
+        """`table.column` places of this store holding any needle, in any letter case."""
+        return subject.places(self._con, needles)
+
+    @_locked
+    def rewrite_file(self) -> int:
+        """Rewrite the store's file with only its live data, in place, and carry on with it;
+        returns the new size in bytes. DuckDB keeps deleted rows in free blocks until then.
+
+        `COPY FROM DATABASE` copies tables and indexes into a fixed-name copy beside the file,
+        which then replaces it (fsync, rename); the connection is closed around the rename and
+        reopened with the same settings, so whoever holds this store (a server, a notebook)
+        keeps using it. A crash leaves at most that one copy, which the next rewrite (or
+        `remove_file_leftovers`) deletes."""
+        if self.read_only:
+            raise StoreError(f"the store {self.path} is open read-only: it cannot be rewritten")
+        fresh = _duckdb.copy_live(self._con, self.path)
+        self._con.close()
+        try:
+            return _duckdb.replace_file(self.path, fresh)
+        finally:
+            self._con = self._connect()  # the new file, or the old one if the rename failed
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        con = _duckdb.connect(self.path, read_only=self.read_only)
+        if self._memory_limit:
+            # DuckDB's default (80% of RAM) lets its buffer pool grow through a long compaction
+            # read; a cap keeps the process small (peak RSS compacting 5M events: 2.26 GiB
+            # uncapped, 1.27 GiB at 256MB, see benchmarks/RESULTS.md).
+            con.execute("SET memory_limit = ?", [self._memory_limit])
+        return con
 
 
 _EVENT_TABLES = ("events", "restored_events")

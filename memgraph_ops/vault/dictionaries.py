@@ -33,6 +33,21 @@ def load_dictionary(path: Path, dictionary_id: int) -> zstandard.ZstdCompression
     return dictionary
 
 
+def dictionaries_under(root: Path) -> dict[int, zstandard.ZstdCompressionDict]:
+    """Every zstd dictionary in any file under `root`, by dictionary id, recognised by its
+    magic number whatever the file is called (to decode frames found anywhere, as the byte
+    verification of an erasure does)."""
+    found: dict[int, zstandard.ZstdCompressionDict] = {}
+    for path in root.rglob("*"):
+        if path.is_file() and path.stat().st_size >= 8:
+            with open(path, "rb") as handle:
+                if int.from_bytes(handle.read(4), "little") != MAGIC:
+                    continue
+            dictionary = zstandard.ZstdCompressionDict(path.read_bytes())
+            found[dictionary.dict_id()] = dictionary
+    return found
+
+
 def inspect_dictionary(
     path: Path, dictionary_id: int
 ) -> tuple[zstandard.ZstdCompressionDict | None, str]:

@@ -18,7 +18,7 @@ frame cut out with `dd if=PACK bs=1 skip=OFFSET count=LENGTH`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +29,10 @@ from memgraph_ops.errors import VaultCorruptError
 
 LEVEL = 19
 """Archives are written once and read rarely: spend CPU on size."""
+FRAME_MAGIC = b"\x28\xb5\x2f\xfd"
+"""The first four bytes of every zstd frame."""
+Dictionaries = Mapping[int, zstandard.ZstdCompressionDict]
+"""Trained dictionaries by dictionary id (the id a frame's header names)."""
 
 
 @dataclass(frozen=True)
@@ -109,3 +113,33 @@ def read_frame(
         return decompressor.decompress(frame)
     except zstandard.ZstdError as exc:
         raise VaultCorruptError(f"{_where(ref)}: cannot decompress: {exc}") from exc
+
+
+def iter_frames(data: bytes, dictionaries: Dictionaries) -> Iterator[tuple[int, bytes]]:
+    """`(offset, content)` of each zstd frame in `data` (concatenated frames, as in a pack),
+    decompressed alone with the dictionary its header names, without an index: what is on
+    disk, dead frames included. Stops at bytes that are not a frame; a frame that cannot be
+    decoded (its dictionary missing, its bytes damaged) yields what zstd produced before
+    failing and ends the walk."""
+    view = memoryview(data)
+    offset = 0
+    while offset < len(data):
+        if data[offset : offset + 4] != FRAME_MAGIC:
+            return
+        params = zstandard.get_frame_parameters(bytes(view[offset : offset + 18]))
+        dictionary = dictionaries.get(params.dict_id) if params.dict_id else None
+        reader = zstandard.ZstdDecompressor(dict_data=dictionary).decompressobj()
+        out = []
+        consumed = offset
+        step = 1 << 16
+        try:
+            while not reader.eof and consumed < len(data):
+                chunk = bytes(view[consumed : consumed + step])
+                out.append(reader.decompress(chunk))
+                consumed += len(chunk)
+        except zstandard.ZstdError:
+            yield offset, b"".join(out)
+            return
+        consumed -= len(reader.unused_data)
+        yield offset, b"".join(out)
+        offset = consumed

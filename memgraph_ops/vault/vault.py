@@ -47,7 +47,15 @@ from memgraph_ops.errors import (
 )
 from memgraph_ops.model import STORED_EVENT_SCHEMA
 from memgraph_ops.vault import index as vault_index
-from memgraph_ops.vault.packs import LEVEL, FrameRef, compress, read_bytes, read_frame, write_pack
+from memgraph_ops.vault.packs import (
+    LEVEL,
+    FrameRef,
+    compress,
+    iter_frames,
+    read_bytes,
+    read_frame,
+    write_pack,
+)
 from memgraph_ops.vault.payload import (
     FORMAT_VERSION,
     SessionRows,
@@ -176,6 +184,16 @@ class Vault:
         """Archived sessions: where each frame is, and what it holds."""
         self._refresh()
         return self._live.filter(pl.col("entry") == "session").rename({"key": "session_id"})
+
+    def frames(self) -> Iterator[tuple[str, int, bytes]]:
+        """`(pack name, offset, content)` of every frame on disk, each decompressed alone with
+        the vault's dictionaries, pack by pack: dead frames too (no index entry points at them,
+        but their bytes are there). For searches of what the vault physically holds; a frame
+        whose dictionary is missing or damaged yields what could be decoded and ends its pack."""
+        dictionaries = self._readable_dictionaries()
+        for pack in self._packs():
+            for offset, content in iter_frames(pack.read_bytes(), dictionaries):
+                yield pack.name, offset, content
 
     def contains(self, session_id: str) -> bool:
         return self._entry(session_id) is not None
@@ -709,6 +727,18 @@ class Vault:
             atomic_write(self.dict_dir / f"{dictionary.dict_id()}.dict", dictionary.as_bytes())
             self._dictionaries[dictionary.dict_id()] = dictionary
         return dictionary
+
+    def _readable_dictionaries(self) -> dict[int, zstandard.ZstdCompressionDict]:
+        """Every dictionary file that loads (a damaged one is `verify`'s to report)."""
+        from memgraph_ops.vault.dictionaries import inspect_dictionary
+
+        found = {}
+        for dictionary_id in self._dictionary_files():
+            path = self.dict_dir / f"{dictionary_id}.dict"
+            dictionary, _ = inspect_dictionary(path, dictionary_id)
+            if dictionary is not None:
+                found[dictionary_id] = dictionary
+        return found
 
     def _dictionary_files(self) -> list[int]:
         if not self.dict_dir.exists():

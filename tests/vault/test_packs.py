@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from memgraph_ops.errors import VaultCorruptError
-from memgraph_ops.vault.packs import FrameRef, compress, read_frame, train_dictionary
+from memgraph_ops.vault.packs import FrameRef, compress, iter_frames, read_frame, train_dictionary
 from memgraph_ops.vault.packs import write_pack as write_frames
 
 
@@ -51,6 +51,20 @@ def test_a_pack_is_standard_concatenated_zstd(tmp_path: Path) -> None:
     assert zstandard.ZstdDecompressor().decompress(data) == payloads[0]
     reader = zstandard.ZstdDecompressor().stream_reader(data, read_across_frames=True)
     assert reader.read() == b"".join(payloads)
+
+
+def test_iter_frames_walks_a_pack_without_its_index(tmp_path: Path) -> None:
+    payloads = [_session(i) for i in range(60)]
+    dictionary = train_dictionary(payloads, size=16_384)
+    refs = write_pack(tmp_path / "p.zst", payloads, dictionary=dictionary)
+    data = (tmp_path / "p.zst").read_bytes()
+    walked = list(iter_frames(data, {dictionary.dict_id(): dictionary}))
+    assert walked == [(r.offset, p) for r, p in zip(refs, payloads, strict=True)]
+    # without its dictionary a frame cannot be decoded: the walk stops there, and says so by
+    # yielding less than the frame held
+    (offset, partial), *_ = iter_frames(data, {})
+    assert offset == 0 and partial != payloads[0]
+    assert list(iter_frames(data + b"trailing bytes", {dictionary.dict_id(): dictionary})) == walked
 
 
 def test_dictionary_shrinks_small_sessions_and_is_required(tmp_path: Path) -> None:
