@@ -247,19 +247,19 @@ def _re_redacted(
 def _predicate(identity: Identity, names: list[str], strings: list[str]) -> str:
     parts = []
     if "session_id" in names and identity.sessions:
-        parts.append(f"session_id IN ({_sql_list(identity.sessions)})")
+        parts.append(f"session_id IN ({delta.sql_list(identity.sessions)})")
     if {"id", "type"} <= set(names) and identity.sessions:
-        parts.append(f"(type = 'Session' AND id IN ({_sql_list(identity.sessions)}))")
+        parts.append(f"(type = 'Session' AND id IN ({delta.sql_list(identity.sessions)}))")
     users = identity.user_tokens + identity.user_ids
     if "user_id" in names and users:
-        parts.append(f"user_id IN ({_sql_list(users)})")
+        parts.append(f"user_id IN ({delta.sql_list(users)})")
     if {"src", "dst"} <= set(names) and identity.node_ids:
-        nodes = _sql_list(identity.node_ids)
+        nodes = delta.sql_list(identity.node_ids)
         parts.append(f"src IN ({nodes}) OR dst IN ({nodes})")
     for column in strings:
         for needle in identity.needles:
             like = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            parts.append(f"{_ident(column)} LIKE {_sql_string('%' + like + '%')}")
+            parts.append(f"{delta.sql_ident(column)} LIKE {delta.sql_string('%' + like + '%')}")
     return " OR ".join(parts)
 
 
@@ -315,15 +315,3 @@ def _log_mentions(log: Path, needles: list[str]) -> int:
 
             count += bool(scan_file(entry, needles))
     return count
-
-
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _sql_list(values: list[str]) -> str:
-    return ", ".join(_sql_string(v) for v in sorted(set(values)))
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
@@ -39,6 +39,24 @@ WRITER = WriterProperties(compression="ZSTD", compression_level=3)
 
 def join(root: str, name: str) -> str:
     return f"{root.rstrip('/')}/{name}"
+
+
+def sql_string(value: str) -> str:
+    """A SQL string literal for a Delta predicate: `DeltaTable.delete` and `merge` take SQL
+    text and bind no parameters, so every value that goes into one is quoted here."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def sql_ident(name: str) -> str:
+    """A quoted column name for a Delta predicate (a name from a table's schema, which may
+    hold any character)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_list(values: Iterable[str]) -> str:
+    """Distinct values as sorted string literals, for `column IN (…)` (never empty: callers
+    skip the predicate when there is nothing to match)."""
+    return ", ".join(sql_string(v) for v in sorted(set(values)))
 
 
 def open_table(

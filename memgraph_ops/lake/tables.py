@@ -280,7 +280,7 @@ class Lake:
         `vacuum`."""
         if not session_ids:
             return {}
-        predicate = f"session_id IN ({', '.join(_sql_string(s) for s in sorted(session_ids))})"
+        predicate = f"session_id IN ({delta.sql_list(session_ids)})"
         return self.delete_rows({name: predicate for name in tables}, why=why)
 
     def delete_versions(self, rows: dict[str, pl.DataFrame], *, why: str) -> dict[str, int]:
@@ -365,10 +365,6 @@ def _disk_bytes(uri: str) -> dict[str, int]:
             else:
                 data += path.stat().st_size
     return {"data_bytes_on_disk": data, "log_bytes": log}
-
-
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _filters(types: list[str] | None, session_id: str | None, tenant: str | None) -> list[pl.Expr]:

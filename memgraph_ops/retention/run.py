@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from memgraph_ops._failpoints import failpoint
+from memgraph_ops.lake import delta
 from memgraph_ops.retention import aggregates
 from memgraph_ops.retention.plan import RetentionPlan
 from memgraph_ops.retention.policy import RetentionPolicy
@@ -121,7 +122,7 @@ def _delete_node_type(lake: Lake, node_type: str, cutoff: datetime) -> dict[str,
     ids = nodes["id"].to_list()
     return lake.delete_rows(
         {
-            "nodes": _in("id", ids, f"type = '{node_type}'"),
+            "nodes": _in("id", ids, f"type = {delta.sql_string(node_type)}"),
             "edges": f"{_in('src', ids)} OR {_in('dst', ids)}",
         },
         why=f"retention of {node_type}",
@@ -129,8 +130,7 @@ def _delete_node_type(lake: Lake, node_type: str, cutoff: datetime) -> dict[str,
 
 
 def _in(column: str, values: list[str], also: str | None = None) -> str:
-    quoted = ", ".join("'" + v.replace("'", "''") + "'" for v in values)
-    condition = f"{column} IN ({quoted})"
+    condition = f"{column} IN ({delta.sql_list(values)})"
     return f"({also} AND {condition})" if also else f"({condition})"
 
 

@@ -173,7 +173,7 @@ def copy_live(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
     try:
         (name,) = con.execute("SELECT current_database()").fetchall()[0]
         # an identifier cannot be bound: quoted (the name comes from DuckDB, not from data)
-        con.execute(f"COPY FROM DATABASE {_ident(name)} TO _fresh")
+        con.execute(f"COPY FROM DATABASE {ident(name)} TO _fresh")
     finally:
         con.execute("DETACH _fresh")
     return fresh
@@ -191,5 +191,6 @@ def replace_file(path: Path, fresh: Path) -> int:
     return path.stat().st_size
 
 
-def _ident(name: str) -> str:
+def ident(name: str) -> str:
+    """A quoted SQL identifier (names cannot be bound as parameters)."""
     return '"' + name.replace('"', '""') + '"'

@@ -26,6 +26,7 @@ import pyarrow as pa
 from memgraph_ops._failpoints import failpoint
 from memgraph_ops.errors import StoreError
 from memgraph_ops.model import JSON_FIELDS
+from memgraph_ops.store._duckdb import ident
 
 TEXT_COLUMNS = (
     "content", "error", "template", "context_summary", "handoff_reason", "version_diff", "uri",
@@ -194,10 +195,10 @@ def places(con: duckdb.DuckDBPyConnection, needles: list[str]) -> list[str]:
     pattern = "|".join(re.escape(n) for n in needles).lower()
     found = []
     for table, column, kind in columns:
-        name = _ident(column)
+        name = ident(column)
         value = name if kind == "VARCHAR" else f"array_to_string({name}, ' ')"
         (count,) = con.execute(
-            f"SELECT count(*) FROM {_ident(table)} WHERE regexp_matches(lower({value}), ?)",
+            f"SELECT count(*) FROM {ident(table)} WHERE regexp_matches(lower({value}), ?)",
             [pattern],
         ).fetchall()[0]
         if count:
@@ -308,8 +309,3 @@ def _quarantine_params(rows: SubjectRows) -> list[str]:
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> int:
     return int(con.execute(sql, params or []).fetchall()[0][0])
-
-
-def _ident(name: str) -> str:
-    """A quoted SQL identifier (names cannot be bound as parameters)."""
-    return '"' + name.replace('"', '""') + '"'

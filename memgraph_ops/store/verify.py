@@ -24,6 +24,7 @@ import duckdb
 import numpy as np
 
 from memgraph_ops.findings import LayerReport, Problem, Progress, relative
+from memgraph_ops.store._duckdb import ident
 
 HEADER_SIZE = 4096
 HEADERS = 3
@@ -198,7 +199,7 @@ def _read_everything(con: duckdb.DuckDBPyConnection, report: LayerReport) -> lis
     for table in tables:
         report.count("tables")
         try:
-            reader = con.sql(f"SELECT * FROM {_ident(table)}").to_arrow_reader(65_536)
+            reader = con.sql(f"SELECT * FROM {ident(table)}").to_arrow_reader(65_536)
             for batch in reader:
                 report.count("rows", batch.num_rows)
         except duckdb.Error as exc:
@@ -213,12 +214,12 @@ def _read_everything(con: duckdb.DuckDBPyConnection, report: LayerReport) -> lis
         column = column.strip('"')
         try:
             sample = con.execute(
-                f"SELECT {_ident(column)} FROM {_ident(table)} "
-                f"WHERE {_ident(column)} IS NOT NULL LIMIT 1"
+                f"SELECT {ident(column)} FROM {ident(table)} "
+                f"WHERE {ident(column)} IS NOT NULL LIMIT 1"
             ).fetchall()
             if sample:
                 con.execute(
-                    f"SELECT count(*) FROM {_ident(table)} WHERE {_ident(column)} = ?",
+                    f"SELECT count(*) FROM {ident(table)} WHERE {ident(column)} = ?",
                     [sample[0][0]],
                 ).fetchall()
         except duckdb.Error as exc:
@@ -228,10 +229,6 @@ def _read_everything(con: duckdb.DuckDBPyConnection, report: LayerReport) -> lis
 
 def _said(exc: BaseException) -> str:
     return " ".join(str(exc).split())
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _repair(path: Path, *, readable: bool) -> str:
