@@ -27,11 +27,13 @@ quarantined.
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import json
 import numbers
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeAlias
 
@@ -124,6 +126,34 @@ def to_frame(events: EventInput) -> Normalized:
         )
     rows = list(events)
     return Normalized(_from_dicts(rows), lambda positions: _raw_of_dicts(rows, positions))
+
+
+REQUEST = "_request"
+"""Column `concat` adds: which of the concatenated inputs a row came from."""
+
+
+def concat(parts: Sequence[Normalized]) -> Normalized:
+    """Several normalised inputs as one, each row tagged with its input's index (`REQUEST`), so
+    one validation covers them all (the service's group commit) and results split back."""
+    if len(parts) == 1:
+        return replace(parts[0], frame=parts[0].frame.with_columns(pl.lit(0).alias(REQUEST)))
+    offsets = list(itertools.accumulate((p.frame.height for p in parts), initial=0))
+    frame = pl.concat(
+        [
+            p.frame.with_columns(pl.col(_POS) + offsets[i], pl.lit(i).alias(REQUEST))
+            for i, p in enumerate(parts)
+        ],
+        how="vertical_relaxed",
+    )
+
+    def raw(positions: list[int]) -> list[str]:
+        out = []
+        for position in positions:
+            part = bisect.bisect_right(offsets, position) - 1
+            out += parts[part].raw([position - offsets[part]])
+        return out
+
+    return Normalized(frame, raw)
 
 
 def normalize(events: EventInput) -> pl.DataFrame:
@@ -667,6 +697,7 @@ def validate(
     known_node_types: pl.DataFrame | None = None,
     *,
     now: datetime | None = None,
+    keep: Sequence[str] = (),
 ) -> Validated:
     """Split normalised input (from `to_frame`) into valid events and quarantined ones.
 
@@ -677,6 +708,7 @@ def validate(
             edge is kept and flagged as dangling until its nodes arrive.
         now: the time `occurred_at` may lie at most `MAX_CLOCK_SKEW` ahead of (default: the
             current time).
+        keep: extra columns of the input to carry into both results (e.g. `REQUEST`).
     """
     frame = normalized.frame.with_columns(
         # A Session is its own session.
@@ -705,7 +737,7 @@ def validate(
     bad = frame.select(
         pl.any_horizontal(pl.col(_REASON).list.len() > 0, *[c.fill_null(False) for c, _ in checks])
     ).to_series()
-    valid = frame.filter(~bad).select(_COLUMNS)
+    valid = frame.filter(~bad).select(*_COLUMNS, *keep)
     valid = valid.with_columns(
         id=pl.when(pl.col("kind") == "edge")
         .then(
@@ -718,7 +750,8 @@ def validate(
     )
     failing = frame.filter(bad)
     if failing.is_empty():
-        return Validated(valid=valid, quarantined=_NO_QUARANTINE, duplicates_in_batch=duplicates)
+        none = _NO_QUARANTINE.with_columns(pl.lit(None, frame.schema[c]).alias(c) for c in keep)
+        return Validated(valid=valid, quarantined=none, duplicates_in_batch=duplicates)
     conflict, rest = checks[0], checks[1:]
     reasons = failing.select(
         pl.concat_list([_reason(*conflict), pl.col(_REASON), *[_reason(c, m) for c, m in rest]])
@@ -731,6 +764,7 @@ def validate(
             "event_id": failing["event_id"],
             "reason": reasons,
             "raw": pl.Series(normalized.raw(failing[_POS].to_list()), dtype=pl.String),
+            **{c: failing[c] for c in keep},
         }
     )
     return Validated(valid=valid, quarantined=quarantined, duplicates_in_batch=duplicates)

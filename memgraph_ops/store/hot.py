@@ -26,9 +26,10 @@ import pyarrow as pa
 from memgraph_ops import tombstones
 from memgraph_ops.errors import StoreError
 from memgraph_ops.events import (
+    REQUEST,
     EventInput,
-    Normalized,
     Validated,
+    concat,
     endpoint_ids,
     to_frame,
     validate,
@@ -181,52 +182,47 @@ class Store:
     ) -> list[IngestResult]:
         """Ingest several batches in one transaction, with one result per batch, as if each
         were ingested alone in order: the service's group commit (many writers, one commit).
-        Each batch is validated after the ones before it are inserted, so an edge may name a
-        node sent by an earlier batch of the same commit."""
-        normalized = [to_frame(events) for events in batches]
+        They are validated together (one pass costs about what a small batch costs alone),
+        so an edge may name a node another batch of the same commit sends."""
+        parts = [to_frame(events) for events in batches]
         with self._using():
             now = datetime.now(UTC)
+            normalized = concat(parts)
+            known = self._node_types(endpoint_ids(normalized.frame))
+            checked = validate(normalized, known, keep=(REQUEST,))
+            checked = self._with_delete_sessions(checked)
+            checked = self._refuse(checked)
+            valid = checked.valid.with_row_index("_pos")
             con = self._con
             con.execute("BEGIN")
             try:
-                done = [self._insert(batch, now, source) for batch in normalized]
+                fresh = self._fresh(valid)
+                base = self.max_seq() + 1
+                rows = fresh.select(
+                    (pl.int_range(pl.len(), dtype=pl.Int64) + base).alias("seq"),
+                    pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("ingested_at"),
+                    *EVENT_SCHEMA.names,
+                    REQUEST,
+                )
+                if rows.height:
+                    table = rows.drop(REQUEST).to_arrow().cast(STORED_EVENT_SCHEMA)
+                    con.register("_batch", table)
+                    con.execute("INSERT INTO events SELECT * FROM _batch")
+                    con.unregister("_batch")
+                    con.execute(
+                        "UPDATE meta SET value = ? WHERE key = 'next_seq'", [base + rows.height]
+                    )
+                self._quarantine(checked.quarantined, source, now)
                 con.execute("COMMIT")
             except BaseException:
                 _rollback(con)
                 raise
-            for _, rows, _ in done:
-                self._write_through(rows)
+            self._write_through(rows)
         return [
-            _result(batch, checked, valid_rows, rows)
-            for batch, (checked, rows, valid_rows) in zip(normalized, done, strict=True)
-        ]
-
-    def _insert(
-        self, normalized: Normalized, now: datetime, source: str
-    ) -> tuple[Validated, pl.DataFrame, int]:
-        """Validate one batch and insert its fresh events (inside the caller's transaction);
-        returns the validation, the stored rows and how many events were valid."""
-        known = self._node_types(endpoint_ids(normalized.frame))
-        checked = validate(normalized, known)
-        checked = self._with_delete_sessions(checked)
-        checked = self._refuse(checked)
-        valid = checked.valid.with_row_index("_pos")
-        fresh = self._fresh(valid)
-        base = self.max_seq() + 1
-        rows = fresh.select(
-            (pl.int_range(pl.len(), dtype=pl.Int64) + base).alias("seq"),
-            pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("ingested_at"),
-            *EVENT_SCHEMA.names,
-        )
-        if rows.height:
-            self._con.register("_batch", rows.to_arrow().cast(STORED_EVENT_SCHEMA))
-            self._con.execute("INSERT INTO events SELECT * FROM _batch")
-            self._con.unregister("_batch")
-            self._con.execute(
-                "UPDATE meta SET value = ? WHERE key = 'next_seq'", [base + rows.height]
-            )
-        self._quarantine(checked.quarantined, source, now)
-        return checked, rows, valid.height
+            _result(part.frame.height, rows.filter(pl.col(REQUEST) == i),
+                    checked.quarantined.filter(pl.col(REQUEST) == i))
+            for i, part in enumerate(parts)
+        ]  # fmt: skip
 
     def _with_delete_sessions(self, checked: Validated) -> Validated:
         """Give node deletes sent without a session the session of the node they delete, so
@@ -259,9 +255,9 @@ class Store:
         if reasons.null_count() == len(reasons):
             return checked
         refused = (
-            checked.valid.select("event_id")
-            .with_columns(reason=reasons.cast(pl.String), raw=pl.lit(None, pl.String))
+            checked.valid.with_columns(reason=reasons.cast(pl.String), raw=pl.lit(None, pl.String))
             .filter(pl.col("reason").is_not_null())
+            .select(checked.quarantined.columns)
         )
         return replace(
             checked,
@@ -899,22 +895,21 @@ _CONTEXT_SQL = (
 _CONTEXT_TYPES = frozenset({"Prompt", "Response", "ToolInvocation"})
 
 
-def _result(
-    normalized: Normalized, checked: Validated, valid_rows: int, rows: pl.DataFrame
-) -> IngestResult:
-    first_reasons = checked.quarantined.with_columns(pl.col("reason").str.split("; ").list.first())
+def _result(received: int, rows: pl.DataFrame, quarantined: pl.DataFrame) -> IngestResult:
+    """One batch's outcome: each event it sent was accepted, quarantined, or a duplicate (of an
+    event in the store, or of one sent earlier, with the same content)."""
+    first_reasons = quarantined.with_columns(pl.col("reason").str.split("; ").list.first())
     counts = first_reasons["reason"].value_counts(sort=True)
-    rejected = first_reasons.head(REJECTED_LISTED).select("event_id", "reason").to_dicts()
     first = int(rows["seq"][0]) if rows.height else None
     return IngestResult(
-        received=normalized.frame.height,
+        received=received,
         accepted=rows.height,
-        duplicates=checked.duplicates_in_batch + valid_rows - rows.height,
-        quarantined=checked.quarantined.height,
+        duplicates=received - rows.height - quarantined.height,
+        quarantined=quarantined.height,
         first_seq=first,
         last_seq=first + rows.height - 1 if first is not None else None,
         reasons=dict(zip(counts["reason"].to_list(), counts["count"].to_list(), strict=True)),
-        rejected=rejected,
+        rejected=first_reasons.head(REJECTED_LISTED).select("event_id", "reason").to_dicts(),
     )
 
 
