@@ -26,7 +26,7 @@ import pyarrow as pa
 from memgraph_ops._failpoints import failpoint
 from memgraph_ops.errors import StoreError
 from memgraph_ops.model import JSON_FIELDS
-from memgraph_ops.store._duckdb import ident
+from memgraph_ops.store import _duckdb
 
 TEXT_COLUMNS = (
     "content", "error", "template", "context_summary", "handoff_reason", "version_diff", "uri",
@@ -195,10 +195,10 @@ def places(con: duckdb.DuckDBPyConnection, needles: list[str]) -> list[str]:
     pattern = "|".join(re.escape(n) for n in needles).lower()
     found = []
     for table, column, kind in columns:
-        name = ident(column)
+        name = _duckdb.ident(column)
         value = name if kind == "VARCHAR" else f"array_to_string({name}, ' ')"
         (count,) = con.execute(
-            f"SELECT count(*) FROM {ident(table)} WHERE regexp_matches(lower({value}), ?)",
+            f"SELECT count(*) FROM {_duckdb.ident(table)} WHERE regexp_matches(lower({value}), ?)",
             [pattern],
         ).fetchall()[0]
         if count:

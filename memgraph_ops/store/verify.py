@@ -24,7 +24,7 @@ import duckdb
 import numpy as np
 
 from memgraph_ops.findings import LayerReport, Problem, Progress, relative
-from memgraph_ops.store._duckdb import ident
+from memgraph_ops.store import _duckdb
 
 HEADER_SIZE = 4096
 HEADERS = 3
@@ -199,7 +199,7 @@ def _read_everything(con: duckdb.DuckDBPyConnection, report: LayerReport) -> lis
     for table in tables:
         report.count("tables")
         try:
-            reader = con.sql(f"SELECT * FROM {ident(table)}").to_arrow_reader(65_536)
+            reader = con.sql(f"SELECT * FROM {_duckdb.ident(table)}").to_arrow_reader(65_536)
             for batch in reader:
                 report.count("rows", batch.num_rows)
         except duckdb.Error as exc:
@@ -212,15 +212,14 @@ def _read_everything(con: duckdb.DuckDBPyConnection, report: LayerReport) -> lis
             continue
         report.count("indexes")
         column = column.strip('"')
+        name, where = _duckdb.ident(table), _duckdb.ident(column)
         try:
             sample = con.execute(
-                f"SELECT {ident(column)} FROM {ident(table)} "
-                f"WHERE {ident(column)} IS NOT NULL LIMIT 1"
+                f"SELECT {where} FROM {name} WHERE {where} IS NOT NULL LIMIT 1"
             ).fetchall()
             if sample:
                 con.execute(
-                    f"SELECT count(*) FROM {ident(table)} WHERE {ident(column)} = ?",
-                    [sample[0][0]],
+                    f"SELECT count(*) FROM {name} WHERE {where} = ?", [sample[0][0]]
                 ).fetchall()
         except duckdb.Error as exc:
             failed.append((table, f"its index on {column}: {_said(exc)}"))
