@@ -90,16 +90,9 @@ class Memgraph:
         return self._store
 
     def _served_store(self) -> Store | None:
-        from memgraph_ops.service.endpoint import discover
+        from memgraph_ops.client import served_store  # httpx only when it is needed
 
-        found = discover(self.settings.home)
-        if found is None:
-            return None
-        from memgraph_ops.client import RemoteStore
-
-        return RemoteStore(
-            found.url, found.token, path=self.settings.store_path, verify=found.verify()
-        )
+        return served_store(self.settings)
 
     def existing_store(self) -> Store | None:
         """The operational store if it is open or its file exists; never creates one."""

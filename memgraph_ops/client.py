@@ -470,6 +470,17 @@ class _ChunkReader(io.RawIOBase):
         return n
 
 
+def served_store(settings: Settings) -> RemoteStore | None:
+    """The store of a data root through its live server (found by the endpoint file), or None
+    when nobody serves it."""
+    from memgraph_ops.service.endpoint import discover
+
+    found = discover(settings.home)
+    if found is None:
+        return None
+    return RemoteStore(found.url, found.token, path=settings.store_path, verify=found.verify())
+
+
 def connect(settings: Settings | None = None) -> Store | Client:
     """The store to use, by configuration alone: a `Client` when `MEMGRAPH_URL` (or
     `[service] url` in memgraph.toml) names a service — with the key in `MEMGRAPH_API_KEY`,

@@ -7,6 +7,7 @@ import dagster as dg
 
 import memgraph_ops
 from memgraph_ops import Lake, Settings, Store, load_settings
+from memgraph_ops.client import served_store
 from memgraph_ops.lake import Redactor
 
 
@@ -26,9 +27,11 @@ class StoreResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     @contextmanager
     def open(self) -> Iterator[Store]:
+        """HOT: through the server of this data root when one serves it (`memgraph-ops serve`,
+        found by its endpoint file), else the DuckDB file itself."""
         settings = self.settings()
         settings.secure_home()
-        store = Store.open(
+        store = served_store(settings) or Store.open(
             settings.store_path, memory_limit=settings.duckdb_memory_limit, home=settings.home
         )
         try:

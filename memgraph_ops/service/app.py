@@ -34,6 +34,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -165,6 +166,10 @@ _INGEST_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
     },
 }
 _NOT_FOUND = "not found"
+MAX_SEQ = 2**62
+"""Seqs and watermarks are BIGINT in DuckDB: refuse larger numbers up front (422)."""
+MAX_WINDOW_SECONDS = 100 * 365 * 86_400.0
+"""Windows longer than a century are a mistake (and past timedelta's range soon after)."""
 
 
 _bearer = HTTPBearer(
@@ -391,7 +396,7 @@ def create_app(
     @app.get("/v1/ops/events", tags=["ops"], response_class=StreamingResponse)
     def events_after(
         _: Admin,
-        after: Annotated[int, Query(ge=0)],
+        after: Annotated[int, Query(ge=0, le=MAX_SEQ)],
         batch_rows: Annotated[int, Query(ge=1, le=10_000_000)],
     ) -> StreamingResponse:
         """Committed events with seq > `after`, as one Arrow IPC stream with one record batch
@@ -404,10 +409,12 @@ def create_app(
     @app.post("/v1/ops/trim", tags=["ops"])
     async def trim(
         _: Admin,
-        compacted_through: Annotated[int, Body()],
-        hot_window_seconds: Annotated[float, Body()],
-        dedupe_window_seconds: Annotated[float, Body()],
-        tenant_hot_window_seconds: Annotated[dict[str, float] | None, Body()] = None,
+        compacted_through: Annotated[int, Body(ge=0, le=MAX_SEQ)],
+        hot_window_seconds: Annotated[float, Body(ge=0, le=MAX_WINDOW_SECONDS)],
+        dedupe_window_seconds: Annotated[float, Body(ge=0, le=MAX_WINDOW_SECONDS)],
+        tenant_hot_window_seconds: Annotated[
+            dict[str, Annotated[float, Field(ge=0, le=MAX_WINDOW_SECONDS)]] | None, Body()
+        ] = None,
     ) -> dict[str, int]:
         windows = {t: timedelta(seconds=s) for t, s in (tenant_hot_window_seconds or {}).items()}
         dropped = await _wait(
@@ -424,7 +431,7 @@ def create_app(
 
     @app.post("/v1/ops/renumber_above", tags=["ops"])
     async def renumber_above(
-        _: Admin, watermark: Annotated[int, Body(embed=True)]
+        _: Admin, watermark: Annotated[int, Body(embed=True, ge=0, le=MAX_SEQ)]
     ) -> dict[str, int]:
         return {"shift": await _wait(writer.run(lambda: store.renumber_above(watermark)))}
 
@@ -438,7 +445,7 @@ def create_app(
         request: Request,
         _: Admin,
         session_id: str,
-        generation: int,
+        generation: Annotated[int, Query(ge=0, le=MAX_SEQ)],
         expires_at: datetime,
     ) -> dict[str, bool]:
         rows = await _arrow_body(request)

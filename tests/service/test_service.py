@@ -19,6 +19,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
+import memgraph_ops
 from memgraph_ops import Lake, load_settings
 from memgraph_ops.client import AuthError, Client, RemoteStore, ServiceUnavailableError, connect
 from memgraph_ops.errors import InputError
@@ -325,13 +326,23 @@ def test_compaction_through_the_service(server: Server, keys: Keys, home: Path) 
         assert (counts["events"], counts["max_seq"]) == (0, len(events))
         # a re-sent event stays a duplicate after compaction (remembered ids)
         assert admin.ingest(events[:3]).duplicates == 3
+    # archive (lake -> vault) and restore (vault -> HOT, written through the server)
+    with memgraph_ops.open(home) as mg:
+        assert isinstance(mg.store, RemoteStore)
+        assert mg.archive(["s1"]).archived == 1
+        restored = mg.restore("s1")
+        assert restored.restored and restored.nodes == 1 + 3 * 3
+        assert mg.restore("s1").restored is False  # idempotent
+        assert mg.store.restored()["session_id"].to_list() == ["s1"]
+    with Client(server.url, keys.acme) as client:
+        assert [c["prompt"]["id"] for c in client.context("s1")] == ["s1-p0", "s1-p1", "s1-p2"]
     # and the embedded-mode facade in this process goes through the server too
     settings = load_settings(home)
     store = connect(settings)
     assert isinstance(store, RemoteStore) and store.max_seq() == len(events)
     assert store.identity().store_id
     frame = store.session_activity()
-    assert isinstance(frame, pl.DataFrame) and frame.is_empty()
+    assert isinstance(frame, pl.DataFrame) and frame.height == 0
     store.close()
 
 
