@@ -128,6 +128,8 @@ class Store:
             with self._using():
                 _duckdb.ensure_schema(self._con)
         self._context_cache: OrderedDict[str, list[tuple[Any, ...]]] = OrderedDict()
+        self._tenants: OrderedDict[str, str] = OrderedDict()
+        """Tenants of sessions looked up (`session_tenants`), dropped with the context cache."""
         self.context_cache_size = 10_000
         # Erased subjects' events are refused whoever opened the store (see `tombstones`).
         self._erased: Refusal = tombstones.ingest_refusal(home or path.parent)
@@ -376,6 +378,46 @@ class Store:
 
     # reads ----------------------------------------------------------------------------------
 
+    def _forget_reads(self) -> None:
+        """Drop what reads cached: after a trim, an erasure or a renumbering the file changed
+        under them."""
+        self._context_cache.clear()
+        self._tenants.clear()
+
+    @_locked
+    def session_tenants(self, session_ids: Sequence[str]) -> dict[str, str]:
+        """The tenant of each known session (by its Session node); unknown sessions are left
+        out. Cached: the service checks it on every read and write of a tenant key."""
+        found = {s: self._tenants[s] for s in session_ids if s in self._tenants}
+        missing = [s for s in dict.fromkeys(session_ids) if s not in found]
+        if len(missing) <= 16:
+            rows = [
+                (sid, row[2])
+                for sid in missing
+                for table in _EVENT_TABLES
+                for row in self._con.execute(
+                    f"SELECT kind, type, tenant FROM {table} WHERE id = ?", [sid]
+                ).fetchall()
+                if row[0] == "node" and row[1] == "Session" and row[2] is not None
+            ]
+        else:
+            self._con.register("_ids", pa.table({"id": pa.array(missing, pa.string())}))
+            try:
+                rows = self._con.execute(
+                    "SELECT e.id, e.tenant FROM (SELECT id, kind, type, tenant FROM events "
+                    "UNION ALL SELECT id, kind, type, tenant FROM restored_events) e "
+                    "SEMI JOIN _ids USING (id) WHERE e.kind = 'node' AND e.type = 'Session' "
+                    "AND e.tenant IS NOT NULL"
+                ).fetchall()
+            finally:
+                self._con.unregister("_ids")
+        for sid, tenant in rows:
+            found[sid] = tenant
+            self._tenants[sid] = tenant
+        while len(self._tenants) > self.context_cache_size * 10:
+            self._tenants.popitem(last=False)
+        return found
+
     @_locked
     def node(self, node_id: str) -> dict[str, Any] | None:
         """The current state of a node, by exact id; None if unknown or deleted (see
@@ -586,7 +628,7 @@ class Store:
             except BaseException:
                 _rollback(con)
                 raise
-            self._context_cache.clear()
+            self._forget_reads()
         return shift
 
     def remember_event_ids(self, event_ids: pa.Table) -> int:
@@ -669,7 +711,7 @@ class Store:
                 con.execute(
                     "DELETE FROM retired_events WHERE retired_at < ?", [now - dedupe_window]
                 )
-                self._context_cache.clear()
+                self._forget_reads()
                 con.execute("COMMIT")
             except BaseException:
                 _rollback(con)
@@ -711,6 +753,7 @@ class Store:
                 _rollback(con)
                 raise
             self._context_cache.pop(session_id, None)
+            self._tenants.pop(session_id, None)
         return True
 
     def forget_restored(self, session_ids: list[str] | None = None) -> int:
@@ -747,6 +790,7 @@ class Store:
                 raise
             for session in gone:
                 self._context_cache.pop(session, None)
+                self._tenants.pop(session, None)
         return int(n)
 
     @_locked
@@ -829,7 +873,7 @@ class Store:
         hold the subject's values when asked); returns what was there (as `find_subject`).
         DuckDB keeps the deleted bytes in free blocks: `rewrite_file` next."""
         found = subject.erase(self._con, rows, re_redact=re_redact)
-        self._context_cache.clear()
+        self._forget_reads()
         return found
 
     @_locked

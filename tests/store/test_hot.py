@@ -320,3 +320,17 @@ def test_ingest_many_refuses_a_batch_that_is_not_events_and_stores_none(tmp_path
             store.ingest_many([session("s-a", 1), "not events"])  # type: ignore[list-item]
         assert store.max_seq() == 0
         assert store.quarantine().is_empty()
+
+
+def test_session_tenants_by_point_lookup_and_by_join(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "hot.duckdb") as store:
+        for n in range(20):
+            events = session(f"s-{n}", 1)
+            for e in events:
+                e["tenant"] = "even" if n % 2 == 0 else "odd"
+            store.ingest(events)
+        few = store.session_tenants(["s-1", "s-2", "nope"])
+        assert few == {"s-1": "odd", "s-2": "even"}
+    with Store.open(tmp_path / "hot.duckdb") as store:  # nothing cached: the join path
+        many = store.session_tenants([f"s-{n}" for n in range(20)] + ["nope"])
+        assert many == {f"s-{n}": "even" if n % 2 == 0 else "odd" for n in range(20)}
