@@ -310,12 +310,12 @@ def create_app(
         """A session's last `last` prompts with their responses and tool calls (404 for an
         unknown session, or one of another tenant)."""
         items = store.context(session_id, last=last)
-        session = store.node(session_id)
-        if session is None and not items:
+        owner = store.session_tenants([session_id]).get(session_id)
+        if owner is None and not items and store.node(session_id) is None:
             raise HTTPException(404, f"session {_NOT_FOUND}")
         if who.tenant is not None:
-            if session is not None and session.get("type") == "Session":
-                if session.get("tenant") != who.tenant:
+            if owner is not None:
+                if owner != who.tenant:
                     raise HTTPException(404, f"session {_NOT_FOUND}")
             else:  # no Session node: each prompt must be the tenant's own
                 items = [i for i in items if _tenant_of(store, i["prompt"]["id"]) == who.tenant]
@@ -654,7 +654,8 @@ def _own_tenant(store: Store, batch: list[Any] | pa.Table, tenant: str) -> list[
             f"this key writes for tenant {tenant!r} only; the request names "
             f"{', '.join(map(repr, others[:5]))} (nothing was written)",
         )
-    taken = sorted(s for s in sessions if _tenant_of(store, s) not in (None, tenant))
+    owners = store.session_tenants(sorted(sessions)) if sessions else {}
+    taken = sorted(s for s, owner in owners.items() if owner != tenant)
     if taken:
         raise HTTPException(
             403,
