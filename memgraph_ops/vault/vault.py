@@ -189,8 +189,10 @@ class Vault:
         """`(pack name, offset, content)` of every frame on disk, each decompressed alone with
         the vault's dictionaries, pack by pack: dead frames too (no index entry points at them,
         but their bytes are there). For searches of what the vault physically holds; a frame
-        whose dictionary is missing or damaged yields what could be decoded and ends its pack."""
-        dictionaries = self._readable_dictionaries()
+        whose dictionary is missing yields what could be decoded and ends its pack."""
+        from memgraph_ops.vault.dictionaries import dictionaries_under
+
+        dictionaries = dictionaries_under(self.dict_dir)
         for pack in self._packs():
             for offset, content in iter_frames(pack.read_bytes(), dictionaries):
                 yield pack.name, offset, content
@@ -727,18 +729,6 @@ class Vault:
             atomic_write(self.dict_dir / f"{dictionary.dict_id()}.dict", dictionary.as_bytes())
             self._dictionaries[dictionary.dict_id()] = dictionary
         return dictionary
-
-    def _readable_dictionaries(self) -> dict[int, zstandard.ZstdCompressionDict]:
-        """Every dictionary file that loads (a damaged one is `verify`'s to report)."""
-        from memgraph_ops.vault.dictionaries import inspect_dictionary
-
-        found = {}
-        for dictionary_id in self._dictionary_files():
-            path = self.dict_dir / f"{dictionary_id}.dict"
-            dictionary, _ = inspect_dictionary(path, dictionary_id)
-            if dictionary is not None:
-                found[dictionary_id] = dictionary
-        return found
 
     def _dictionary_files(self) -> list[int]:
         if not self.dict_dir.exists():
