@@ -136,11 +136,13 @@ def concat(parts: Sequence[Normalized]) -> Normalized:
     """Several normalised inputs as one, each row tagged with its input's index (`REQUEST`), so
     one validation covers them all (the service's group commit) and results split back."""
     if len(parts) == 1:
-        return replace(parts[0], frame=parts[0].frame.with_columns(pl.lit(0).alias(REQUEST)))
+        return replace(
+            parts[0], frame=parts[0].frame.with_columns(pl.lit(0, pl.Int32).alias(REQUEST))
+        )
     offsets = list(itertools.accumulate((p.frame.height for p in parts), initial=0))
     frame = pl.concat(
         [
-            p.frame.with_columns(pl.col(_POS) + offsets[i], pl.lit(i).alias(REQUEST))
+            p.frame.with_columns(pl.col(_POS) + offsets[i], pl.lit(i, pl.Int32).alias(REQUEST))
             for i, p in enumerate(parts)
         ],
         how="vertical_relaxed",

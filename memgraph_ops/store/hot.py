@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 import duckdb
 import polars as pl
@@ -28,6 +28,7 @@ from memgraph_ops.errors import StoreError
 from memgraph_ops.events import (
     REQUEST,
     EventInput,
+    Normalized,
     Validated,
     concat,
     endpoint_ids,
@@ -186,10 +187,9 @@ class Store:
         were ingested alone in order: the service's group commit (many writers, one commit).
         They are validated together (one pass costs about what a small batch costs alone),
         so an edge may name a node another batch of the same commit sends."""
-        parts = [to_frame(events) for events in batches]
+        normalized, sizes = _normalize_group(batches)
         with self._using():
             now = datetime.now(UTC)
-            normalized = concat(parts)
             known = self._node_types(endpoint_ids(normalized.frame))
             checked = validate(normalized, known, keep=(REQUEST,))
             checked = self._with_delete_sessions(checked)
@@ -220,11 +220,12 @@ class Store:
                 _rollback(con)
                 raise
             self._write_through(rows)
+        stored = rows.partition_by(REQUEST, as_dict=True)
+        refused = checked.quarantined.partition_by(REQUEST, as_dict=True)
         return [
-            _result(part.frame.height, rows.filter(pl.col(REQUEST) == i),
-                    checked.quarantined.filter(pl.col(REQUEST) == i))
-            for i, part in enumerate(parts)
-        ]  # fmt: skip
+            _result(size, stored.get((i,), rows.clear()), refused.get((i,), _NO_REJECTS))
+            for i, size in enumerate(sizes)
+        ]
 
     def _with_delete_sessions(self, checked: Validated) -> Validated:
         """Give node deletes sent without a session the session of the node they delete, so
@@ -937,6 +938,23 @@ _CONTEXT_SQL = (
     f"SELECT kind, type, seq, {', '.join(_CONTEXT_FIELDS)} FROM {{table}} WHERE session_id = ?"
 )
 _CONTEXT_TYPES = frozenset({"Prompt", "Response", "ToolInvocation"})
+
+
+def _normalize_group(batches: Sequence[EventInput]) -> tuple[Normalized, list[int]]:
+    """The batches as one normalised input tagged by batch (`REQUEST`), and each one's size.
+    Lists of events are joined before normalising: normalising costs ~3 ms per call whatever
+    the size, and a group commit may hold hundreds of one-event batches."""
+    if all(isinstance(b, list) for b in batches):
+        lists = cast(list[list[Any]], batches)
+        sizes = [len(b) for b in lists]
+        joined = to_frame([event for batch in lists for event in batch])
+        tags = pl.Series(REQUEST, [i for i, n in enumerate(sizes) for _ in range(n)], pl.Int32)
+        return replace(joined, frame=joined.frame.with_columns(tags)), sizes
+    parts = [to_frame(events) for events in batches]
+    return concat(parts), [p.frame.height for p in parts]
+
+
+_NO_REJECTS = pl.DataFrame(schema={"event_id": pl.String, "reason": pl.String})
 
 
 def _result(received: int, rows: pl.DataFrame, quarantined: pl.DataFrame) -> IngestResult:
