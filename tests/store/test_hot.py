@@ -305,7 +305,8 @@ def test_ingest_many_commits_batches_together_with_a_result_each(tmp_path: Path)
         results = store.ingest_many([a, b, bad])
         assert [r.accepted for r in results] == [len(a), len(b) - 1, 0]
         assert [r.duplicates for r in results] == [0, 1, 0]
-        assert results[1].first_seq == results[0].last_seq + 1
+        assert (results[0].first_seq, results[0].last_seq) == (1, len(a))
+        assert results[1].first_seq == len(a) + 1
         assert results[2].quarantined == 1
         assert results[2].rejected[0]["event_id"] == "x1"
         assert "unknown node type" in results[2].rejected[0]["reason"]
@@ -317,7 +318,7 @@ def test_ingest_many_refuses_a_batch_that_is_not_events_and_stores_none(tmp_path
     """A string iterated as characters once became ten quarantined "events"."""
     with Store.open(tmp_path / "hot.duckdb") as store:
         with pytest.raises(InputError, match="not str"):
-            store.ingest_many([session("s-a", 1), "not events"])  # type: ignore[list-item]
+            store.ingest_many([session("s-a", 1), "not events"])
         assert store.max_seq() == 0
         assert store.quarantine().is_empty()
 
