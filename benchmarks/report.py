@@ -12,7 +12,10 @@ from benchmarks._common import RESULTS_JSON, render_markdown
 RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
 BEGIN = "<!-- generated: `python -m benchmarks.report` rebuilds this part from results.json -->"
 END = "<!-- end of generated part -->"
-ORDER = ("ingest", "single_ingest", "context", "compaction", "compaction_rss", "lake_bytes")
+ORDER = (
+    "ingest", "single_ingest", "context", "compaction", "compaction_rss", "lake_bytes",
+    "service_writes", "service_batch", "service_reads", "service_peer",
+)  # fmt: skip
 MODES = {
     "full": "Full run",
     "quick": "Quick run (--quick, smoke sizes)",

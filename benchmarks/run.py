@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import compaction, context, ingest, lake_bytes, report, single_ingest
+from benchmarks import compaction, context, ingest, lake_bytes, report, service, single_ingest
 from benchmarks._common import RESULTS_JSON, ROOT, Result, machine, render_text
 from benchmarks.workspace import Workspace
 
@@ -35,6 +35,10 @@ BENCHMARKS: dict[str, Callable[[Workspace], Result]] = {
     "compaction": compaction.run_throughput,
     "compaction_rss": compaction.run_rss,
     "lake_bytes": lake_bytes.run,
+    "service_writes": service.run_writes,
+    "service_batch": service.run_batch,
+    "service_reads": service.run_reads,
+    "service_peer": service.run_peer,
 }
 
 
