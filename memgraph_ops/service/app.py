@@ -284,7 +284,10 @@ def create_app(
     ) -> Response:
         """Ingest events (same contract as `Store.ingest`). Answered after the commit."""
         kind = _body_kind(request.headers.get("content-type"))
-        body = await _read_body(request, max_body_bytes)
+        # The local pipeline (`memgraph-ops ingest` of a file through the endpoint file's
+        # token) sends batches of up to 50,000 events: bigger than agents' requests.
+        limit = OPS_MAX_BODY if who.role == "operator" else max_body_bytes
+        body = await _read_body(request, limit)
         batch, unreadable = await run_in_threadpool(_parse_events, kind, body)
         if who.tenant is not None:
             if source is not None:

@@ -290,14 +290,10 @@ def test_a_stale_endpoint_file_is_detected_and_replaced(
     stale = endpoint.read(home)
     assert stale is not None and stale.pid == server.process.pid
     assert endpoint.discover(home) is None
-    # The facade, given that root, opens the file itself.
-    env = {**os.environ, "MEMGRAPH_HOME": str(home)}
-    status = subprocess.run(
-        [sys.executable, "-m", "memgraph_ops.cli", "status", "--json"],
-        capture_output=True, env=env, timeout=120, check=False,
-    )  # fmt: skip
-    assert status.returncode == 0, status.stderr.decode()
-    assert json.loads(status.stdout)["hot"]["events"] == len(session("s1", 1))
+    # The facade, given that root, opens the file itself (the acknowledged events are in it).
+    with memgraph_ops.open(home) as mg:
+        assert type(mg.store) is Store
+        assert mg.status()["hot"]["events"] == len(session("s1", 1))
     again = serve()
     assert endpoint.read(home) == again.endpoint and again.endpoint.pid != stale.pid
     live = endpoint.discover(home)
@@ -309,6 +305,18 @@ def test_compaction_through_the_service(server: Server, keys: Keys, home: Path) 
     with Client(server.url, keys.acme) as client:
         acked = [e for e in events if client.ingest([e]).accepted == 1]
     assert len(acked) == len(events)
+    # a file ingested by the facade of this data root goes through the server as well
+    from_file = session("s3", 1, user="user-3")
+    lines = [json.dumps(e) for e in from_file] + ["not json"]
+    (home.parent / "s3.jsonl").write_text("\n".join(lines) + "\n")
+    with memgraph_ops.open(home) as mg:
+        result = mg.ingest_file(home.parent / "s3.jsonl")
+        assert (result.accepted, result.quarantined) == (len(from_file), 1)
+        assert isinstance(mg.store, RemoteStore)
+        assert mg.store.quarantine(10)["reason"].to_list() == [
+            f"line {len(from_file) + 1}: not valid JSON (Expecting value: line 1 column 1 (char 0))"
+        ]
+    events, acked = events + from_file, acked + from_file
     env = {**os.environ, "MEMGRAPH_HOME": str(home), "MEMGRAPH_REDACTION": "off"}
     done = subprocess.run(
         [sys.executable, "-m", "memgraph_ops.cli", "compact", "--home", str(home), "--json"],
