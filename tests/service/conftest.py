@@ -80,7 +80,8 @@ def start_server(home: Path, *options: str, port: int = 0) -> Server:
         found = endpoint.read(home)
         if found is not None and found.pid == process.pid:
             try:
-                if httpx.get(f"{found.url}/readyz", timeout=2).status_code == 200:
+                ready = httpx.get(f"{found.url}/readyz", timeout=2, verify=found.verify())
+                if ready.status_code == 200:
                     return Server(home, process, found, log)
             except httpx.TransportError:
                 pass
