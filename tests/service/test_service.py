@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -351,6 +352,23 @@ def test_compaction_through_the_service(server: Server, keys: Keys, home: Path) 
     assert store.identity().store_id
     frame = store.session_activity()
     assert isinstance(frame, pl.DataFrame) and frame.height == 0
+    # the rest of the operator surface, each against what the server's store then says
+    assert store.renumber_above(0) == 0  # every seq is above 0 already
+    remembered = pa.table(
+        {
+            "event_id": ["old-1"],
+            "id": ["old-node"],
+            "seq": pa.array([1], pa.int64()),
+            "ingested_at": pa.array([datetime.now(UTC)], pa.timestamp("us", "UTC")),
+        }
+    )
+    assert store.remember_event_ids(remembered) == 1
+    assert store.remember_event_ids(remembered) == 0
+    assert store.ingest([agent("old-1", "old-node")]).duplicates == 1  # remembered
+    assert store.forget_restored(["s1"]) == 1 and store.restored().height == 0
+    assert store.forget_restored() == 0
+    store.checkpoint()
+    assert store.counts()["retired_event_ids"] >= len(events) + 1
     store.close()
 
 
