@@ -384,3 +384,41 @@ def test_connect_chooses_by_configuration(
     assert isinstance(client, Client)
     assert client.status()["principal"]["tenant"] == "globex"
     client.close()
+
+
+def test_a_full_queue_answers_503_with_retry_after_and_drops_nothing(
+    serve: Callable[..., Server], keys: Keys, home: Path
+) -> None:
+    server = serve("--queue-size", "1", "--commit-window-ms", "0")
+    answers: dict[str, httpx.Response] = {}
+    lock = threading.Lock()
+
+    def write(eid: str, barrier: threading.Barrier) -> None:
+        body = json.dumps([agent(eid, eid)]).encode()
+        barrier.wait()
+        response = _post(server, keys.acme, body, wire.JSON)
+        with lock:
+            answers[eid] = response
+
+    for round_ in range(5):  # until the queue overflowed once (each commit takes milliseconds)
+        barrier = threading.Barrier(24)
+        threads = [
+            threading.Thread(target=write, args=(f"r{round_}-{n}", barrier)) for n in range(24)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        if any(r.status_code == 503 for r in answers.values()):
+            break
+    refused = {e for e, r in answers.items() if r.status_code == 503}
+    acked = {e for e, r in answers.items() if r.status_code == 200}
+    assert refused, "the queue never filled"
+    assert acked | refused == set(answers)
+    for eid in refused:
+        assert answers[eid].headers["retry-after"] == "1"
+        assert "write queue is full" in answers[eid].json()["detail"]
+    assert server.stop() == 0
+    with Store.open(home / "hot.duckdb") as store:
+        # what was acknowledged landed; what was refused was never queued
+        assert {e for e in answers if store.node(e) is not None} == acked
