@@ -38,7 +38,7 @@ from memgraph_ops.config import Settings, load_settings
 from memgraph_ops.errors import ConfigError, InputError, StoreError, TransientError
 from memgraph_ops.events import EventInput
 from memgraph_ops.service import wire
-from memgraph_ops.store import IngestResult, Store, StoreIdentity
+from memgraph_ops.store import IngestResult, Store, StoreIdentity, SubjectRows
 from memgraph_ops.store.hot import Direction
 
 DEFAULT_RETRY_SECONDS = 60.0
@@ -432,8 +432,31 @@ class RemoteStore(Store):
     def checkpoint(self) -> None:
         self._post("/v1/ops/checkpoint", None)
 
-    # erasure: RemoteStore counterparts of the Store methods erasure's HOT step calls go here,
-    # over the endpoints marked ERASURE in memgraph_ops/service/app.py.
+    # erasure: its HOT step and the file rewrite run inside the server --------------------
+
+    def tenants(self) -> list[str]:
+        return list(self._get("/v1/ops/tenants")["tenants"])
+
+    def subject_sessions(self, user_ids: list[str], tenant: str | None) -> list[str]:
+        body = {"user_ids": user_ids, "tenant": tenant}
+        return list(self._post("/v1/ops/subject_sessions", body)["sessions"])
+
+    def subject_texts(self, rows: SubjectRows) -> list[tuple[str | None, str]]:
+        texts = self._post("/v1/ops/subject_texts", {"rows": rows.as_dict()})["texts"]
+        return [(tenant, text) for tenant, text in texts]
+
+    def find_subject(self, rows: SubjectRows) -> dict[str, Any]:
+        return dict(self._post("/v1/ops/find_subject", {"rows": rows.as_dict()}))
+
+    def erase_subject(self, rows: SubjectRows, *, re_redact: bool) -> dict[str, Any]:
+        body = {"rows": rows.as_dict(), "re_redact": re_redact}
+        return dict(self._post("/v1/ops/erase_subject", body))
+
+    def places(self, needles: list[str]) -> list[str]:
+        return list(self._post("/v1/ops/places", {"needles": needles})["places"])
+
+    def rewrite_file(self) -> int:
+        return int(self._post("/v1/ops/rewrite_file", None)["bytes"])
 
     def _get(self, path: str) -> Any:
         return self._http.request("GET", path).json()

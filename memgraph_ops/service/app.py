@@ -34,7 +34,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -51,7 +51,7 @@ from memgraph_ops.model import STORED_EVENT_SCHEMA
 from memgraph_ops.service import wire
 from memgraph_ops.service.keys import KeyRing, Principal
 from memgraph_ops.service.writer import GroupWriter, QueueFull, WriterStopped
-from memgraph_ops.store import IngestResult, Store
+from memgraph_ops.store import IngestResult, Store, SubjectRows
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
 OPS_MAX_BODY = 2 * 1024 * 1024 * 1024
@@ -64,6 +64,18 @@ RETRY_AFTER_SECONDS = 1
 SOURCE_PREFIX = "service:"
 """Quarantine rows written through the service record `service:<tenant>` (`service:admin` for
 the admin and the operator) as their source, so a tenant sees only its own."""
+
+
+class SubjectRowsBody(BaseModel):
+    """`memgraph_ops.store.SubjectRows` on the wire (unknown fields refused)."""
+
+    model_config = ConfigDict(extra="forbid")
+    sessions: list[str] = []
+    user_ids: list[str] = []
+    event_ids: list[str] = []
+    node_ids: list[str] = []
+    clear_pattern: str | None = None
+    token_pattern: str | None = None
 
 
 class Metrics:
@@ -487,12 +499,49 @@ def create_app(
         await _wait(writer.run(store.checkpoint))
         return {"done": True}
 
-    # ERASURE (HOT step and file rewrite): endpoints for the Store methods erasure calls are
-    # to be added here, each running on the writer thread like the writes above: tenants,
-    # subject_sessions, subject_texts, find_subject (reads), erase_subject(SubjectRows,
-    # re_redact), rewrite_file (closes and reopens the store inside this process),
-    # places(needles), remove_file_leftovers. Their RemoteStore counterparts go in
-    # memgraph_ops/client.py, section "erasure".
+    # erasure: the HOT step and the file rewrite run here, in the process that owns the file
+
+    @app.get("/v1/ops/tenants", tags=["ops"])
+    def tenants(_: Admin) -> dict[str, list[str]]:
+        return {"tenants": store.tenants()}
+
+    @app.post("/v1/ops/subject_sessions", tags=["ops"])
+    def subject_sessions(
+        _: Admin, user_ids: Annotated[list[str], Body()], tenant: Annotated[str | None, Body()]
+    ) -> dict[str, list[str]]:
+        return {"sessions": store.subject_sessions(user_ids, tenant)}
+
+    @app.post("/v1/ops/subject_texts", tags=["ops"])
+    def subject_texts(_: Admin, rows: Annotated[SubjectRowsBody, Body(embed=True)]) -> Response:
+        texts = store.subject_texts(SubjectRows.from_dict(rows.model_dump()))
+        return Response(wire.dumps({"texts": texts}), media_type=wire.JSON)
+
+    @app.post("/v1/ops/find_subject", tags=["ops"])
+    def find_subject(
+        _: Admin, rows: Annotated[SubjectRowsBody, Body(embed=True)]
+    ) -> dict[str, Any]:
+        return store.find_subject(SubjectRows.from_dict(rows.model_dump()))
+
+    @app.post("/v1/ops/erase_subject", tags=["ops"])
+    async def erase_subject(
+        _: Admin,
+        rows: Annotated[SubjectRowsBody, Body()],
+        re_redact: Annotated[bool, Body()],
+    ) -> dict[str, Any]:
+        subject = SubjectRows.from_dict(rows.model_dump())
+        found: dict[str, Any] = await _wait(
+            writer.run(lambda: store.erase_subject(subject, re_redact=re_redact))
+        )
+        return found
+
+    @app.post("/v1/ops/rewrite_file", tags=["ops"])
+    async def rewrite_file(_: Admin) -> dict[str, int]:
+        """Rewrite HOT's file without free blocks (the store reopens it in this process)."""
+        return {"bytes": await _wait(writer.run(store.rewrite_file))}
+
+    @app.post("/v1/ops/places", tags=["ops"])
+    def places(_: Admin, needles: Annotated[list[str], Body(embed=True)]) -> dict[str, list[str]]:
+        return {"places": store.places(needles)}
 
     return app
 
