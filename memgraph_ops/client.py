@@ -316,9 +316,14 @@ class RemoteStore(Store):
         return self._client.ingest(events, source=source)
 
     def ingest_many(
-        self, batches: Sequence[EventInput], *, source: str = "api"
+        self, batches: Sequence[EventInput], *, source: str = "api", owner: str | None = None
     ) -> list[IngestResult]:
         # One request (one commit) per batch: remotely, the server groups commits itself.
+        if owner is not None:
+            raise ConfigError(
+                "RemoteStore writes with the operator token, for every tenant: to write as one "
+                "tenant, use memgraph_ops.client.Client with that tenant's key"
+            )
         return [self.ingest(batch, source=source) for batch in batches]
 
     def quarantine_unreadable(self, rows: list[tuple[str, str]], *, source: str) -> int:

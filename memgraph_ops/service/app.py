@@ -308,7 +308,7 @@ def create_app(
         origin = _source_of(who, source)
         if unreadable:
             await _wait(writer.run(lambda: store.quarantine_unreadable(unreadable, source=origin)))
-        result: IngestResult = await _wait(writer.submit(batch, source=origin))
+        result: IngestResult = await _wait(writer.submit(batch, source=origin, owner=who.tenant))
         answer = _with_unreadable(result.as_dict(), unreadable)
         return Response(
             wire.dumps(answer),
@@ -325,7 +325,7 @@ def create_app(
         """A session's last `last` prompts with their responses and tool calls (404 for an
         unknown session, or one of another tenant)."""
         items = store.context(session_id, last=last)
-        owner = store.session_tenants([session_id]).get(session_id)
+        owner = store.tenants_of([session_id]).get(session_id)
         if owner is None and not items and store.node(session_id) is None:
             raise HTTPException(404, f"session {_NOT_FOUND}")
         if who.tenant is not None:
@@ -706,7 +706,7 @@ def _own_tenant(store: Store, batch: list[Any] | pa.Table, tenant: str) -> list[
             f"this key writes for tenant {tenant!r} only; the request names "
             f"{', '.join(map(repr, others[:5]))} (nothing was written)",
         )
-    owners = store.session_tenants(sorted(sessions)) if sessions else {}
+    owners = store.tenants_of(sorted(sessions)) if sessions else {}
     taken = sorted(s for s, owner in owners.items() if owner != tenant)
     if taken:
         raise HTTPException(

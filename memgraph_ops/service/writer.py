@@ -53,6 +53,7 @@ class _Ingest:
     batch: EventInput
     source: str
     size: int
+    owner: str | None
     future: Future[IngestResult] = field(default_factory=Future)
 
 
@@ -88,10 +89,13 @@ class GroupWriter:
 
     # the requests' side ------------------------------------------------------------------
 
-    def submit(self, batch: EventInput, *, source: str) -> Future[IngestResult]:
-        """Queue a batch; the future is answered after the commit that holds it."""
+    def submit(
+        self, batch: EventInput, *, source: str, owner: str | None = None
+    ) -> Future[IngestResult]:
+        """Queue a batch (written for tenant `owner`, when a tenant key sent it); the future is
+        answered after the commit that holds it."""
         size = batch.num_rows if isinstance(batch, pa.Table) else len(batch)  # type: ignore[arg-type]
-        item = _Ingest(batch, source, size)
+        item = _Ingest(batch, source, size, owner)
         self._put(item)
         return item.future
 
@@ -179,12 +183,14 @@ class GroupWriter:
         started = time.perf_counter()
         # ingest_many takes one source per transaction; the source tells whose quarantine rows
         # are whose, so a group with several sources commits once per source, in order.
-        by_source: dict[str, list[_Ingest]] = {}
+        by_source: dict[tuple[str, str | None], list[_Ingest]] = {}
         for item in group:
-            by_source.setdefault(item.source, []).append(item)
-        for source, items in by_source.items():
+            by_source.setdefault((item.source, item.owner), []).append(item)
+        for (source, owner), items in by_source.items():
             try:
-                results = self.store.ingest_many([i.batch for i in items], source=source)
+                results = self.store.ingest_many(
+                    [i.batch for i in items], source=source, owner=owner
+                )
             except Exception as exc:
                 if len(items) == 1:
                     items[0].future.set_exception(exc)
@@ -192,13 +198,16 @@ class GroupWriter:
                 # One bad batch (say, a shape the store refuses) must not fail its neighbours:
                 # commit each alone so only that one gets the error.
                 for i in items:
-                    _answer(i.future, functools.partial(self.store.ingest, i.batch, source=source))
+                    _answer(i.future, functools.partial(self._alone, i, source, owner))
                 continue
             for i, result in zip(items, results, strict=True):
                 i.future.set_result(result)
             if self._on_commit:
                 seconds = time.perf_counter() - started
                 self._on_commit(len(items), sum(i.size for i in items), seconds)
+
+    def _alone(self, item: _Ingest, source: str, owner: str | None) -> IngestResult:
+        return self.store.ingest_many([item.batch], source=source, owner=owner)[0]
 
 
 def _answer(future: Future[Any], run: Callable[[], Any]) -> None:

@@ -130,7 +130,7 @@ class Store:
                 _duckdb.ensure_schema(self._con)
         self._context_cache: OrderedDict[str, list[tuple[Any, ...]]] = OrderedDict()
         self._tenants: OrderedDict[str, str] = OrderedDict()
-        """Tenants of sessions looked up (`session_tenants`), dropped with the context cache."""
+        """Tenants of ids looked up (`tenants_of`), dropped with the context cache."""
         self.context_cache_size = 10_000
         # Erased subjects' events are refused whoever opened the store (see `tombstones`).
         self._erased: Refusal = tombstones.ingest_refusal(home or path.parent)
@@ -181,12 +181,13 @@ class Store:
         return self.ingest_many([events], source=source)[0]
 
     def ingest_many(
-        self, batches: Sequence[EventInput], *, source: str = "api"
+        self, batches: Sequence[EventInput], *, source: str = "api", owner: str | None = None
     ) -> list[IngestResult]:
         """Ingest several batches in one transaction, with one result per batch, as if each
         were ingested alone in order: the service's group commit (many writers, one commit).
         They are validated together (one pass costs about what a small batch costs alone),
-        so an edge may name a node another batch of the same commit sends."""
+        so an edge may name a node another batch of the same commit sends. With `owner` (the
+        tenant a service key writes for), events of an id another tenant owns are refused."""
         normalized, sizes = _normalize_group(batches)
         with self._using():
             now = datetime.now(UTC)
@@ -194,6 +195,8 @@ class Store:
             checked = validate(normalized, known, keep=(REQUEST,))
             checked = self._with_delete_sessions(checked)
             checked = self._refuse(checked)
+            if owner is not None:
+                checked = self._refuse_foreign(checked, owner)
             valid = checked.valid.with_row_index("_pos")
             con = self._con
             con.execute("BEGIN")
@@ -265,6 +268,28 @@ class Store:
         return replace(
             checked,
             valid=checked.valid.filter(reasons.is_null()),
+            quarantined=pl.concat([checked.quarantined, refused]),
+        )
+
+    def _refuse_foreign(self, checked: Validated, owner: str) -> Validated:
+        """Quarantine events of ids (nodes, edges) that another tenant owns: ids are global,
+        and a tenant's key must not overwrite or delete another tenant's items."""
+        ids = checked.valid["id"].drop_nulls().unique().to_list()
+        foreign = {i for i, t in self.tenants_of(ids).items() if t != owner}
+        if not foreign:
+            return checked
+        hit = checked.valid["id"].is_in(list(foreign))
+        refused = (
+            checked.valid.filter(hit)
+            .with_columns(
+                reason=pl.format("id {} belongs to another tenant", pl.col("id")),
+                raw=pl.lit(None, pl.String),
+            )
+            .select(checked.quarantined.columns)
+        )
+        return replace(
+            checked,
+            valid=checked.valid.filter(~hit),
             quarantined=pl.concat([checked.quarantined, refused]),
         )
 
@@ -386,35 +411,35 @@ class Store:
         self._tenants.clear()
 
     @_locked
-    def session_tenants(self, session_ids: Sequence[str]) -> dict[str, str]:
-        """The tenant of each known session (by its Session node); unknown sessions are left
-        out. Cached: the service checks it on every read and write of a tenant key."""
-        found = {s: self._tenants[s] for s in session_ids if s in self._tenants}
-        missing = [s for s in dict.fromkeys(session_ids) if s not in found]
+    def tenants_of(self, ids: Sequence[str]) -> dict[str, str]:
+        """The tenant of each known node or edge id (a session's is its Session node's);
+        unknown ids are left out. Cached: the service checks it on every request of a tenant
+        key, and a tenant key may not write an id another tenant owns."""
+        found = {i: self._tenants[i] for i in ids if i in self._tenants}
+        missing = [i for i in dict.fromkeys(ids) if i not in found]
         if len(missing) <= 16:
             rows = [
-                (sid, row[2])
-                for sid in missing
+                (item, row[0])
+                for item in missing
                 for table in _EVENT_TABLES
                 for row in self._con.execute(
-                    f"SELECT kind, type, tenant FROM {table} WHERE id = ?", [sid]
+                    f"SELECT tenant FROM {table} WHERE id = ? AND tenant IS NOT NULL LIMIT 1",
+                    [item],
                 ).fetchall()
-                if row[0] == "node" and row[1] == "Session" and row[2] is not None
             ]
         else:
             self._con.register("_ids", pa.table({"id": pa.array(missing, pa.string())}))
             try:
                 rows = self._con.execute(
-                    "SELECT e.id, e.tenant FROM (SELECT id, kind, type, tenant FROM events "
-                    "UNION ALL SELECT id, kind, type, tenant FROM restored_events) e "
-                    "SEMI JOIN _ids USING (id) WHERE e.kind = 'node' AND e.type = 'Session' "
-                    "AND e.tenant IS NOT NULL"
+                    "SELECT e.id, any_value(e.tenant) FROM (SELECT id, tenant FROM events "
+                    "UNION ALL SELECT id, tenant FROM restored_events) e SEMI JOIN _ids USING (id) "
+                    "WHERE e.tenant IS NOT NULL GROUP BY e.id"
                 ).fetchall()
             finally:
                 self._con.unregister("_ids")
-        for sid, tenant in rows:
-            found[sid] = tenant
-            self._tenants[sid] = tenant
+        for item, tenant in rows:
+            found[item] = tenant
+            self._tenants[item] = tenant
         while len(self._tenants) > self.context_cache_size * 10:
             self._tenants.popitem(last=False)
         return found

@@ -145,6 +145,12 @@ def test_a_tenant_key_reads_and_writes_only_its_tenant(server: Server, keys: Key
         assert globex.ingest([own]).accepted == 1
         assert globex.node("a-g")["tenant"] == "globex"
         assert acme.node("a-g") is None
+        # ids are global: acme's key may not overwrite or delete globex's node by its id
+        takeover = agent("g5", "a-g", tenant="acme")
+        refused = acme.ingest([takeover])
+        assert (refused.accepted, refused.quarantined) == (0, 1)
+        assert refused.rejected[0]["reason"] == "id a-g belongs to another tenant"
+        assert globex.node("a-g")["tenant"] == "globex"
 
         # a tenant key has no business with the operator endpoints
         ops = httpx.get(

@@ -323,15 +323,37 @@ def test_ingest_many_refuses_a_batch_that_is_not_events_and_stores_none(tmp_path
         assert store.quarantine().is_empty()
 
 
-def test_session_tenants_by_point_lookup_and_by_join(tmp_path: Path) -> None:
+def test_tenants_of_by_point_lookup_and_by_join(tmp_path: Path) -> None:
     with Store.open(tmp_path / "hot.duckdb") as store:
         for n in range(20):
             events = session(f"s-{n}", 1)
             for e in events:
                 e["tenant"] = "even" if n % 2 == 0 else "odd"
             store.ingest(events)
-        few = store.session_tenants(["s-1", "s-2", "nope"])
+        few = store.tenants_of(["s-1", "s-2", "nope"])
         assert few == {"s-1": "odd", "s-2": "even"}
     with Store.open(tmp_path / "hot.duckdb") as store:  # nothing cached: the join path
-        many = store.session_tenants([f"s-{n}" for n in range(20)] + ["nope"])
+        many = store.tenants_of([f"s-{n}" for n in range(20)] + ["nope"])
         assert many == {f"s-{n}": "even" if n % 2 == 0 else "odd" for n in range(20)}
+
+
+def test_an_owner_may_not_write_another_tenants_ids(tmp_path: Path) -> None:
+    """Ids are global: a tenant's service key must not overwrite or delete another tenant's
+    node or edge (found by the service review: only session ids were checked)."""
+    theirs = [event("t1", "Agent", "agent-x", tenant="globex", name="theirs")]
+    with Store.open(tmp_path / "hot.duckdb") as store:
+        store.ingest(theirs)
+        [result] = store.ingest_many(
+            [[event("t2", "Agent", "agent-x", tenant="acme", name="mine"),
+              event("t3", "Agent", "agent-y", tenant="acme", name="new")]],
+            owner="acme",
+        )  # fmt: skip
+        assert (result.accepted, result.quarantined) == (1, 1)
+        assert result.rejected == [
+            {"event_id": "t2", "reason": "id agent-x belongs to another tenant"}
+        ]
+        node = store.node("agent-x")
+        assert node is not None and node["name"] == "theirs" and node["tenant"] == "globex"
+        # the admin path (no owner) still writes what it is given
+        [admin] = store.ingest_many([[event("t4", "Agent", "agent-x", tenant="globex", name="ok")]])
+        assert admin.accepted == 1
