@@ -264,7 +264,7 @@ def _overwrite_days(lake: Lake, name: str, frame: pl.DataFrame, days: list[date]
             table=uri,
         )
         return
-    listed = ", ".join(f"'{d.isoformat()}'" for d in days)
+    listed = delta.sql_list(d.isoformat() for d in days)
     delta.with_retries(
         lambda: write_deltalake(
             uri,
