@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -357,3 +357,20 @@ def test_an_owner_may_not_write_another_tenants_ids(tmp_path: Path) -> None:
         # the admin path (no owner) still writes what it is given
         [admin] = store.ingest_many([[event("t4", "Agent", "agent-x", tenant="globex", name="ok")]])
         assert admin.accepted == 1
+
+
+def test_a_restore_after_reads_is_seen_by_point_reads(tmp_path: Path) -> None:
+    """Point reads skip `restored_events` while it is empty: a restore must end that."""
+    with Store.open(tmp_path / "source.duckdb") as source:
+        source.ingest(session("s-r", 1))
+        rows = pa.concat_tables(source.events_after(0, batch_rows=100))
+    with Store.open(tmp_path / "hot.duckdb") as store:
+        assert store.node("s-r") is None and store.context("s-r") == []
+        assert store.restore_session(
+            "s-r", 1, rows, expires_at=datetime.now(UTC) + timedelta(days=1)
+        )
+        assert store.node("s-r") is not None
+        assert store.tenants_of(["s-r"]) == {"s-r": "acme"}
+        assert len(store.context("s-r")) == 1
+        assert store.forget_restored(["s-r"]) == 1
+        assert store.node("s-r") is None
