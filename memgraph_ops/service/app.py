@@ -304,7 +304,7 @@ def create_app(
         if who.tenant is not None:
             if source is not None:
                 raise HTTPException(403, "only an admin key may set the quarantine source")
-            batch = await run_in_threadpool(_own_tenant, store, batch, who.tenant)
+            batch = await run_in_threadpool(_own_tenant, batch, who.tenant)
         origin = _source_of(who, source)
         if unreadable:
             await _wait(writer.run(lambda: store.quarantine_unreadable(unreadable, source=origin)))
@@ -678,14 +678,15 @@ def _parse_events(kind: str, body: bytes) -> tuple[list[Any] | pa.Table, Unreada
     return events, unreadable
 
 
-def _own_tenant(store: Store, batch: list[Any] | pa.Table, tenant: str) -> list[Any] | pa.Table:
+def _own_tenant(batch: list[Any] | pa.Table, tenant: str) -> list[Any] | pa.Table:
     """The batch with the key's tenant filled in where events name none. Refuses (403, before
-    anything is written) events naming another tenant, and events into a session that exists
-    under another tenant."""
+    anything is written) a batch naming another tenant. Ids and sessions another tenant owns
+    are refused event by event inside the commit (`Store.ingest_many(owner=)`), where the
+    lookup does not wait on the writer's lock (here it stalled group commits)."""
     if isinstance(batch, pa.Table):
-        batch, named, sessions = _own_tenant_arrow(batch, tenant)
+        batch, named = _own_tenant_arrow(batch, tenant)
     else:
-        named, sessions = set(), set()
+        named = set()
         for event in batch:
             if not isinstance(event, dict):
                 continue  # quarantined by the store
@@ -694,11 +695,6 @@ def _own_tenant(store: Store, batch: list[Any] | pa.Table, tenant: str) -> list[
                 event["tenant"] = tenant
             else:
                 named.add(given if isinstance(given, str) else repr(given))
-            session = event.get("session_id")
-            if isinstance(session, str):
-                sessions.add(session)
-            if event.get("type") == "Session" and isinstance(event.get("id"), str):
-                sessions.add(event["id"])
     others = sorted(named - {tenant})
     if others:
         raise HTTPException(
@@ -706,33 +702,19 @@ def _own_tenant(store: Store, batch: list[Any] | pa.Table, tenant: str) -> list[
             f"this key writes for tenant {tenant!r} only; the request names "
             f"{', '.join(map(repr, others[:5]))} (nothing was written)",
         )
-    owners = store.tenants_of(sorted(sessions)) if sessions else {}
-    taken = sorted(s for s, owner in owners.items() if owner != tenant)
-    if taken:
-        raise HTTPException(
-            403,
-            f"session {taken[0]!r} belongs to another tenant; this key may not write into it "
-            "(nothing was written)",
-        )
     return batch
 
 
-def _own_tenant_arrow(table: pa.Table, tenant: str) -> tuple[pa.Table, set[str], set[str]]:
+def _own_tenant_arrow(table: pa.Table, tenant: str) -> tuple[pa.Table, set[str]]:
     n = table.num_rows
     if "tenant" not in table.column_names:
-        table = table.append_column("tenant", pa.array([tenant] * n, pa.string()))
-        named: set[str] = set()
-    else:
-        column = table["tenant"]
-        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
-            raise HTTPException(400, f"the tenant column must be text, not {column.type}")
-        named = {str(v) for v in pc.unique(column.drop_null()).to_pylist()}
-        index = table.column_names.index("tenant")
-        table = table.set_column(index, "tenant", pc.fill_null(column, tenant))
-    sessions: set[str] = set()
-    if "session_id" in table.column_names and pa.types.is_string(table["session_id"].type):
-        sessions = {str(v) for v in pc.unique(table["session_id"].drop_null()).to_pylist()}
-    return table, named, sessions
+        return table.append_column("tenant", pa.array([tenant] * n, pa.string())), set()
+    column = table["tenant"]
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        raise HTTPException(400, f"the tenant column must be text, not {column.type}")
+    named = {str(v) for v in pc.unique(column.drop_null()).to_pylist()}
+    index = table.column_names.index("tenant")
+    return table.set_column(index, "tenant", pc.fill_null(column, tenant)), named
 
 
 def _tenant_of(store: Store, node_id: str) -> str | None:

@@ -275,24 +275,30 @@ class Store:
         )
 
     def _refuse_foreign(self, checked: Validated, owner: str) -> Validated:
-        """Quarantine events of ids (nodes, edges) that another tenant owns: ids are global,
-        and a tenant's key must not overwrite or delete another tenant's items."""
-        ids = checked.valid["id"].drop_nulls().unique().to_list()
-        foreign = {i for i, t in self.tenants_of(ids).items() if t != owner}
+        """Quarantine events of ids (nodes, edges) or into sessions that another tenant owns:
+        ids are global, and a tenant's key must not overwrite, delete or add to another
+        tenant's items. Checked here, inside the commit, so the service's requests need no
+        lookup of their own (one that waited on the store's lock stalled group commits)."""
+        valid = checked.valid
+        ids = pl.concat([valid["id"], valid["session_id"]]).drop_nulls().unique().to_list()
+        foreign = [i for i, t in self.tenants_of(ids).items() if t != owner]
         if not foreign:
             return checked
-        hit = checked.valid["id"].is_in(list(foreign))
+        own_id = valid["id"].is_in(foreign)
+        into = valid["session_id"].is_in(foreign).fill_null(False)
         refused = (
-            checked.valid.filter(hit)
+            valid.filter(own_id | into)
             .with_columns(
-                reason=pl.format("id {} belongs to another tenant", pl.col("id")),
+                reason=pl.when(pl.col("id").is_in(foreign))
+                .then(pl.format("id {} belongs to another tenant", pl.col("id")))
+                .otherwise(pl.format("session {} belongs to another tenant", pl.col("session_id"))),
                 raw=pl.lit(None, pl.String),
             )
             .select(checked.quarantined.columns)
         )
         return replace(
             checked,
-            valid=checked.valid.filter(~hit),
+            valid=valid.filter(~(own_id | into)),
             quarantined=pl.concat([checked.quarantined, refused]),
         )
 
