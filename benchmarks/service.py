@@ -190,7 +190,7 @@ def run_writes(ws: Workspace) -> Result:
         ["embedded Store.ingest([event]), 1 caller", local_stats["p50_ms"], local_stats["p95_ms"],
          local_stats["p99_ms"], round(1000 / local_stats["mean_ms"]), 1.0]
     )  # fmt: skip
-    data["commits"] = _metric(metrics, "memgraph_commit_requests")
+    data["commits"] = _metric(metrics, "memgraph_commit_")
     at32 = data["http_32"]["p95_ms"]
     return Result(
         name="service_writes",
