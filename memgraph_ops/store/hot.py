@@ -24,7 +24,7 @@ import polars as pl
 import pyarrow as pa
 
 from memgraph_ops import tombstones
-from memgraph_ops.errors import StoreError
+from memgraph_ops.errors import InputError, StoreError
 from memgraph_ops.events import (
     REQUEST,
     EventInput,
@@ -907,10 +907,25 @@ class Store:
         """`(tenant, text)` of every text in the subject's own rows, JSON leaf by leaf."""
         return subject.texts(self._con, rows)
 
+    def _check_patterns(self, rows: SubjectRows) -> None:
+        """Refuse a pattern DuckDB's regex engine (RE2) cannot read, naming it, before any
+        statement runs (through the service such a pattern once answered 500)."""
+        for name in ("clear_pattern", "token_pattern"):
+            pattern = getattr(rows, name)
+            if pattern is None:
+                continue
+            try:
+                self._con.execute("SELECT regexp_matches('', ?)", [pattern]).fetchall()
+            except duckdb.Error as exc:
+                raise InputError(
+                    f"{name} is not a regular expression DuckDB reads: {exc}"
+                ) from None
+
     @_locked
     def find_subject(self, rows: SubjectRows) -> dict[str, Any]:
         """What HOT holds of the subject (counts and other people's sessions; see
         `subject.find`). Reads only."""
+        self._check_patterns(rows)
         return subject.find(self._con, rows)
 
     @_locked
@@ -918,6 +933,7 @@ class Store:
         """Delete the subject's rows in one transaction (re-redacting other people's rows that
         hold the subject's values when asked); returns what was there (as `find_subject`).
         DuckDB keeps the deleted bytes in free blocks: `rewrite_file` next."""
+        self._check_patterns(rows)
         found = subject.erase(self._con, rows, re_redact=re_redact)
         self._forget_reads()
         return found

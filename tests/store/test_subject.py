@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from memgraph_ops.errors import InputError
 from memgraph_ops.store import Store, SubjectRows, file_leftovers
 from tests.factories import event, session
 
@@ -87,3 +88,13 @@ def test_a_read_only_store_refuses_to_rewrite(tmp_path: Path) -> None:
     Store.open(path).close()
     with Store.open(path, read_only=True) as store, pytest.raises(Exception, match="read-only"):
         store.rewrite_file()
+
+
+def test_a_pattern_duckdb_cannot_read_is_an_input_error(tmp_path: Path) -> None:
+    """The service fuzz found it: an unreadable regex reached DuckDB and answered 500."""
+    with Store.open(tmp_path / "hot.duckdb") as store:
+        for rows in (SubjectRows(clear_pattern="(unclosed"), SubjectRows(token_pattern="a{2,1}")):
+            with pytest.raises(InputError, match="not a regular expression"):
+                store.find_subject(rows)
+            with pytest.raises(InputError, match="not a regular expression"):
+                store.erase_subject(rows, re_redact=True)
