@@ -82,12 +82,16 @@ def served(home: Path, log: Path) -> Iterator[tuple[str, str]]:
         found = _wait(lambda: endpoint.discover(home), proc, what=f"the server (log: {log})")
         yield found.url, key
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _wait(probe: Callable[[], Any], proc: subprocess.Popen[bytes], *, what: str) -> Any:
@@ -434,12 +438,7 @@ def phoenix(directory: Path) -> Iterator[tuple[str, Path]]:
         _wait(healthy, proc, what="Phoenix")
         yield url, work / "phoenix.db"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
 
 
 def _phoenix_bodies(chats: list[dict[str, Any]], directory: Path) -> list[bytes]:
