@@ -64,6 +64,7 @@ def subject_rows(identity: Identity, ids: SubjectIds) -> SubjectRows:
         node_ids=list(ids.node_ids),
         clear_pattern=identity.clear_pattern,
         token_pattern=identity.token_pattern,
+        tenant=identity.subject.tenant,
     )
 
 

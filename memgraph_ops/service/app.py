@@ -76,6 +76,7 @@ class SubjectRowsBody(BaseModel):
     node_ids: list[str] = []
     clear_pattern: str | None = None
     token_pattern: str | None = None
+    tenant: str | None = None
 
 
 class Metrics:

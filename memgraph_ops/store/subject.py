@@ -34,7 +34,7 @@ TEXT_COLUMNS = (
 )  # fmt: skip
 LIST_COLUMNS = ("tags",)
 EVENT_TABLES = ("events", "restored_events")
-_VIEWS = ("_er_sessions", "_er_users", "_er_event_ids", "_er_node_ids")
+_VIEWS = ("_er_sessions", "_er_users", "_er_scope", "_er_event_ids", "_er_node_ids")
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,9 @@ class SubjectRows:
     token_pattern: str | None = None
     """A regex of the subject's pseudonym tokens, capturing the entity type (restored copies of
     lake rows hold tokens)."""
+    tenant: str | None = None
+    """When set, `user_ids` match this tenant's Sessions only: tenants may reuse a user id for
+    different people."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -224,8 +227,9 @@ def file_places(path: Path, needles: list[str]) -> list[str]:
 # re-redaction.
 _OWN = (
     "coalesce(session_id IN (SELECT s FROM _er_sessions) OR (kind = 'node' AND "
-    "type = 'Session' AND id IN (SELECT s FROM _er_sessions)) OR user_id IN "
-    "(SELECT u FROM _er_users), false)"
+    "type = 'Session' AND id IN (SELECT s FROM _er_sessions)) OR (user_id IN "
+    "(SELECT u FROM _er_users) AND coalesce(tenant = (SELECT t FROM _er_scope), "
+    "(SELECT t FROM _er_scope) IS NULL)), false)"
 )
 _RETIRED = (
     "event_id IN (SELECT event_id FROM _er_event_ids) OR id IN (SELECT id FROM _er_node_ids)"
@@ -246,6 +250,7 @@ def _subject_views(con: duckdb.DuckDBPyConnection, rows: SubjectRows) -> Iterato
     SQL)."""
     con.register("_er_sessions", pa.table({"s": pa.array(rows.sessions, pa.string())}))
     con.register("_er_users", pa.table({"u": pa.array(rows.user_ids, pa.string())}))
+    con.register("_er_scope", pa.table({"t": pa.array([rows.tenant], pa.string())}))
     con.register("_er_event_ids", pa.table({"event_id": pa.array(rows.event_ids, pa.string())}))
     con.register("_er_node_ids", pa.table({"id": pa.array(rows.node_ids, pa.string())}))
     try:

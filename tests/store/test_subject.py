@@ -28,7 +28,7 @@ def test_subject_rows_travel_as_json() -> None:
     )  # fmt: skip
     assert SubjectRows.from_dict(json.loads(json.dumps(rows.as_dict()))) == rows
     with pytest.raises(ValueError, match="no field"):
-        SubjectRows.from_dict({**rows.as_dict(), "tenant": "acme"})
+        SubjectRows.from_dict({**rows.as_dict(), "emails": ["a@b.c"]})
 
 
 def test_find_and_erase_a_subject_and_re_redact_other_peoples_rows(tmp_path: Path) -> None:
@@ -98,3 +98,22 @@ def test_a_pattern_duckdb_cannot_read_is_an_input_error(tmp_path: Path) -> None:
                 store.find_subject(rows)
             with pytest.raises(InputError, match="not a regular expression"):
                 store.erase_subject(rows, re_redact=True)
+
+
+def test_a_tenant_scoped_subject_leaves_the_same_user_id_of_another_tenant(tmp_path: Path) -> None:
+    """Tenants may reuse a user id for different people: erasing acme's user-1 must not delete
+    globex's user-1 (HOT matched `user_id` in every tenant)."""
+    with Store.open(tmp_path / "hot.duckdb") as store:
+        acme = session("s-acme", 1, user="user-1")
+        globex = session("s-globex", 1, user="user-1")
+        for e in globex:
+            e["tenant"] = "globex"
+        store.ingest(acme + globex)
+        found = store.erase_subject(
+            SubjectRows(user_ids=["user-1"], tenant="acme"), re_redact=False
+        )
+        assert found["events"] == 1  # acme's Session node (its other rows go by session id)
+        assert store.node("s-acme") is None
+        assert store.node("s-globex") is not None
+        everywhere = store.find_subject(SubjectRows(user_ids=["user-1"]))
+        assert everywhere["events"] == 1  # globex's, when no tenant is named
