@@ -39,19 +39,25 @@ CREATE TABLE IF NOT EXISTS events (
   {_columns_ddl()}
 );
 CREATE INDEX IF NOT EXISTS events_session ON events (session_id);
-CREATE INDEX IF NOT EXISTS events_id ON events (id);
-CREATE INDEX IF NOT EXISTS events_event_id ON events (event_id);
+-- Point reads by item id go through an index on the id's 64-bit hash: ~38 bytes of memory per
+-- event where an index on the id itself took ~93 (an ART index stays in memory).
+CREATE INDEX IF NOT EXISTS events_id_hash ON events ((hash(id)));
+DROP INDEX IF EXISTS events_id;
+-- No index on event_id: deduplication keeps the ids' hashes in memory (`store.seen`); an
+-- ART index cost ~86 bytes of unevictable memory per id and filled the memory limit at ~6M.
+DROP INDEX IF EXISTS events_event_id;
 CREATE TABLE IF NOT EXISTS retired_events (
   event_id VARCHAR NOT NULL, id VARCHAR, seq BIGINT NOT NULL, retired_at TIMESTAMPTZ NOT NULL
 );
-CREATE INDEX IF NOT EXISTS retired_event_id ON retired_events (event_id);
+DROP INDEX IF EXISTS retired_event_id;
 -- Sessions restored from the vault: a read copy with an expiry, never compacted again (the
 -- vault keeps the session of record). Rows carry the seq they had when they were compacted.
 CREATE TABLE IF NOT EXISTS restored_events (
   {_columns_ddl()}
 );
 CREATE INDEX IF NOT EXISTS restored_session ON restored_events (session_id);
-CREATE INDEX IF NOT EXISTS restored_id ON restored_events (id);
+CREATE INDEX IF NOT EXISTS restored_id_hash ON restored_events ((hash(id)));
+DROP INDEX IF EXISTS restored_id;
 CREATE TABLE IF NOT EXISTS vault_restores (
   session_id VARCHAR PRIMARY KEY, generation BIGINT NOT NULL, events BIGINT NOT NULL,
   restored_at TIMESTAMPTZ NOT NULL, expires_at TIMESTAMPTZ NOT NULL
@@ -116,6 +122,7 @@ def corrupt_error(path: Path, exc: BaseException) -> StoreCorruptError | None:
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create the HOT tables, or check that an existing file has a schema we understand."""
     con.execute(SCHEMA_DDL)
+    _check_hash_indexes(con)
     rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
     row = rows[0] if rows else None
     if row is None:
@@ -135,6 +142,23 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
             "INSERT INTO meta VALUES ('store_id', ?), ('seq_base', '0'), ('legacy', '1')",
             [uuid.uuid4().hex],
         )
+
+
+_HASH_INDEXES = {"events_id_hash": "events", "restored_id_hash": "restored_events"}
+
+
+def _check_hash_indexes(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild the `hash(id)` indexes if this DuckDB hashes differently from the one that built
+    them (an upgrade): the index would silently find nothing. A probe value in `meta` says."""
+    (probe,) = con.execute("SELECT CAST(hash('memgraph_ops') AS VARCHAR)").fetchall()[0]
+    stored = con.execute("SELECT value FROM meta WHERE key = 'id_hash_probe'").fetchall()
+    if stored and stored[0][0] == probe:
+        return
+    if stored:
+        for index, table in _HASH_INDEXES.items():
+            con.execute(f"DROP INDEX IF EXISTS {index}")
+            con.execute(f"CREATE INDEX {index} ON {table} ((hash(id)))")
+    con.execute("INSERT OR REPLACE INTO meta VALUES ('id_hash_probe', ?)", [probe])
 
 
 REWRITE_MARK = ".erasure-"

@@ -38,6 +38,7 @@ from memgraph_ops.events import (
 from memgraph_ops.model import EVENT_SCHEMA, STORED_EVENT_SCHEMA
 from memgraph_ops.state import fold
 from memgraph_ops.store import _duckdb, subject
+from memgraph_ops.store.seen import HASHES_SQL, SeenHashes
 from memgraph_ops.store.subject import SubjectRows
 
 Direction = Literal["out", "in", "both"]
@@ -129,6 +130,7 @@ class Store:
             with self._using():
                 _duckdb.ensure_schema(self._con)
         self._context_cache: OrderedDict[str, list[tuple[Any, ...]]] = OrderedDict()
+        self._seen: SeenHashes | None = None
         self._tenants: OrderedDict[str, str] = OrderedDict()
         self._restored_any: bool | None = None
         """Whether `restored_events` holds rows (None: not known; this process is the file's
@@ -225,6 +227,7 @@ class Store:
             except BaseException:
                 _rollback(con)
                 raise
+            self._seen_hashes().add(fresh["_h"])
             self._write_through(rows)
         stored = rows.partition_by(REQUEST, as_dict=True)
         refused = checked.quarantined.partition_by(REQUEST, as_dict=True)
@@ -244,10 +247,7 @@ class Store:
         sessions = {
             node_id: session
             for node_id in ids
-            for (session,) in self._con.execute(
-                "SELECT session_id FROM events WHERE id = ?",
-                [node_id],  # index point lookup
-            ).fetchall()
+            for (session,) in self._rows_of("events", "session_id", node_id)
             if session is not None
         }
         filled = valid.with_columns(
@@ -303,32 +303,43 @@ class Store:
         )
 
     def _fresh(self, valid: pl.DataFrame) -> pl.DataFrame:
-        """The rows of `valid` whose event id the store has not seen."""
+        """The rows of `valid` whose event id the store has not seen, with the id's hash in
+        `_h` (the caller adds it to the seen set once the rows are committed)."""
         if valid.is_empty():
-            return valid
+            return valid.with_columns(_h=pl.lit(None, pl.UInt64))
         keys = valid.select("_pos", "event_id").to_arrow()
         self._con.register("_keys", keys)
         try:
-            if keys.num_rows <= 16:
-                # A few events (the single-event path): point lookups through the event_id
-                # indexes cost well under a millisecond, where a join would scan the table.
-                seen = [
-                    pos
-                    for pos, eid in zip(valid["_pos"], valid["event_id"], strict=True)
-                    if self._con.execute(_SEEN_SQL, [eid, eid]).fetchall()
-                ]
-                return valid.filter(~pl.col("_pos").is_in(seen))
-            kept = _arrow(
-                self._con,
-                """
-                SELECT k._pos FROM _keys k
-                ANTI JOIN events e ON e.event_id = k.event_id
-                ANTI JOIN retired_events r ON r.event_id = k.event_id
-                """,
+            hashed = pl.from_arrow(
+                _arrow(self._con, "SELECT _pos, hash(event_id) AS _h FROM _keys ORDER BY _pos")
             )
+            assert isinstance(hashed, pl.DataFrame)
+            valid = valid.with_columns(_h=hashed["_h"])
+            maybe = self._seen_hashes().contains(valid["_h"])
+            if not maybe.any():
+                return valid
+            # Confirm the hash matches against the tables: one scan, for repeats only.
+            self._con.register("_maybe", keys.filter(maybe.to_arrow()))
+            try:
+                seen = _arrow(
+                    self._con,
+                    "SELECT event_id FROM events WHERE event_id IN (SELECT event_id FROM _maybe) "
+                    "UNION SELECT event_id FROM retired_events "
+                    "WHERE event_id IN (SELECT event_id FROM _maybe)",
+                )
+            finally:
+                self._con.unregister("_maybe")
         finally:
             self._con.unregister("_keys")
-        return valid.filter(pl.col("_pos").is_in(pl.Series(kept.column(0)).implode()))
+        return valid.filter(~pl.col("event_id").is_in(pl.Series(seen.column(0)).implode()))
+
+    def _seen_hashes(self) -> SeenHashes:
+        """The hashes of the event ids in HOT, built on first use (one scan) and kept in step
+        by ingest; methods that drop or remember ids reset it."""
+        if self._seen is None:
+            table = _arrow(self._con, HASHES_SQL)
+            self._seen = SeenHashes(pl.Series("h", table.column(0)))
+        return self._seen
 
     def quarantine_unreadable(self, rows: list[tuple[str, str]], *, source: str) -> int:
         """Quarantine input that never became an event (e.g. a line that is not JSON):
@@ -386,15 +397,11 @@ class Store:
         if not ids:
             return None
         if len(ids) <= 16:
-            # Point lookups through the id index. (DuckDB takes the index only for a lone
-            # equality predicate, so `kind` is filtered here, not in SQL.)
             found = [
                 (node_id, type_)
                 for node_id in ids
                 for table in self._tables()
-                for kind, type_ in self._con.execute(
-                    f"SELECT kind, type FROM {table} WHERE id = ?", [node_id]
-                ).fetchall()
+                for kind, type_ in self._rows_of(table, "kind, type", node_id)
                 if kind == "node"
             ]
             return pl.DataFrame(found, schema={"id": pl.String, "type": pl.String}, orient="row")
@@ -428,6 +435,15 @@ class Store:
             self._restored_any = bool(found)
         return _EVENT_TABLES if self._restored_any else _EVENT_TABLES[:1]
 
+    def _rows_of(self, table: str, columns: str, item_id: str) -> list[tuple[Any, ...]]:
+        """The `columns` of `table`'s rows for one item id: a point lookup through the index on
+        `hash(id)`. DuckDB takes an index only for a lone equality predicate, so the id itself
+        is compared here (two ids may share a hash)."""
+        rows = self._con.execute(
+            f"SELECT id, {columns} FROM {table} WHERE hash(id) = hash(?)", [item_id]
+        ).fetchall()
+        return [row[1:] for row in rows if row[0] == item_id]
+
     @_locked
     def tenants_of(self, ids: Sequence[str]) -> dict[str, str]:
         """The tenant of each known node or edge id (a session's is its Session node's);
@@ -437,13 +453,10 @@ class Store:
         missing = [i for i in dict.fromkeys(ids) if i not in found]
         if len(missing) <= 16:
             rows = [
-                (item, row[0])
+                (item, tenant)
                 for item in missing
                 for table in self._tables()
-                for row in self._con.execute(
-                    f"SELECT tenant FROM {table} WHERE id = ? AND tenant IS NOT NULL LIMIT 1",
-                    [item],
-                ).fetchall()
+                for (tenant,) in [r for r in self._rows_of(table, "tenant", item) if r[0]][:1]
             ]
         else:
             self._con.register("_ids", pa.table({"id": pa.array(missing, pa.string())}))
@@ -470,9 +483,7 @@ class Store:
         events = [
             dict(zip(names, row, strict=True))
             for table in self._tables()
-            for row in self._con.execute(
-                f"SELECT kind, {_NODE_COLUMNS} FROM {table} WHERE id = ?", [node_id]
-            ).fetchall()
+            for row in self._rows_of(table, f"kind, {_NODE_COLUMNS}", node_id)
             if row[0] == "node"
         ]
         return fold(events)
@@ -595,9 +606,7 @@ class Store:
             dict(zip(columns, row[:-2], strict=True))
             for session in dict.fromkeys(candidates)
             for table in self._tables()
-            for row in self._con.execute(
-                f"SELECT {select}, kind, type FROM {table} WHERE id = ?", [session]
-            ).fetchall()
+            for row in self._rows_of(table, f"{select}, kind, type", session)
             if row[-2:] == ("node", "Session")
         ]
         rows = [
@@ -690,6 +699,7 @@ class Store:
                     "FROM _remembered r ANTI JOIN retired_events x ON x.event_id = r.event_id",
                 )
                 con.execute("COMMIT")
+                self._seen = None  # rebuilt with the remembered ids on the next ingest
             except BaseException:
                 _rollback(con)
                 raise
@@ -757,6 +767,7 @@ class Store:
                 )
                 self._forget_reads()
                 con.execute("COMMIT")
+                self._seen = None  # rebuilt without the expired ids on the next ingest
             except BaseException:
                 _rollback(con)
                 raise
@@ -974,11 +985,6 @@ class Store:
 
 _EVENT_TABLES = ("events", "restored_events")
 """Reads look at both: events, and sessions restored from the vault."""
-
-_SEEN_SQL = (
-    "SELECT 1 FROM events WHERE event_id = ? "
-    "UNION ALL SELECT 1 FROM retired_events WHERE event_id = ?"
-)
 
 _EDGE_KEEP = [
     "seq", "op", "id", "type", "src", "dst", "session_id", "tenant", "occurred_at",

@@ -17,6 +17,7 @@ reader beside it): the report says so.
 
 from __future__ import annotations
 
+import re
 import struct
 from pathlib import Path
 
@@ -205,14 +206,14 @@ def _read_everything(con: duckdb.DuckDBPyConnection, report: LayerReport) -> lis
         except duckdb.Error as exc:
             failed.append((table, _said(exc)))
     bad_tables = {table for table, _ in failed}
-    lookups = [(t, e.strip("[]").split(",")[0].strip()) for t, e in indexes]
+    lookups = [(t, e.strip("[]").split(",")[0].strip().strip("'")) for t, e in indexes]
     lookups += [(t, cols[0]) for t, cols in keys if cols]
     for table, column in lookups:
         if table in bad_tables:
             continue
         report.count("indexes")
         column = column.strip('"')
-        name, where = _duckdb.ident(table), _duckdb.ident(column)
+        name, where = _duckdb.ident(table), _index_key(column)
         try:
             sample = con.execute(
                 f"SELECT {where} FROM {name} WHERE {where} IS NOT NULL LIMIT 1"
@@ -224,6 +225,15 @@ def _read_everything(con: duckdb.DuckDBPyConnection, report: LayerReport) -> lis
         except duckdb.Error as exc:
             failed.append((table, f"its index on {column}: {_said(exc)}"))
     return failed
+
+
+def _index_key(expression: str) -> str:
+    """The SQL of an index's first key: a column, or the store's `(hash(column))`. Only these
+    shapes are rebuilt (the text comes from the file being checked, which may be damaged)."""
+    hashed = re.fullmatch(r"\(hash\(\"?(\w+)\"?\)\)", expression)
+    if hashed:
+        return f"hash({_duckdb.ident(hashed.group(1))})"
+    return _duckdb.ident(expression)
 
 
 def _said(exc: BaseException) -> str:
