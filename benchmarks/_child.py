@@ -2,6 +2,7 @@
 
     python -m benchmarks._child compact --store S --lake L --batch-rows N
     python -m benchmarks._child bare --store S --lake L --batch-rows N [--after-seq K]
+    python -m benchmarks._child ingest --store S --events N --batch-rows N
 
 Each prints JSON lines (see `benchmarks._common.run_child`): one per batch, then `done`.
 `compact` also reports where the time went, by wrapping the compaction module's steps.
@@ -13,6 +14,7 @@ import argparse
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +117,18 @@ def _compact(args: argparse.Namespace) -> None:
         if args.duckdb_memory_limit:
             # Benchmark-only: bounds DuckDB's buffer pool to tell its memory from delta-rs's.
             store._con.execute(f"SET memory_limit = '{args.duckdb_memory_limit}'")
-        report = compact(store, Lake(str(args.lake)), batch_rows=args.batch_rows, progress=progress)
+        # --hot-window-s trims as it goes (the default keeps 6 hours of events in HOT)
+        hours_6 = 6 * 3600.0
+        hot_window = timedelta(seconds=hours_6 if args.hot_window_s is None else args.hot_window_s)
+        report = compact(
+            store,
+            Lake(str(args.lake)),
+            batch_rows=args.batch_rows,
+            progress=progress,
+            hot_window=hot_window,
+        )
+        counts = store.counts()
+    emit(event="trimmed", counts=counts, file_bytes=Path(args.store).stat().st_size)
     emit(
         event="done",
         seconds=time.perf_counter() - started,
@@ -159,6 +172,59 @@ def _bare(args: argparse.Namespace) -> None:
     )
 
 
+def _ingest(args: argparse.Namespace) -> None:
+    """Ingest `--events` generated events in batches, then time single-event writes (new ones
+    and repeats) on the full store: the dedupe path at scale."""
+    from benchmarks._data import Generator  # the generator's corpus is only needed here
+
+    generator = Generator(0)
+    batches = generator.batches(args.events + 1_000, args.batch_rows)
+    emit(event="start", max_rss=_max_rss())  # libraries and the generator, before the store
+    started = time.perf_counter()
+    done = 0
+    with Store.open(args.store) as store:
+        spare = None
+        for batch in batches:
+            if done >= args.events:
+                spare = batch  # kept back for the single-event writes
+                break
+            t0 = time.perf_counter()
+            result = store.ingest(batch)
+            done += result.accepted
+            emit(
+                event="batch",
+                done=done,
+                batch_seconds=round(time.perf_counter() - t0, 3),
+                max_rss=_max_rss(),
+                file_bytes=Path(args.store).stat().st_size,
+            )
+        ingest_s = time.perf_counter() - started
+        assert spare is not None
+        singles = [spare.slice(i, 1) for i in range(min(200, spare.num_rows))]
+        new_ms = _timed_each(store, singles)
+        repeat_ms = _timed_each(store, singles[:20])
+        counts = store.counts()
+    emit(
+        event="done",
+        seconds=ingest_s,
+        events=done,
+        counts=counts,
+        single_new_ms=new_ms,
+        single_repeat_ms=repeat_ms,
+        file_bytes=Path(args.store).stat().st_size,
+        max_rss=_max_rss(),
+    )
+
+
+def _timed_each(store: Store, batches: list[Any]) -> list[float]:
+    times = []
+    for batch in batches:
+        t0 = time.perf_counter()
+        store.ingest(batch)
+        times.append(round((time.perf_counter() - t0) * 1000, 3))
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks._child")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -169,8 +235,13 @@ def main() -> None:
         p.add_argument("--batch-rows", type=int, required=True)
         p.add_argument("--after-seq", type=int, default=0)
         p.add_argument("--duckdb-memory-limit")
+        p.add_argument("--hot-window-s", type=float)
+    p = sub.add_parser("ingest")
+    p.add_argument("--store", type=Path, required=True)
+    p.add_argument("--events", type=int, required=True)
+    p.add_argument("--batch-rows", type=int, required=True)
     args = parser.parse_args()
-    {"compact": _compact, "bare": _bare}[args.command](args)
+    {"compact": _compact, "bare": _bare, "ingest": _ingest}[args.command](args)
 
 
 if __name__ == "__main__":

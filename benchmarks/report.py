@@ -13,7 +13,7 @@ RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
 BEGIN = "<!-- generated: `python -m benchmarks.report` rebuilds this part from results.json -->"
 END = "<!-- end of generated part -->"
 ORDER = (
-    "ingest", "single_ingest", "context", "compaction", "compaction_rss", "lake_bytes",
+    "ingest", "single_ingest", "context", "compaction", "compaction_rss", "hot_scale", "lake_bytes",
     "service_writes", "service_batch", "service_reads", "service_peer",
 )  # fmt: skip
 MODES = {

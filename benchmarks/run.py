@@ -23,7 +23,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import compaction, context, ingest, lake_bytes, report, service, single_ingest
+from benchmarks import (
+    compaction,
+    context,
+    hot_scale,
+    ingest,
+    lake_bytes,
+    report,
+    service,
+    single_ingest,
+)
 from benchmarks._common import RESULTS_JSON, ROOT, Result, machine, render_text
 from benchmarks.workspace import Workspace
 
@@ -34,6 +43,7 @@ BENCHMARKS: dict[str, Callable[[Workspace], Result]] = {
     "context": context.run,
     "compaction": compaction.run_throughput,
     "compaction_rss": compaction.run_rss,
+    "hot_scale": hot_scale.run,
     "lake_bytes": lake_bytes.run,
     "service_writes": service.run_writes,
     "service_batch": service.run_batch,

@@ -18,6 +18,8 @@ FULL = {
     "incremental_events": 100_000,
     "rss_events": 5_000_000,
     "rss_timeout_s": 900,
+    "scale_events": 10_000_000,
+    "scale_timeout_s": 2_400,
     "lake_sessions": 5_000,
 }
 QUICK = {
@@ -30,6 +32,8 @@ QUICK = {
     "incremental_events": 50_000,
     "rss_events": 500_000,
     "rss_timeout_s": 600,
+    "scale_events": 300_000,
+    "scale_timeout_s": 600,
     "lake_sessions": 300,
 }
 
