@@ -19,6 +19,7 @@ import time
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Final
+from urllib.parse import unquote
 
 import polars as pl
 import pyarrow as pa
@@ -179,6 +180,7 @@ _INGEST_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
     },
 }
 _NOT_FOUND = "not found"
+_NODES: Final = "/v1/nodes/"
 MAX_SEQ = 2**62
 """Seqs and watermarks are BIGINT in DuckDB: refuse larger numbers up front (422)."""
 MAX_WINDOW_SECONDS = 100 * 365 * 86_400.0
@@ -339,7 +341,7 @@ def create_app(
                     raise HTTPException(404, f"session {_NOT_FOUND}")
         return Response(wire.dumps(items), media_type=wire.JSON)
 
-    @app.get("/v1/nodes/{node_id:path}/edges", tags=["reads"])
+    @app.get(_NODES + "{node_id:path}/edges", tags=["reads"])
     def edges(
         request: Request,
         node_id: str,
@@ -348,12 +350,20 @@ def create_app(
         type: str | None = None,
     ) -> Response:
         """Current edges of a node (JSON records, or Arrow IPC with `Accept: …arrow.stream`)."""
+        # The decoded path cannot tell the edges of node `a` from node `a/edges`: the path as
+        # sent can (clients percent-encode ids, so a `/` inside one is `%2F`).
+        raw = request.scope.get("raw_path", b"").decode("latin-1")
+        sent = raw[raw.find(_NODES) + len(_NODES) :] if _NODES in raw else ""
+        if sent and not sent.endswith("/edges"):
+            return node(unquote(sent), who)
+        if sent:
+            node_id = unquote(sent.removesuffix("/edges"))
         frame = store.edges(node_id, direction=direction, type=type)  # type: ignore[arg-type]
         if who.tenant is not None:
             frame = frame.filter(pl.col("tenant") == who.tenant)
         return _frame(request, frame)
 
-    @app.get("/v1/nodes/{node_id:path}", tags=["reads"])
+    @app.get(_NODES + "{node_id:path}", tags=["reads"])
     def node(node_id: str, who: Who) -> Response:
         """A node's current state by exact id (404 if unknown, deleted or another tenant's)."""
         state = store.node(node_id)

@@ -429,3 +429,21 @@ def test_a_full_queue_answers_503_with_retry_after_and_drops_nothing(
     with Store.open(home / "hot.duckdb") as store:
         # what was acknowledged landed; what was refused was never queued
         assert {e for e in answers if store.node(e) is not None} == acked
+
+
+def test_node_ids_with_slashes_read_back_whatever_they_end_with(
+    server: Server, keys: Keys
+) -> None:
+    ids = ["a/edges", "a/edges/edges", "b/c"]
+    with Client(server.url, keys.acme) as client:
+        assert client.ingest([agent(f"slash-{i}", n) for i, n in enumerate(ids)]).accepted == 3
+        client.ingest(session("s1", 2))
+        for node_id in ids:  # sent percent-encoded: a node, never the edges of a shorter id
+            assert (client.node(node_id) or {}).get("id") == node_id, node_id
+            assert client.edges(node_id).height == 0
+        assert client.node("s1-p1/edges") is None
+        assert client.edges("s1-p1").height > 0
+    raw = httpx.get(  # an unencoded path still means the edges of `s1-p1`
+        f"{server.url}/v1/nodes/s1-p1/edges", headers={"Authorization": f"Bearer {keys.acme}"}
+    )
+    assert raw.status_code == 200 and len(raw.json()) > 0
