@@ -338,7 +338,7 @@ class Store:
         by ingest; methods that drop or remember ids reset it."""
         if self._seen is None:
             table = _arrow(self._con, HASHES_SQL)
-            self._seen = SeenHashes(pl.Series("h", table.column(0)))
+            self._seen = SeenHashes(table.column(0))
         return self._seen
 
     def quarantine_unreadable(self, rows: list[tuple[str, str]], *, source: str) -> int:

@@ -14,7 +14,9 @@ expired from the window); that costs a confirmation, never an event.
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
 
 HASHES_SQL = (
     "SELECT hash(event_id) AS h FROM events UNION ALL SELECT hash(event_id) FROM retired_events"
@@ -23,44 +25,60 @@ HASHES_SQL = (
 
 
 class SeenHashes:
-    """A set of UInt64 hashes: a sorted main array plus recent additions that are
-    merged into it once they grow past an eighth of it (so adding stays amortised O(1) per id
-    and a lookup is one binary search plus one small hash lookup)."""
+    """A set of UInt64 hashes in three tiers, so that both a one-event lookup and adding stay
+    cheap at 10M hashes: a sorted main array; a sorted middle one of up to an eighth of it;
+    and a Python set of the latest additions. Each tier is merged into the next once it is
+    full (timsort merges the two sorted runs in linear time, ~0.1 s into a main of 10M); a
+    lookup is two binary searches and a set lookup, a few microseconds for one event (numpy:
+    a polars call costs tens). Hashes are never removed: the store rebuilds the set."""
 
-    def __init__(self, hashes: pl.Series) -> None:
-        self._main = hashes.cast(pl.UInt64).sort()
-        self._recent: list[pl.Series] = []
-        self._recent_len = 0
+    _SMALL = 65_536
+
+    def __init__(self, hashes: pa.Array | pa.ChunkedArray) -> None:
+        self._main = np.sort(_uint64(hashes), kind="stable")
+        self._middle = np.empty(0, np.uint64)
+        self._small: set[int] = set()
 
     def __len__(self) -> int:
-        return len(self._main) + self._recent_len
+        return len(self._main) + len(self._middle) + len(self._small)
 
     def contains(self, hashes: pl.Series) -> pl.Series:
         """Boolean Series: whether each hash may have been seen."""
-        hashes = hashes.cast(pl.UInt64)
-        if hashes.is_empty() or not len(self):
-            return pl.Series(hashes.name, [False] * len(hashes), pl.Boolean)
-        found = pl.Series(hashes.name, [False] * len(hashes), pl.Boolean)
-        if len(self._main):
-            at = self._main.search_sorted(hashes, side="left").clip(0, len(self._main) - 1)
-            found = self._main.gather(at) == hashes
-        if self._recent:
-            self._merge_recent()
-            found = found | hashes.is_in(self._recent[0].implode())
-        return found.fill_null(False)
+        query = hashes.cast(pl.UInt64).to_numpy()
+        found = _in_sorted(self._main, query) | _in_sorted(self._middle, query)
+        if self._small and len(query) <= 64:
+            found |= np.fromiter((int(h) in self._small for h in query), bool, len(query))
+        elif self._small:
+            small = np.sort(np.fromiter(self._small, np.uint64, len(self._small)))
+            found |= _in_sorted(small, query)
+        return pl.Series(hashes.name, found)
 
     def add(self, hashes: pl.Series) -> None:
-        if hashes.is_empty():
-            return
-        self._recent.append(hashes.cast(pl.UInt64))
-        self._recent_len += len(hashes)
-        if self._recent_len > max(65_536, len(self._main) // 8):
-            # A linear merge of two sorted arrays (~0.3 s at 10M). A hash may appear twice (a
-            # collision of new ids): a binary search still finds it.
-            recent = pl.concat(self._recent).sort().to_frame("h")
-            self._main = self._main.to_frame("h").merge_sorted(recent, "h").to_series()
-            self._recent, self._recent_len = [], 0
+        self._small.update(hashes.drop_nulls().to_list())
+        if len(self._small) > self._SMALL:
+            # A hash may end up twice (a collision of new ids): a binary search still finds it.
+            self._middle = _merged(self._middle, np.fromiter(self._small, np.uint64))
+            self._small = set()
+            if len(self._middle) > max(self._SMALL, len(self._main) // 8):
+                self._main = _merged(self._main, self._middle)
+                self._middle = np.empty(0, np.uint64)
 
-    def _merge_recent(self) -> None:
-        if len(self._recent) > 1:
-            self._recent = [pl.concat(self._recent)]
+
+def _uint64(hashes: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    array = hashes.combine_chunks() if isinstance(hashes, pa.ChunkedArray) else hashes
+    return np.asarray(array.cast(pa.uint64()).to_numpy(zero_copy_only=False), np.uint64)
+
+
+def _in_sorted(sorted_: np.ndarray, query: np.ndarray) -> np.ndarray:
+    if not len(sorted_):
+        return np.zeros(len(query), bool)
+    # Searching in sorted order touches the big array's memory in order: 4x faster for 100k.
+    order = np.argsort(query, kind="stable")
+    at = np.empty(len(query), np.intp)
+    at[order] = np.searchsorted(sorted_, query[order])
+    found: np.ndarray = sorted_[np.minimum(at, len(sorted_) - 1)] == query
+    return found
+
+
+def _merged(sorted_: np.ndarray, more: np.ndarray) -> np.ndarray:
+    return np.sort(np.concatenate([sorted_, np.sort(more)]), kind="stable")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,7 +24,7 @@ hashes = st.lists(st.integers(0, 2**64 - 1), max_size=200)
 def test_seen_hashes_agree_with_a_set(
     first: list[int], later: list[list[int]], probe: list[int]
 ) -> None:
-    seen = SeenHashes(pl.Series(first, dtype=pl.UInt64))
+    seen = SeenHashes(pa.array(first, pa.uint64()))
     expected = set(first)
     for batch in later:
         seen.add(pl.Series(batch, dtype=pl.UInt64))
@@ -34,7 +35,7 @@ def test_seen_hashes_agree_with_a_set(
 
 
 def test_seen_hashes_merge_recent_additions_into_the_sorted_array() -> None:
-    seen = SeenHashes(pl.Series([5, 1, 5], dtype=pl.UInt64))
+    seen = SeenHashes(pa.array([5, 1, 5], pa.uint64()))
     for start in range(0, 200_000, 50_000):  # past the merge threshold (65,536)
         seen.add(pl.Series(range(start + 10, start + 50_010), dtype=pl.UInt64))
     assert len(seen) >= 200_000
