@@ -2,7 +2,8 @@
 
     python -m benchmarks._child compact --store S --lake L --batch-rows N
     python -m benchmarks._child bare --store S --lake L --batch-rows N [--after-seq K]
-    python -m benchmarks._child ingest --store S --events N --batch-rows N
+    python -m benchmarks._child generate --events N --batch-rows N | \
+        python -m benchmarks._child ingest --store S
 
 Each prints JSON lines (see `benchmarks._common.run_child`): one per batch, then `done`.
 `compact` also reports where the time went, by wrapping the compaction module's steps.
@@ -11,6 +12,8 @@ Each prints JSON lines (see `benchmarks._common.run_child`): one per batch, then
 from __future__ import annotations
 
 import argparse
+import itertools
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,6 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from deltalake import WriterProperties, write_deltalake
 
 from benchmarks._common import emit, vm_hwm
@@ -172,35 +176,41 @@ def _bare(args: argparse.Namespace) -> None:
     )
 
 
-def _ingest(args: argparse.Namespace) -> None:
-    """Ingest `--events` generated events in batches, then time single-event writes (new ones
-    and repeats) on the full store: the dedupe path at scale."""
+def _generate(args: argparse.Namespace) -> None:
+    """Write `--events` generated events to stdout as an Arrow IPC stream, one record batch per
+    `--batch-rows`: the generator's memory stays out of the process that ingests them."""
     from benchmarks._data import Generator  # the generator's corpus is only needed here
 
-    generator = Generator(0)
-    batches = generator.batches(args.events + 1_000, args.batch_rows)
-    emit(event="start", max_rss=_max_rss())  # libraries and the generator, before the store
+    batches = Generator(0).batches(args.events, args.batch_rows)
+    first = next(batches)
+    with pa.ipc.new_stream(sys.stdout.buffer, first.schema) as writer:
+        for table in itertools.chain([first], batches):
+            writer.write_table(table.combine_chunks(), max_chunksize=args.batch_rows)
+
+
+def _ingest(args: argparse.Namespace) -> None:
+    """Ingest the Arrow IPC stream on stdin batch by batch, then time single-event writes on
+    the full store (new ids and repeats, the dedupe path at scale) with the last 1,000 events,
+    kept back for that."""
+    reader = pa.ipc.open_stream(sys.stdin.buffer)
+    emit(event="start", max_rss=_max_rss())
     started = time.perf_counter()
     done = 0
     with Store.open(args.store) as store:
-        spare = None
-        for batch in batches:
-            if done >= args.events:
-                spare = batch  # kept back for the single-event writes
-                break
-            t0 = time.perf_counter()
-            result = store.ingest(batch)
-            done += result.accepted
-            emit(
-                event="batch",
-                done=done,
-                batch_seconds=round(time.perf_counter() - t0, 3),
-                max_rss=_max_rss(),
-                file_bytes=Path(args.store).stat().st_size,
+        pending = None
+        for batch in reader:
+            if pending is not None:
+                done += _ingest_batch(store, pending, done, args.store)
+            pending = batch
+        assert pending is not None and pending.num_rows >= 200, "too few events"
+        kept = min(1_000, pending.num_rows)
+        if pending.num_rows > kept:
+            done += _ingest_batch(
+                store, pending.slice(0, pending.num_rows - kept), done, args.store
             )
         ingest_s = time.perf_counter() - started
-        assert spare is not None
-        singles = [spare.slice(i, 1) for i in range(min(200, spare.num_rows))]
+        spare = pending.slice(pending.num_rows - kept)
+        singles = [pa.Table.from_batches([spare.slice(i, 1)]) for i in range(200)]
         new_ms = _timed_each(store, singles)
         repeat_ms = _timed_each(store, singles[:20])
         counts = store.counts()
@@ -214,6 +224,19 @@ def _ingest(args: argparse.Namespace) -> None:
         file_bytes=Path(args.store).stat().st_size,
         max_rss=_max_rss(),
     )
+
+
+def _ingest_batch(store: Store, batch: pa.RecordBatch, done: int, path: Path) -> int:
+    t0 = time.perf_counter()
+    accepted = store.ingest(pa.Table.from_batches([batch])).accepted
+    emit(
+        event="batch",
+        done=done + accepted,
+        batch_seconds=round(time.perf_counter() - t0, 3),
+        max_rss=_max_rss(),
+        file_bytes=path.stat().st_size,
+    )
+    return accepted
 
 
 def _timed_each(store: Store, batches: list[Any]) -> list[float]:
@@ -238,10 +261,12 @@ def main() -> None:
         p.add_argument("--hot-window-s", type=float)
     p = sub.add_parser("ingest")
     p.add_argument("--store", type=Path, required=True)
+    p = sub.add_parser("generate")
     p.add_argument("--events", type=int, required=True)
     p.add_argument("--batch-rows", type=int, required=True)
     args = parser.parse_args()
-    {"compact": _compact, "bare": _bare, "ingest": _ingest}[args.command](args)
+    commands = {"compact": _compact, "bare": _bare, "ingest": _ingest, "generate": _generate}
+    commands[args.command](args)
 
 
 if __name__ == "__main__":

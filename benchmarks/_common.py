@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -177,18 +177,22 @@ class ChildRun:
         return done[-1] if done else {}
 
 
-def run_child(module: str, args: list[str], *, timeout_s: float) -> ChildRun:
+def run_child(
+    module: str, args: list[str], *, timeout_s: float, stdin: IO[bytes] | None = None
+) -> ChildRun:
     """Run `python -m module args` in a fresh process (a clean `spawn`: delta-rs does not
     survive fork) and collect its JSON lines, wall time and peak RSS (VmHWM).
 
     The child prints one JSON object per line; a line with `"event": "done"` is its result.
-    Past `timeout_s` the child is killed and what it reported so far is returned.
+    Past `timeout_s` the child is killed and what it reported so far is returned. `stdin`
+    (e.g. another process's stdout) feeds the child's standard input.
     """
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     start = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", module, *args],
         cwd=ROOT,
+        stdin=stdin,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,

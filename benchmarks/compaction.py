@@ -322,7 +322,7 @@ def run_throughput(ws: Workspace) -> Result:
 
 def run_rss(ws: Workspace) -> Result:
     n = ws.sizes["rss_events"]
-    batch_rows = ws.sizes["compact_batch"] if ws.quick else 250_000
+    batch_rows = ws.sizes["compact_batch"]
     fixture = ws.hot(n, bare=False)
     directory = ws.directory / "compaction-rss"
     store = copy_store(fixture.store_path, directory / "hot.duckdb")

@@ -14,7 +14,7 @@ FULL = {
     "jsonl_events": 200_000,
     "single_events": 2_000,
     "context_queries": 2_000,
-    "compact_batch": 250_000,
+    "compact_batch": 100_000,  # the library's default
     "incremental_events": 100_000,
     "rss_events": 5_000_000,
     "rss_timeout_s": 900,

@@ -83,7 +83,7 @@ def compact(
     store: Store,
     lake: Lake,
     *,
-    batch_rows: int = 250_000,
+    batch_rows: int = 100_000,
     hot_window: timedelta = timedelta(hours=6),
     dedupe_window: timedelta = timedelta(days=30),
     redact: Redactor = no_redaction,
