@@ -181,7 +181,7 @@ def _generate(args: argparse.Namespace) -> None:
     `--batch-rows`: the generator's memory stays out of the process that ingests them."""
     from benchmarks._data import Generator  # the generator's corpus is only needed here
 
-    batches = Generator(0).batches(args.events, args.batch_rows)
+    batches = Generator(args.seed).batches(args.events, args.batch_rows)
     first = next(batches)
     with pa.ipc.new_stream(sys.stdout.buffer, first.schema) as writer:
         for table in itertools.chain([first], batches):
@@ -264,6 +264,7 @@ def main() -> None:
     p = sub.add_parser("generate")
     p.add_argument("--events", type=int, required=True)
     p.add_argument("--batch-rows", type=int, required=True)
+    p.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     commands = {"compact": _compact, "bare": _bare, "ingest": _ingest, "generate": _generate}
     commands[args.command](args)
