@@ -1,10 +1,12 @@
 """Character-level precision and recall per entity type: stock Presidio vs our scanner.
 
-`python -m benchmarks.pii_eval [--fresh]` evaluates both on `benchmarks/data/pii_evalset.jsonl`
-(built by `benchmarks.pii_evalset` if missing), prints a side-by-side table and writes
-`benchmarks/data/pii_eval.json`, including the 30 worst false negatives and false positives of
-ours. Stock predictions are cached in `benchmarks/data/pii_stock_preds.json` (keyed by the
-evaluation set's hash and the Presidio version); `--fresh` recomputes them.
+`python -m benchmarks.pii_eval [--fresh] [--set project|real]` evaluates both on the project's
+set, `benchmarks/data/pii_evalset.jsonl` (built by `benchmarks.pii_evalset` if missing), or on
+the shared real labelled set (`--set real`: `../shared/data/pii/`, see `benchmarks.pii_real`),
+prints a side-by-side table and writes `benchmarks/data/pii_eval.json` (`pii_eval_real.json`),
+including the 30 worst false negatives and false positives of ours. Stock predictions are cached
+in `benchmarks/data/pii_stock_preds.json` (`…_real.json`; keyed by the set's hash and the
+Presidio version); `--fresh` recomputes them.
 
 Systems (each text of a document — a chat message, or one message of an agent trace — is
 analysed on its own, as the redactor sees it):
@@ -52,10 +54,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from benchmarks import pii_real
 from benchmarks.pii_evalset import DATA, EVALSET, TYPES, load
 
-RESULTS = DATA / "pii_eval.json"
-STOCK_CACHE = DATA / "pii_stock_preds.json"
+SETS = ("project", "real")
+RESULTS = {"project": DATA / "pii_eval.json", "real": DATA / "pii_eval_real.json"}
+STOCK_CACHE = {"project": DATA / "pii_stock_preds.json", "real": DATA / "pii_stock_preds_real.json"}
 
 SECRETS = frozenset(
     {"API_KEY", "JWT", "PRIVATE_KEY", "BEARER_TOKEN", "URL_CREDENTIALS", "PASSWORD"}
@@ -113,17 +117,22 @@ def predict_ours(docs: list[dict[str, Any]]) -> tuple[list[list[Pred]], dict[str
     return preds, {"seconds_incl_load": round(seconds, 2), "scanner_stats": dict(scanner.stats)}
 
 
-def _fingerprint(path: Path) -> str:
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+def _fingerprint(paths: list[Path]) -> str:
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in paths)).hexdigest()[:16]
     return f"{digest}-presidio-{metadata.version('presidio-analyzer')}"
 
 
+def _sources(which: str) -> list[Path]:
+    return [EVALSET] if which == "project" else pii_real.paths()
+
+
 def predict_stock(
-    docs: list[dict[str, Any]], fresh: bool
+    docs: list[dict[str, Any]], fresh: bool, which: str = "project"
 ) -> tuple[list[list[Pred]], dict[str, Any]]:
-    key = _fingerprint(EVALSET)
-    if not fresh and STOCK_CACHE.exists():
-        cached = json.loads(STOCK_CACHE.read_text())
+    key = _fingerprint(_sources(which))
+    cache = STOCK_CACHE[which]
+    if not fresh and cache.exists():
+        cached = json.loads(cache.read_text())
         if cached.get("key") == key:
             return [[tuple(p) for p in doc] for doc in cached["preds"]], cached["info"]  # type: ignore[misc]
     from memgraph_ops.privacy._presidio import stock_analyzer
@@ -147,9 +156,9 @@ def predict_stock(
         "distinct_texts": len(memo),
         "threshold": float(analyzer.default_score_threshold),
     }
-    tmp = STOCK_CACHE.with_suffix(".tmp")
+    tmp = cache.with_suffix(".tmp")
     tmp.write_text(json.dumps({"key": key, "info": info, "preds": preds}))
-    os.replace(tmp, STOCK_CACHE)
+    os.replace(tmp, cache)
     return preds, info
 
 
@@ -416,21 +425,22 @@ def _git() -> str:
         return "?"
 
 
-def evaluate(fresh: bool = False) -> dict[str, Any]:
-    docs = load()
-    stock_preds, stock_info = predict_stock(docs, fresh)
+def evaluate(fresh: bool = False, which: str = "project") -> dict[str, Any]:
+    docs = load() if which == "project" else pii_real.load()
+    stock_preds, stock_info = predict_stock(docs, fresh, which)
     ours_preds, ours_info = predict_ours(docs)
     stock, _ = score(docs, stock_preds)
     stock_05, _ = score(docs, stock_preds, threshold=0.5)
     ours, issues = score(docs, ours_preds)
     by_kind = {}
-    for kind in ("chat", "agent"):
+    for kind in sorted({d["kind"] for d in docs}):
         idx = [i for i, d in enumerate(docs) if d["kind"] == kind]
         sub = [docs[i] for i in idx]
         s, _ = score(sub, [stock_preds[i] for i in idx])
         o, _ = score(sub, [ours_preds[i] for i in idx])
         by_kind[kind] = {"stock": s.aggregate(CORE), "ours": o.aggregate(CORE)}
     result = {
+        "set": which,
         "documents": len(docs),
         "git": _git(),
         "stock": {
@@ -457,9 +467,10 @@ def evaluate(fresh: bool = False) -> dict[str, Any]:
         "worst_false_positives": worst(issues, "fp"),
         "table": table(stock, ours),
     }
-    tmp = RESULTS.with_suffix(".tmp")
+    out = RESULTS[which]
+    tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(result, indent=2, ensure_ascii=False))
-    os.replace(tmp, RESULTS)
+    os.replace(tmp, out)
     return result
 
 
@@ -468,8 +479,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m benchmarks.pii_eval", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--fresh", action="store_true", help="recompute stock predictions")
+    parser.add_argument("--set", choices=SETS, default="project", help="which labelled set")
     args = parser.parse_args(argv)
-    r = evaluate(args.fresh)
+    r = evaluate(args.fresh, args.set)
     print(f"{r['documents']} documents; stock {r['stock']['info']}; ours {r['ours']['info']}\n")
     print(r["table"])
     s5 = r["stock_threshold_0_5"]["core"]
@@ -490,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
         for w in r[key]:
             group = f"{w['group_spans']:>4}/{w['group_chars']:<6}"
             print(f"  {w['type']:<16} {w['template']:<18} {group} {w['snippet']}")
-    print(f"\nwrote {RESULTS}")
+    print(f"\nwrote {RESULTS[args.set]}")
     return 0
 
 

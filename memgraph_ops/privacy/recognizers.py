@@ -37,6 +37,8 @@ class Recognizer:
     context_score: float | None = None
     context_same_line: bool = False
     """Look for the context on the match's own line only (forms put one field per line)."""
+    context_after: int = 0
+    """Also look this many chars after the match (`555-0100 office`, `…-Fax`)."""
     trigger: str | None = None
     """A string every match contains: texts without it are skipped without running the pattern."""
     terminator: re.Pattern[str] | None = None
@@ -55,7 +57,7 @@ def _luhn_card(text: str) -> bool:
 
 
 def _iban_ok(text: str) -> bool:
-    return bool(_iban.validate_result(re.sub(r"\s", "", text)))
+    return bool(_iban.validate_result(re.sub(r"\s", "", text).upper()))
 
 
 def _ipv4_ok(text: str) -> bool:
@@ -108,11 +110,29 @@ def _phone_ok(text: str) -> bool:
     return 10 <= len(digits) <= 15 and len(set(digits)) > 2
 
 
+_DATE_LIKE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}$")
+
+
+def _phone_any_format_ok(text: str) -> bool:
+    """National formats of any country (`(88) 684-334`, `089 72 63 41`, `06-10446904`): 7 to 15
+    digits, more than two distinct ones, not a date."""
+    digits = re.sub(r"\D", "", text.split("x")[0].split("ext")[0])
+    return 7 <= len(digits) <= 15 and len(set(digits)) > 2 and not _DATE_LIKE.match(text)
+
+
 _PLACEHOLDER = re.compile(
     r"^(?:\*+|x{4,}|<[^>]*>|\$\{?[\w.]+\}?|%\(?\w+\)?s?|\{\{.*\}\})\W*$"
     r"|your[-_ ]|placeholder|changeme|example|redacted|dummy",
     re.IGNORECASE,
 )
+
+
+_PHONE_WORDS = re.compile(
+    r"(?<![a-z])(?:phone|tel|telephone|call(?:ed|ing)?|fax|office|mobile|cell|reach|answering"
+    r"|contact|ph|whatsapp|sms|dial|ring)(?![a-z])",
+    re.IGNORECASE,
+)
+"""Words that say a number nearby is a phone number."""
 
 
 def _not_placeholder(value: str) -> bool:
@@ -351,7 +371,9 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
     ),
     Recognizer(
         "IBAN_CODE",
-        re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}\b"),
+        re.compile(
+            r"\b(?:[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}|[a-z]{2}\d{2}(?:[ ]?[a-z0-9]){11,30})\b"
+        ),
         1.0,
         validate=_iban_ok,
     ),
@@ -374,7 +396,8 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         "US_DRIVER_LICENSE",
         re.compile(
             r"(?<![\w-])(?:[A-Z]\d{3}-\d{3}-\d{2}-\d{3}-\d|[A-Z]\d{3}-\d{4}-\d{4}"
-            r"|[A-Z]\d{4}[ ]\d{5}[ ]\d{5}|\d{3}[ ]\d{3}[ ]\d{3}|[A-Z]{1,2}\d{4,12}|\d{7,9})(?![\w-])"
+            r"|[A-Z]\d{4}[ ]\d{5}[ ]\d{5}|\d{3}[ ]\d{3}[ ]\d{3}|[A-Za-z]{1,2}\d{4,14}[A-Za-z]?"
+            r"|\d{7,9})(?![\w-])"
         ),
         0.0,
         context=re.compile(
@@ -409,6 +432,19 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         re.compile(r"(?<![\w+(.-])0\d{2,4}[ ]\d{3,4}[ ]?\d{3,4}(?![\w-]|\.\d)"),
         0.6,
         validate=_phone_ok,
+    ),
+    Recognizer(  # any national grouping, only next to a phone word (before it, or just after:
+        # `089 72 63 41 office`, `06-10446904-Office`)
+        "PHONE_NUMBER",
+        re.compile(
+            r"(?<![\w+/.:-])(?:\+\d{1,3}[ .-]?|00\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?"
+            r"\d{1,8}(?:[ .-]\d{1,8}){0,4}(?:[ \t]?(?:x|ext\.?)[ \t]?\d{1,6})?(?![\w]|[.,]\d)"
+        ),
+        0.0,
+        validate=_phone_any_format_ok,
+        context=_PHONE_WORDS,
+        context_after=12,
+        context_score=0.7,
     ),
     Recognizer(  # bare 10 digits only next to a phone word
         "PHONE_NUMBER",
@@ -602,7 +638,11 @@ def _context_window(rec: Recognizer, text: str, match: re.Match[str]) -> str:
     start = max(0, match.start() - rec.context_window)
     if rec.context_same_line:
         start = max(start, text.rfind("\n", start, match.start()) + 1)
-    return text[start : match.start()]
+    before = text[start : match.start()]
+    if not rec.context_after:
+        return before
+    # (a newline between them, so a context pattern anchored at either end cannot join them)
+    return before + "\n" + text[match.end() : match.end() + rec.context_after]
 
 
 _DIGIT = re.compile(r"\d")

@@ -71,6 +71,17 @@ def _found(text: str) -> set[tuple[str, str]]:
         ('{"customer_name": "Hans-Albert Ackermann", "tier": "gold"}', "PERSON", "Hans-Albert Ackermann"),
         ("Add Gene Cummings as an authorized user.", "PERSON", "Gene Cummings"),
         ('{"city": "Schwäbisch Hall", "zip": "74523"}', "LOCATION", "Schwäbisch Hall"),
+        # real formats (presidio-research's labelled set): national groupings next to a phone
+        # word before or just after, lowercase IBANs, licences with letters at both ends
+        ("They're not answering at (88) 684-334", "PHONE_NUMBER", "(88) 684-334"),
+        ("You can call 73 448 266", "PHONE_NUMBER", "73 448 266"),
+        ("Tanzania 53144\n06-10446904-Office\\,001-748-088-2851x818-Fax", "PHONE_NUMBER", "06-10446904"),
+        ("Tanzania 53144\n06-10446904-Office\\,001-748-088-2851x818-Fax", "PHONE_NUMBER", "001-748-088-2851x818"),
+        ("Mali\n089 72 63 41 office\n166-684-7899", "PHONE_NUMBER", "089 72 63 41"),
+        ("Phone: 021-4006034", "PHONE_NUMBER", "021-4006034"),
+        ("my iban is gb50mvfc38361978683032", "IBAN_CODE", "gb50mvfc38361978683032"),
+        ("My driver's license number is LH329609T", "US_DRIVER_LICENSE", "LH329609T"),
+        ("my driver's license number is a56319335", "US_DRIVER_LICENSE", "a56319335"),
     ],
 )  # fmt: skip
 def test_recognizer_finds(text: str, entity: str, value: str) -> None:
@@ -106,6 +117,9 @@ def test_pem_private_key_is_found_whole() -> None:
         "Instr. 5 of the manual",
         "Meeting Notes, Team Alpha, W1 2AB",  # a postcode, but no flat or house number
         "order number 12345678901 shipped",
+        "call me on 2024-05-01 at the office",  # a date next to a phone word
+        "the office moved to 12.5.2024",
+        "call 3 times, office hours 9-17",  # too few digits
         # greetings to no one in particular; no name after a bare preposition
         "Hello World! Thanks Again!",
         "Customer: Acme",

@@ -431,9 +431,7 @@ def test_a_full_queue_answers_503_with_retry_after_and_drops_nothing(
         assert {e for e in answers if store.node(e) is not None} == acked
 
 
-def test_node_ids_with_slashes_read_back_whatever_they_end_with(
-    server: Server, keys: Keys
-) -> None:
+def test_node_ids_with_slashes_read_back_whatever_they_end_with(server: Server, keys: Keys) -> None:
     ids = ["a/edges", "a/edges/edges", "b/c"]
     with Client(server.url, keys.acme) as client:
         assert client.ingest([agent(f"slash-{i}", n) for i, n in enumerate(ids)]).accepted == 3
