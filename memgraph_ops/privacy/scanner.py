@@ -58,9 +58,18 @@ class Span:
     score: float
 
 
+def _letters(upper: bool) -> str:
+    """A regex class of the Latin, Greek and Cyrillic letters of one case (`Čeh`, `Þórbergur`,
+    `Ólafsdóttir` are capitalised too; Python's `re` has no `\\p{Lu}`)."""
+    chars = (chr(c) for c in range(0x41, 0x530))
+    picked = "".join(c for c in chars if c.isalpha() and (c.isupper() if upper else c.islower()))
+    return "[" + re.escape(picked) + "]"
+
+
+_UPPER, _LOWER = _letters(upper=True), _letters(upper=False)
 # Capitalised words (a run of them is one candidate: "Mary Ann Smith"), whole words only:
 # CamelCase identifiers (`DuckDB`, `PostgreSQL`) are no names, `McKay` and `O'Neil` are.
-_CAPITALISED_WORD = r"(?:Mc|Mac|O['’]|D['’])?[A-Z][a-z'’]+(?![A-Za-z0-9_])"
+_CAPITALISED_WORD = rf"(?:Mc|Mac|O['’]|D['’])?{_UPPER}(?:{_LOWER}|['’])+(?![\w])"
 _CAPITALISED = re.compile(rf"(?<![\w@./\\-]){_CAPITALISED_WORD}(?:[ \t]+{_CAPITALISED_WORD})*")
 _OPENERS = (
     frozenset(w.capitalize() for w in STOP_WORDS)
@@ -112,6 +121,9 @@ def _ner_windows(
     The small pipeline's CNN sees about four tokens either side of a word, so a few words of
     context on the candidate's own line are enough. Candidates inside a pattern finding (an
     address, a key, a name after "Dear") are skipped: the pattern has them already."""
+    if _lowercase_prose(text):
+        # No capitals to find names by ("follow up with tracy wiśniewska"): NER reads it all.
+        return _pieces(text, 0, len(text), max_piece)
     windows: list[tuple[int, int]] = []
     covering = sorted((s.start, s.end) for s in found)
     seen = 0  # findings starting at or before the current candidate...
@@ -141,6 +153,22 @@ def _ner_windows(
         else:
             windows.append((start, end))
     return [piece for start, end in windows for piece in _pieces(text, start, end, max_piece)]
+
+
+_ANY_UPPER = re.compile(_UPPER)
+_PROSE_CHAR = re.compile(rf"{_LOWER}|[\s.,;:!?'’\"()-]")
+LOWERCASE_PROSE_MAX = 2000
+"""Longest all-lowercase text NER reads whole (chat messages; not logs or code, which are long
+or full of symbols)."""
+
+
+def _lowercase_prose(text: str) -> bool:
+    """Prose written without capitals: no upper-case letter, mostly letters and punctuation,
+    some letters, and short."""
+    if len(text) > LOWERCASE_PROSE_MAX or _ANY_UPPER.search(text):
+        return False
+    prose = len(_PROSE_CHAR.findall(text))
+    return prose >= 0.9 * len(text) and any(c.isalpha() for c in text)
 
 
 def _widened(text: str, start: int, end: int) -> tuple[int, int]:
@@ -346,6 +374,8 @@ def ner_spans(nlp: Any, pieces: list[str], batch_size: int) -> list[list[tuple[i
     with nlp.select_pipes(enable=_ner_components(nlp)):
         for doc in nlp.pipe(pieces, batch_size=batch_size):
             spans = []
+            # In text written without capitals a name is lower case too.
+            lowered = _ANY_UPPER.search(doc.text) is None
             for ent in doc.ents:
                 entity = NER_LABELS.get(ent.label_)
                 if entity is None:
@@ -353,7 +383,10 @@ def ner_spans(nlp: Any, pieces: list[str], batch_size: int) -> list[list[tuple[i
                 # The small pipeline often pulls a sentence opener into a name
                 # ("Call Jane Doe"): drop leading openers and lowercase words.
                 tokens = list(ent)
-                while tokens and (tokens[0].text in _OPENERS or tokens[0].is_lower):
+                while tokens and (
+                    tokens[0].text in _OPENERS
+                    or (tokens[0].is_lower and (tokens[0].is_stop or not lowered))
+                ):
                     tokens = tokens[1:]
                 if tokens:
                     end = tokens[-1].idx + len(tokens[-1].text)

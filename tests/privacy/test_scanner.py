@@ -46,3 +46,24 @@ def test_offsets_point_into_the_escaped_text() -> None:
     spans = Scanner().scan([text])[0]
     addresses = [text[s.start : s.end] for s in spans if s.entity == "STREET_ADDRESS"]
     assert addresses == [r"12 Oak Street\nSpringfield, IL 62704"]
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        # real formats (presidio-research's labelled set): capitals outside ASCII, and text
+        # written without capitals, where the name is lower case too
+        ("an American action-comedy film directed by Shawn Kastelijn and starring Čeh", "Čeh"),
+        ("follow up with tracy wiśniewska in 2 months.", "tracy wiśniewska"),
+        ("could you please correct it to mr. larry lombardo?", "larry lombardo"),
+    ],
+)
+def test_names_without_ascii_capitals_are_found(text: str, name: str) -> None:
+    (found,) = Scanner().scan([text])
+    persons = [text[s.start : s.end] for s in found if s.entity == "PERSON"]
+    assert any(name in p for p in persons), persons
+
+
+def test_lowercase_code_and_long_text_get_no_whole_text_ner() -> None:
+    assert _ner_windows("for i in range(10): print(i) # {x: [1, 2]} == y") == []
+    assert _ner_windows("word " * 500) == []  # longer than LOWERCASE_PROSE_MAX
