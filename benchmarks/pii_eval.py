@@ -156,6 +156,7 @@ def predict_stock(
         "distinct_texts": len(memo),
         "threshold": float(analyzer.default_score_threshold),
     }
+    cache.parent.mkdir(parents=True, exist_ok=True)  # (not in a fresh clone: ignored by git)
     tmp = cache.with_suffix(".tmp")
     tmp.write_text(json.dumps({"key": key, "info": info, "preds": preds}))
     os.replace(tmp, cache)
@@ -468,6 +469,7 @@ def evaluate(fresh: bool = False, which: str = "project") -> dict[str, Any]:
         "table": table(stock, ours),
     }
     out = RESULTS[which]
+    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(result, indent=2, ensure_ascii=False))
     os.replace(tmp, out)

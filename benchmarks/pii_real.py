@@ -12,6 +12,7 @@ PERSON span off by one; it is kept (a robustness case).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +67,55 @@ def load(root: Path = SHARED) -> list[dict[str, Any]]:
                 }
             )
     return docs
+
+
+CHATS = SHARED.parent / "chats" / "hh-rlhf-harmless-test.jsonl"
+TRACES = SHARED.parent / "agent-traces"
+_TURN = re.compile(r"\n\n(?:Human|Assistant): ")
+
+
+def chat_messages(path: Path = CHATS) -> list[list[str]]:
+    """Real chats (hh-rlhf `chosen` transcripts): per conversation, its messages."""
+    conversations = []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                turns = [t for t in _TURN.split(json.loads(line)["chosen"]) if t.strip()]
+                conversations.append(turns)
+    return conversations
+
+
+def agent_messages(root: Path = TRACES) -> list[list[str]]:
+    """Real agent traces: per SWE-agent trajectory its `history` message contents, per
+    OpenHands event stream its events' messages and observations (texts of one event each)."""
+    traces = []
+    for path in sorted(root.rglob("*.traj")):
+        history = json.loads(path.read_text(encoding="utf-8")).get("history", [])
+        traces.append([_text(m.get("content")) for m in history if _text(m.get("content"))])
+    for path in sorted(root.rglob("*.json*")):
+        if path.suffix == ".jsonl":
+            records = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x]
+        else:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+            records = loaded if isinstance(loaded, list) else [loaded]
+        texts = [t for r in records for t in _event_texts(r)]
+        if texts:
+            traces.append(texts)
+    return traces
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # OpenAI content parts
+        return "\n".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return ""
+
+
+def _event_texts(record: Any) -> list[str]:
+    if not isinstance(record, dict):
+        return []
+    if "history" in record and isinstance(record["history"], list):  # an evaluation output
+        return [t for event in record["history"] for t in _event_texts(event)]
+    texts = [record.get(k) for k in ("message", "content")]
+    return [t for t in texts if isinstance(t, str) and t.strip()]

@@ -1,7 +1,9 @@
 """Detection speed: our scanner vs stock Presidio, same corpus, same process.
 
-`python -m benchmarks.pii_speed [--stock-sample 400] [--batch 512] [--no-profile]` reads
-`benchmarks/data/pii_evalset.jsonl` (built if missing) and writes `benchmarks/data/pii_speed.json`.
+`python -m benchmarks.pii_speed [--stock-sample 400] [--batch 512] [--no-profile] [--real]` reads
+`benchmarks/data/pii_evalset.jsonl` (built if missing) and writes `benchmarks/data/pii_speed.json`;
+with `--real`, real chats (hh-rlhf, per message) and real agent traces (SWE-agent, OpenHands,
+per message) from `../shared/data/` instead, into `pii_speed_real.json`.
 
 Corpora:
 - chat: the chat documents of the evaluation set (one text each: short prompts, pasted emails,
@@ -39,9 +41,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from benchmarks import pii_real
 from benchmarks.pii_evalset import DATA, load
 
 RESULTS = DATA / "pii_speed.json"
+RESULTS_REAL = DATA / "pii_speed_real.json"
 WARMUP = [
     "Warm-up: Jane Doe lives at 12 Oak Street, Springfield, IL 62704 and her email is jd@x.org.",
     "Another warm-up text with Paris, Berlin and a phone number 415-555-0100.",
@@ -209,11 +213,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--no-redactor", action="store_true")
+    parser.add_argument(
+        "--real", action="store_true", help="real chats and agent traces from ../shared/data"
+    )
     args = parser.parse_args(argv)
     process_start = time.perf_counter()
 
-    docs = load()
-    corpora = _corpora(docs)
+    if args.real:
+        corpora = {
+            "real chat (per message)": pii_real.chat_messages(),
+            "real agent traces (per message)": pii_real.agent_messages(),
+        }
+    else:
+        corpora = _corpora(load())
     load_times: dict[str, float] = {}
     start = time.perf_counter()
     import spacy  # noqa: F401
@@ -264,8 +276,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     if not args.no_profile:
         results["profile"] = {
-            name: profile_ours(corpora[name], args.batch)
-            for name in ("chat", "agent (per message)")
+            name: profile_ours(corpus, args.batch)
+            for name, corpus in corpora.items()
+            if name != "agent (whole trace)"
         }
     results["process_s"] = round(time.perf_counter() - process_start, 1)
     results["table"] = table(results)
@@ -275,10 +288,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nprofile of ours, {name}: total {prof['total_s']} s")
         print(f"cumulative: {prof['cumulative_s']}")
         print("\n".join(prof["top_tottime"]))
-    tmp = RESULTS.with_suffix(".tmp")
+    out = RESULTS_REAL if args.real else RESULTS
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(results, indent=2, default=float))
-    os.replace(tmp, RESULTS)
-    print(f"\nwhole process {results['process_s']} s; wrote {RESULTS}")
+    os.replace(tmp, out)
+    print(f"\nwhole process {results['process_s']} s; wrote {out}")
     return 0
 
 

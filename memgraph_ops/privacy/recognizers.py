@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from faker.providers.lorem.en_US import Provider as _EnglishWords
 from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, IbanRecognizer
 
+from memgraph_ops.privacy.addresses import find_addresses
+
 
 @dataclass(frozen=True)
 class Recognizer:
@@ -631,6 +633,8 @@ def find_patterns(text: str) -> list[tuple[int, int, str, float]]:
                 score = rec.context_score if rec.context_score is not None else score
             if score > 0:
                 found.append((start, end, rec.entity, score))
+    if has_digit:
+        found.extend(find_addresses(text))
     return found
 
 

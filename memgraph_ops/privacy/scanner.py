@@ -31,7 +31,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from spacy.lang.en.stop_words import STOP_WORDS
@@ -46,6 +46,9 @@ from memgraph_ops.privacy.recognizers import (
 
 NER_LABELS = {"PERSON": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION"}
 NER_SCORE = 0.85
+CONFIDENT = 0.5
+"""Findings at or above this score (the default policy's threshold) win overlaps first: a
+longer finding below it must not hide a shorter one that would be redacted."""
 
 
 @dataclass(frozen=True, order=True)
@@ -56,6 +59,8 @@ class Span:
     end: int
     entity: str
     score: float
+    ner: bool = field(default=False, compare=False, repr=False)
+    """Found by NER (ranked below every pattern when findings overlap)."""
 
 
 def _letters(upper: bool) -> str:
@@ -213,15 +218,19 @@ def _at_sentence_start(text: str, position: int) -> bool:
 
 
 def _resolve(candidates: Iterable[Span]) -> list[Span]:
-    """Non-overlapping spans: secrets first, then validated patterns, then NER; longer wins.
+    """Non-overlapping spans: secrets first, then validated patterns, then NER; within each,
+    findings scoring at least `CONFIDENT` before the others, then the longer, then the higher
+    score (an address block `Schaarsteinweg 58\n Suite 485\n …\n Dominica 85183` over the
+    `Suite 485` inside it, whatever their scores).
 
     Greedy by rank, among equals in the order given. A span competes only with the spans it
     overlaps, so each group of overlapping candidates is resolved on its own: near-linear time
     for a huge text with thousands of findings, with the same result as one greedy pass."""
 
-    def rank(span: Span) -> tuple[float, int]:
-        bonus = 2.0 if span.entity in SECRET_ENTITIES else (0.0 if span.score == NER_SCORE else 1.0)
-        return (span.score + bonus, span.end - span.start)
+    def rank(span: Span) -> tuple[int, bool, int, float]:
+        # (by origin, not by score: patterns scoring 0.85 ranked as NER before)
+        origin = 2 if span.entity in SECRET_ENTITIES else (0 if span.ner else 1)
+        return (origin, span.score >= CONFIDENT, span.end - span.start, span.score)
 
     candidates = list(candidates)
     taken: list[Span] = []
@@ -349,7 +358,7 @@ class Scanner:
             if cached is None:  # evicted while this batch was being scanned
                 cached = ner_spans(self.nlp, [piece], 1)[0]
             for start, end, entity in cached:
-                found[i].append(Span(offset + start, offset + end, entity, NER_SCORE))
+                found[i].append(Span(offset + start, offset + end, entity, NER_SCORE, ner=True))
 
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:

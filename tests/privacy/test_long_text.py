@@ -26,6 +26,7 @@ from memgraph_ops.privacy.scanner import (
     _CAPITALISED,
     _MAX_WIDEN,
     _OPENERS,
+    CONFIDENT,
     MAX_NER_PIECE,
     NER_SCORE,
     _at_sentence_start,
@@ -195,9 +196,9 @@ def test_ner_windows_are_those_of_the_quadratic_sweep() -> None:
 
 
 def _quadratic_resolve(candidates: list[Span]) -> list[Span]:
-    def rank(span: Span) -> tuple[float, int]:
-        bonus = 2.0 if span.entity in SECRET_ENTITIES else (0.0 if span.score == NER_SCORE else 1.0)
-        return (span.score + bonus, span.end - span.start)
+    def rank(span: Span) -> tuple[int, bool, int, float]:
+        origin = 2 if span.entity in SECRET_ENTITIES else (0 if span.ner else 1)
+        return (origin, span.score >= CONFIDENT, span.end - span.start, span.score)
 
     taken: list[Span] = []
     for span in sorted(candidates, key=rank, reverse=True):
@@ -209,13 +210,13 @@ def _quadratic_resolve(candidates: list[Span]) -> list[Span]:
 def test_resolve_takes_what_the_quadratic_greedy_pass_takes() -> None:
     rng = random.Random(6)
     entities = ("PERSON", "LOCATION", "EMAIL_ADDRESS", "API_KEY", "PHONE_NUMBER")
-    scores = (NER_SCORE, 0.7, 0.75, 0.85, 1.0)
+    scores = (NER_SCORE, 0.45, 0.7, 0.75, 0.85, 1.0)
     for _ in range(300):
         spans = []
         for _ in range(rng.randrange(1, 60)):
             start = rng.randrange(200)
             spans.append(Span(start, start + rng.randrange(1, 25), rng.choice(entities),
-                              rng.choice(scores)))  # fmt: skip
+                              rng.choice(scores), ner=rng.random() < 0.3))  # fmt: skip
         assert _resolve(spans) == _quadratic_resolve(spans)
 
 
