@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from benchmarks import pii_real
-from benchmarks.pii_eval import TYPES, predict_ours, predict_stock, score
+from benchmarks.pii_eval import predict_ours, predict_stock, score
+from benchmarks.pii_evalset import TYPES
 
 pytestmark = pytest.mark.heavy
 
