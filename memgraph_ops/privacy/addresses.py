@@ -44,12 +44,14 @@ for _name in sorted(_COUNTRIES, key=len, reverse=True):  # longest first: "Repub
     _BY_LAST.setdefault(_name[-1], []).append(_name)
 
 _UNIT = re.compile(
-    r"(?<![\w.])(?i:apt|apartment|suite|ste|unit|flat|room|p\.?[ ]?o\.?[ ]?box)\.?[ \t]*#?\d{1,5}"
+    r"(?<![\w.])(?i:apt|apartment|suite|ste|unit|flat|room|p\.?[ ]?o\.?[ ]?box|postfach|postbus"
+    r"|apartado|caixa postal)\.?[ \t]*#?\d{1,5}"
     r"[a-z]?(?!\w)"
 )
 _ENDS_PART = re.compile(r"[ \t]*(?:[,\n]|$)")
 _POSTAL = re.compile(r"[ \t]*,?[ \t]*\d{3,6}(?![\w-])")
-_SEPARATOR = re.compile(r"[ \t]*(?:,|\n)[ \t>?*•-]*$")  # a comma or line break, list marks after
+# Commas or line breaks (a blank line, `\n, US\n` too), quote and list marks after them.
+_SEPARATOR = re.compile(r"[ \t]*(?:[,\n][ \t>?*•-]*){1,3}$")
 _NAME_WORDS = frozenset(
     "of the and de du des la le les van der den del da di do dos das von zu y e et i".split()
 )
@@ -61,9 +63,23 @@ STREET_SCORE = 0.8
 UNIT_SCORE = 0.6
 
 
+_INTRODUCER = re.compile(
+    r"(?i:\b(?:lives?|living|located|based|office is|meet me|sent|send (?:it|them)|ship(?:ped)?"
+    r"|deliver(?:ed)?|moved|move|return(?:ed)? it) (?:at|to)|\baddress(?: is|:))[ \t]+"
+)
+_ZIP = re.compile(
+    r"(?i:\b(?:zip(?:[ ]?code)?|postal[ ]code|post[ ]?code|plz)[ \t]*(?:is|:|=|#)?[ \t]*)"
+    r"(?P<v>\d{4,6}(?:-\d{4})?)(?![\w-])"
+)
+
+
 def find_addresses(text: str) -> list[tuple[int, int, str, float]]:
     """(start, end, "STREET_ADDRESS", score) of the address blocks in `text`."""
-    found = []
+    found = [(*m.span("v"), "STREET_ADDRESS", STREET_SCORE) for m in _ZIP.finditer(text)]
+    for m in _INTRODUCER.finditer(text):  # "lives at 18 Třebčínská 860, Horka nad Moravou"
+        end = _part_end(text, m.end())
+        if _street_like(text[m.end() : end]) and not _NOT_ADDRESS.search(text, m.end(), end):
+            found.append((m.end(), end, "STREET_ADDRESS", STREET_SCORE))
     for start, end in _anchors(text):
         block = _block_start(text, start)
         if block is not None:
@@ -130,6 +146,16 @@ def _block_start(text: str, anchor: int) -> int | None:
     return start
 
 
+_PART_END = re.compile(r"[,\n]|[.!?](?:\s|$)")
+
+
+def _part_end(text: str, start: int) -> int:
+    """The end of the part starting at `start` (a comma, line break or sentence end), at most
+    `_PART_MAX` characters on."""
+    end = _PART_END.search(text, start, start + _PART_MAX)
+    return end.start() if end else min(len(text), start + _PART_MAX)
+
+
 def _part_start(text: str, low: int, high: int) -> int:
     """The start of the part ending at `high`: after the last comma or line break."""
     cut = max(text.rfind("\n", low, high), text.rfind(",", low, high))
@@ -137,14 +163,15 @@ def _part_start(text: str, low: int, high: int) -> int:
 
 
 _STREET_PART = re.compile(
-    r"(?<!\d)(?P<a>\d{1,5})[a-zA-Z]?\.?[ \t]+(?P<w>[^\W\d_]{2,})"
+    r"(?<!\d)(?P<a>\d{1,5})[a-zA-Z]?\.?[ \t]+(?P<w>[^\W\d_]{3,})"
     r"|(?P<w2>[^\W\d_]{2,})\.?[ \t]+(?P<b>\d{1,5})[a-zA-Z]?(?!\d)"
 )
 
 
 def _street_like(part: str) -> bool:
     """A number next to a word that is not a sentence word (`Schaarsteinweg 58`, `71 Rue
-    Joseph`, `Apt. 199`), not a year after a preposition (`In 2019`)."""
+    Joseph`, `Apt. 199`), not a year after a preposition (`In 2019`) nor a time (`5 pm`: a
+    word after the number has three letters or more)."""
     for m in _STREET_PART.finditer(part):
         word = (m.group("w") or m.group("w2")).lower()
         if word not in _SENTENCE_WORDS:

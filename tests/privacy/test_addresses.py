@@ -36,6 +36,11 @@ def _addresses(text: str) -> list[str]:
             "81 Duizendmonnikenstraat 189\n>Suite 829\n>Sint Anthonis\n>Togo 12345",
         ),
         ("Miranda Márquez\n\n92 De Lindeboom 105\n Apt. 618\n", "92 De Lindeboom 105\n Apt. 618"),
+        ("x 48\n Apt. 401\n HOLUM\n\n Norway 08093", "Apt. 401\n HOLUM\n\n Norway 08093"),  # a blank line
+        ("my new address is 80 Gosposka ulica 61\nÚstí nad Labem 2\n, US\n Thailand 60136",
+         "80 Gosposka ulica 61\nÚstí nad Labem 2\n, US\n Thailand 60136"),
+        ("Andrea Guernon lives at 18 Třebčínská 860, Horka nad Moravou", "18 Třebčínská 860"),
+        ("My zip code is 71382", "71382"),
     ],
 )  # fmt: skip
 def test_an_address_block_is_found_whole(text: str, address: str) -> None:
@@ -50,6 +55,8 @@ def test_an_address_block_is_found_whole(text: str, address: str) -> None:
         "name,email,phone\nGary Scott,gscott@example.com,1-683-881-3340, Canada",
         "Version 2.1\nReleased in Germany",
         "I moved to France",
+        "meet me at 5 pm ok",
+        "he lives at home since 2019",
     ],
 )
 def test_no_address_without_a_street(text: str) -> None:
