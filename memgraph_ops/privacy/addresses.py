@@ -9,13 +9,15 @@ parts (short, no sentence words), and it must start at a part with a number (the
 unit alone is reported on its own, a country with nothing before it not at all (NER and the
 LOCATION patterns see countries).
 
-Linear in the text: the anchors are found in one pass (countries by their last word, looked
-up in a set: a 250-way regex alternation costs 0.6 us per character), and each extension looks
-at most `_REACH` characters back.
+Linear in the text: the anchors are found in one pass each (for countries: which last words of
+country names occur is one set intersection with the text's words, and only those few words are
+then searched for; a 250-way regex alternation costs 0.6 us per character), and each extension
+looks at most `_REACH` characters back.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from itertools import pairwise
 
@@ -36,12 +38,17 @@ def _words(name: str) -> tuple[str, ...]:
     return tuple(w.lower() for w in _WORD.findall(name))
 
 
-_COUNTRIES = frozenset(
-    _words(n) for n in [*_Addresses.countries, *_EXTRA_COUNTRIES.replace("\n", " ").split(";")]
-) - {()}
+_NAMES = [
+    n.strip() for n in [*_Addresses.countries, *_EXTRA_COUNTRIES.replace("\n", " ").split(";")]
+]
 _BY_LAST: dict[str, list[tuple[str, ...]]] = {}
-for _name in sorted(_COUNTRIES, key=len, reverse=True):  # longest first: "Republic of Ireland"
-    _BY_LAST.setdefault(_name[-1], []).append(_name)
+"""Country names (lower-case words) by the forms their last word is written in: lower, Title
+and UPPER case; abbreviations (`US`, `UK`) in capitals only (`us` is a pronoun)."""
+for _name in sorted({n for n in _NAMES if _words(n)}, key=lambda n: -len(_words(n))):
+    _last = _WORD.findall(_name)[-1]
+    _forms = {_last} if _last.isupper() else {_last, _last.lower(), _last.title(), _last.upper()}
+    for _form in _forms:
+        _BY_LAST.setdefault(_form, []).append(_words(_name))
 
 _UNIT = re.compile(
     r"(?<![\w.])(?i:apt|apartment|suite|ste|unit|flat|room|p\.?[ ]?o\.?[ ]?box|postfach|postbus"
@@ -93,19 +100,30 @@ def find_addresses(text: str) -> list[tuple[int, int, str, float]]:
 def _anchors(text: str) -> list[tuple[int, int]]:
     """Units, and countries with the postal code after them if there is one."""
     anchors = [m.span() for m in _UNIT.finditer(text)]
-    recent: list[re.Match[str]] = []  # the last few words, for names of several words
-    longest = max(map(len, _COUNTRIES))
-    for word in _WORD.finditer(text):
-        recent = [*recent[-(longest - 1) :], word]
-        for name in _BY_LAST.get(word.group().lower(), ()):
-            if len(name) <= len(recent) and _words(" ".join(
-                w.group() for w in recent[-len(name) :]
-            )) == name and _separated_by_spaces(text, recent[-len(name) :]):  # fmt: skip
-                end = word.end()
-                postal = _POSTAL.match(text, end)
-                anchors.append((recent[-len(name)].start(), postal.end() if postal else end))
+    # Which country words occur at all: one pass in C (a set of the text's words); most texts
+    # have none, and the positions are then searched for those few words only.
+    present = frozenset(_WORD.findall(text)).intersection(_BY_LAST)
+    if not present:
+        return sorted(anchors)
+    for last in _finder(present).finditer(text):
+        for name in _BY_LAST[last.group()]:
+            before = list(_WORD.finditer(text, max(0, last.start() - 60), last.start()))
+            window = [*before[len(before) + 1 - len(name) :], last] if len(name) > 1 else [last]
+            if (
+                len(window) == len(name)
+                and tuple(w.group().lower() for w in window) == name
+                and _separated_by_spaces(text, window)
+            ):
+                postal = _POSTAL.match(text, last.end())
+                anchors.append((window[0].start(), postal.end() if postal else last.end()))
                 break
     return sorted(anchors)
+
+
+@functools.lru_cache(maxsize=4096)
+def _finder(words: frozenset[str]) -> re.Pattern[str]:
+    alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    return re.compile(rf"(?<![^\W\d_])(?:{alternatives})(?![^\W\d_])")
 
 
 def _separated_by_spaces(text: str, words: list[re.Match[str]]) -> bool:
