@@ -161,15 +161,15 @@ def _ner_windows(
 
 
 _ANY_UPPER = re.compile(_UPPER)
-_PROSE_CHAR = re.compile(rf"{_LOWER}|[\s.,;:!?'’\"()-]")
+_PROSE_CHAR = re.compile(rf"{_LOWER}|[\d\s.,;:!?'’\"()-]")
 LOWERCASE_PROSE_MAX = 2000
 """Longest all-lowercase text NER reads whole (chat messages; not logs or code, which are long
 or full of symbols)."""
 
 
 def _lowercase_prose(text: str) -> bool:
-    """Prose written without capitals: no upper-case letter, mostly letters and punctuation,
-    some letters, and short."""
+    """Prose written without capitals: no upper-case letter, mostly letters, digits and
+    punctuation (an address in a letter head has numbers), some letters, and short."""
     if len(text) > LOWERCASE_PROSE_MAX or _ANY_UPPER.search(text):
         return False
     prose = len(_PROSE_CHAR.findall(text))

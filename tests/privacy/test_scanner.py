@@ -56,6 +56,7 @@ def test_offsets_point_into_the_escaped_text() -> None:
         ("an American action-comedy film directed by Shawn Kastelijn and starring Čeh", "Čeh"),
         ("follow up with tracy wiśniewska in 2 months.", "tracy wiśniewska"),
         ("could you please correct it to mr. larry lombardo?", "larry lombardo"),
+        ("alexandra fowler\n\n58 kvaløyvågvegen 140\n apt. 12", "alexandra fowler"),  # digits too
     ],
 )
 def test_names_without_ascii_capitals_are_found(text: str, name: str) -> None:
