@@ -38,7 +38,7 @@ from memgraph_ops.events import (
 from memgraph_ops.model import EVENT_SCHEMA, STORED_EVENT_SCHEMA
 from memgraph_ops.state import fold
 from memgraph_ops.store import _duckdb, subject
-from memgraph_ops.store.seen import HASHES_SQL, SeenHashes
+from memgraph_ops.store.seen import HASHES_SQL, SeenHashes, slot_for
 from memgraph_ops.store.subject import SubjectRows
 
 Direction = Literal["out", "in", "both"]
@@ -130,7 +130,10 @@ class Store:
             with self._using():
                 _duckdb.ensure_schema(self._con)
         self._context_cache: OrderedDict[str, list[tuple[Any, ...]]] = OrderedDict()
-        self._seen: SeenHashes | None = None
+        self._seen = slot_for(path)
+        # Built afresh from the file: another process may have written it since a store of this
+        # process last held the slot.
+        self._seen.hashes = None
         self._tenants: OrderedDict[str, str] = OrderedDict()
         self._restored_any: bool | None = None
         """Whether `restored_events` holds rows (None: not known; this process is the file's
@@ -336,10 +339,10 @@ class Store:
     def _seen_hashes(self) -> SeenHashes:
         """The hashes of the event ids in HOT, built on first use (one scan) and kept in step
         by ingest; methods that drop or remember ids reset it."""
-        if self._seen is None:
+        if self._seen.hashes is None:
             table = _arrow(self._con, HASHES_SQL)
-            self._seen = SeenHashes(table.column(0))
-        return self._seen
+            self._seen.hashes = SeenHashes(table.column(0))
+        return self._seen.hashes
 
     def quarantine_unreadable(self, rows: list[tuple[str, str]], *, source: str) -> int:
         """Quarantine input that never became an event (e.g. a line that is not JSON):
@@ -699,7 +702,7 @@ class Store:
                     "FROM _remembered r ANTI JOIN retired_events x ON x.event_id = r.event_id",
                 )
                 con.execute("COMMIT")
-                self._seen = None  # rebuilt with the remembered ids on the next ingest
+                self._seen.hashes = None  # rebuilt with the remembered ids on the next ingest
             except BaseException:
                 _rollback(con)
                 raise
@@ -767,7 +770,7 @@ class Store:
                 )
                 self._forget_reads()
                 con.execute("COMMIT")
-                self._seen = None  # rebuilt without the expired ids on the next ingest
+                self._seen.hashes = None  # rebuilt without the expired ids on the next ingest
             except BaseException:
                 _rollback(con)
                 raise

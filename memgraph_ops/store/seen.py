@@ -14,6 +14,10 @@ expired from the window); that costs a confirmation, never an event.
 
 from __future__ import annotations
 
+import threading
+import weakref
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 import pyarrow as pa
@@ -35,6 +39,7 @@ class SeenHashes:
     _SMALL = 65_536
 
     def __init__(self, hashes: pa.Array | pa.ChunkedArray) -> None:
+        self._lock = threading.Lock()  # (two stores on one file may use it from two threads)
         self._main = np.sort(_uint64(hashes), kind="stable")
         self._middle = np.empty(0, np.uint64)
         self._small: set[int] = set()
@@ -44,6 +49,10 @@ class SeenHashes:
 
     def contains(self, hashes: pl.Series) -> pl.Series:
         """Boolean Series: whether each hash may have been seen."""
+        with self._lock:
+            return self._contains(hashes)
+
+    def _contains(self, hashes: pl.Series) -> pl.Series:
         query = hashes.cast(pl.UInt64).to_numpy()
         found = _in_sorted(self._main, query) | _in_sorted(self._middle, query)
         if self._small and len(query) <= 64:
@@ -54,6 +63,10 @@ class SeenHashes:
         return pl.Series(hashes.name, found)
 
     def add(self, hashes: pl.Series) -> None:
+        with self._lock:
+            self._add(hashes)
+
+    def _add(self, hashes: pl.Series) -> None:
         self._small.update(hashes.drop_nulls().to_list())
         if len(self._small) > self._SMALL:
             # A hash may end up twice (a collision of new ids): a binary search still finds it.
@@ -62,6 +75,29 @@ class SeenHashes:
             if len(self._middle) > max(self._SMALL, len(self._main) // 8):
                 self._main = _merged(self._main, self._middle)
                 self._middle = np.empty(0, np.uint64)
+
+
+class SeenSlot:
+    """The seen set of one store file, shared by every `Store` of this process on that file:
+    DuckDB lets a process open a file more than once, and the stores must deduplicate against
+    each other. `hashes` is None until built, and after a store dropped or remembered ids."""
+
+    def __init__(self) -> None:
+        self.hashes: SeenHashes | None = None
+
+
+_SLOTS: weakref.WeakValueDictionary[str, SeenSlot] = weakref.WeakValueDictionary()
+_SLOTS_LOCK = threading.Lock()
+
+
+def slot_for(path: Path) -> SeenSlot:
+    """The slot of the store file at `path` (one per file while any store holds it)."""
+    key = str(path.resolve())
+    with _SLOTS_LOCK:
+        slot = _SLOTS.get(key)
+        if slot is None:
+            slot = _SLOTS[key] = SeenSlot()
+        return slot
 
 
 def _uint64(hashes: pa.Array | pa.ChunkedArray) -> np.ndarray:

@@ -86,3 +86,36 @@ def test_an_old_file_loses_its_event_id_indexes_on_open(tmp_path: Path) -> None:
     names = {row[0] for row in con.execute("SELECT index_name FROM duckdb_indexes()").fetchall()}
     con.close()
     assert "events_event_id" not in names and "retired_event_id" not in names
+
+
+def test_two_stores_on_one_file_in_one_process_deduplicate_against_each_other(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "hot.duckdb"
+    first, second = Store.open(path), Store.open(path)  # DuckDB allows this in one process
+    try:
+        first.ingest([event("e0", "Agent", "a0", name="x")])
+        second.ingest([event("e1", "Agent", "a1", name="y")])
+        assert first.ingest([event("e1", "Agent", "a1", name="y")]).duplicates == 1
+        assert second.ingest([event("e0", "Agent", "a0", name="x")]).duplicates == 1
+        assert first.counts()["events"] == 2
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_store_reopened_in_the_same_process_sees_what_others_wrote_meanwhile(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "hot.duckdb"
+    kept = Store.open(path)  # closed but still referenced: its seen set must not be reused
+    kept.ingest([event("e0", "Agent", "a0", name="x")])
+    kept.close()
+    con = duckdb.connect(str(path))  # another writer, as another process would be
+    con.execute(
+        "INSERT INTO events SELECT * REPLACE ('e-other' AS event_id, seq + 1 AS seq) FROM events"
+    )
+    con.close()
+    with Store.open(path) as store:
+        assert store.ingest([event("e-other", "Agent", "zz", name="z")]).duplicates == 1
+    del kept  # held until here, so its slot stayed alive while the file changed
