@@ -108,7 +108,7 @@ def _anchors(text: str) -> list[tuple[int, int]]:
     for last in _finder(present).finditer(text):
         for name in _BY_LAST[last.group()]:
             before = list(_WORD.finditer(text, max(0, last.start() - 60), last.start()))
-            window = [*before[len(before) + 1 - len(name) :], last] if len(name) > 1 else [last]
+            window = [*before[max(0, len(before) + 1 - len(name)) :], last]
             if (
                 len(window) == len(name)
                 and tuple(w.group().lower() for w in window) == name
@@ -139,17 +139,16 @@ def _block_start(text: str, anchor: int) -> int | None:
     start = None
     position = anchor
     # The anchor's own part first: "... sent to 99 Keskiortentie 2 Suite 765" on one line.
-    first = True
+    own = True
     while position > limit:
-        separator = _SEPARATOR.search(text, limit, position) if not first else None
-        if not first:
+        if not own:
+            separator = _SEPARATOR.search(text, limit, position)
             if separator is None:
                 break
             position = separator.start()
-        part_start = _part_start(text, max(limit, position - _PART_MAX), position)
-        part = text[part_start:position]
-        if first and not part.strip():  # the anchor starts its line
-            first = False
+        part = text[_part_start(text, max(limit, position - _PART_MAX), position) : position]
+        if own and not part.strip():  # the anchor starts its line
+            own = False
             continue
         kept = _address_tail(part)
         if kept is None or not kept.strip():
@@ -160,7 +159,7 @@ def _block_start(text: str, anchor: int) -> int | None:
         if len(kept) < len(part):
             break  # the part was cut at a sentence word: the address starts in it
         position = kept_start
-        first = False
+        own = False
     return start
 
 
@@ -203,14 +202,14 @@ _NOT_ADDRESS = re.compile(r"[@|=/\\]|\d(?:[ .()-]?\d){6}")
 
 
 def _address_tail(part: str) -> str | None:
-    """The end of the anchor's own part that can belong to the address: after its last
-    sentence word ("sent to 99 Keskiortentie 2" -> "99 Keskiortentie 2"), or all of it."""
+    """The end of a part that can belong to an address: after its last sentence word or colon
+    ("sent to 99 Keskiortentie 2" -> "99 Keskiortentie 2"), or all of it; None if the part is
+    no address part at all."""
     if _NOT_ADDRESS.search(part):
         return None
-    words = list(_WORD.finditer(part))
     cut = 0
-    for w in words:
-        if (w.group().islower() and w.group() in _SENTENCE_WORDS) or w.group().endswith(":"):
+    for w in _WORD.finditer(part):
+        if w.group().islower() and w.group() in _SENTENCE_WORDS:
             cut = w.end()
     if ":" in part[cut:]:
         cut = part.rindex(":") + 1

@@ -107,8 +107,13 @@ COMMON_WORDS = frozenset(w.capitalize() for w in _EnglishWords.word_list)
 """The ~1000 most common English words, capitalised (the word list Faker ships for lorem text)."""
 
 
+def _phone_digits(text: str) -> str:
+    """The digits of a phone number, without its extension."""
+    return re.sub(r"\D", "", text.split("x")[0].split("ext")[0])
+
+
 def _phone_ok(text: str) -> bool:
-    digits = re.sub(r"\D", "", text.split("x")[0].split("ext")[0])
+    digits = _phone_digits(text)
     return 10 <= len(digits) <= 15 and len(set(digits)) > 2
 
 
@@ -118,7 +123,7 @@ _DATE_LIKE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]
 def _phone_any_format_ok(text: str) -> bool:
     """National formats of any country (`(88) 684-334`, `089 72 63 41`, `06-10446904`): 7 to 15
     digits, more than two distinct ones, not a date."""
-    digits = re.sub(r"\D", "", text.split("x")[0].split("ext")[0])
+    digits = _phone_digits(text)
     return 7 <= len(digits) <= 15 and len(set(digits)) > 2 and not _DATE_LIKE.match(text)
 
 

@@ -135,10 +135,10 @@ class Store:
         # process last held the slot.
         self._seen.hashes = None
         self._tenants: OrderedDict[str, str] = OrderedDict()
+        """Tenants of ids looked up (`tenants_of`), dropped with the context cache."""
         self._restored_any: bool | None = None
         """Whether `restored_events` holds rows (None: not known; this process is the file's
         only writer, so it changes only through the methods that reset it)."""
-        """Tenants of ids looked up (`tenants_of`), dropped with the context cache."""
         self.context_cache_size = 10_000
         # Erased subjects' events are refused whoever opened the store (see `tombstones`).
         self._erased: Refusal = tombstones.ingest_refusal(home or path.parent)

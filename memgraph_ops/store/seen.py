@@ -2,8 +2,8 @@
 
 Deduplication asks, for every event ingested, whether its `event_id` is among the events in
 HOT or the ids remembered for the dedupe window after their events were trimmed. An ART index
-on the id column answered that, at about 86 bytes of DuckDB memory per id that cannot be
-evicted, so a day of traffic (10M events) ran the store out of its 1 GB memory limit. Here an
+on the id column answered that, at about 86 bytes per id of DuckDB memory that stayed in use,
+so ingest ran out of the 1 GB memory limit at 4.7M events, short of a day of traffic (10M). Here an
 id costs 8 bytes (DuckDB's `hash` of it, in a sorted array), and a lookup is a binary search.
 
 A hash match is only a "maybe": two ids can share a hash. The store confirms matches against
