@@ -52,10 +52,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmarks import pii_real
 from benchmarks.pii_evalset import DATA, EVALSET, TYPES, load
+
+if TYPE_CHECKING:
+    from memgraph_ops.privacy import Scanner
 
 SETS = ("project", "real")
 RESULTS = {"project": DATA / "pii_eval.json", "real": DATA / "pii_eval_real.json"}
@@ -100,11 +103,13 @@ def _texts(docs: list[dict[str, Any]]) -> list[tuple[int, int, str]]:
     return [(i, s, d["text"][s:e]) for i, d in enumerate(docs) for s, e in d["parts"]]
 
 
-def predict_ours(docs: list[dict[str, Any]]) -> tuple[list[list[Pred]], dict[str, Any]]:
+def predict_ours(
+    docs: list[dict[str, Any]], scanner: Scanner | None = None
+) -> tuple[list[list[Pred]], dict[str, Any]]:
     from memgraph_ops.privacy import PrivacyPolicy, Scanner
 
     parts = _texts(docs)
-    scanner = Scanner()
+    scanner = scanner or Scanner()
     policy = PrivacyPolicy()
     start = time.perf_counter()
     results = scanner.scan([t for _, _, t in parts])

@@ -3,11 +3,14 @@
 US-style patterns (`recognizers._STREET`) need a street suffix after the name ("Oak Street");
 most of the world writes `Schaarsteinweg 58`, `Rua do Arenque 1634` or `Præstevænget 15`, and
 an address block is recognised by what comes with it: a unit (`Apt. 864`, `Suite 242`) or a
-country, often with a postal code (`Uruguay 64677`). From each such anchor the block is
+country, often with a postal code (`Uruguay 64677`), or a region with a postal code
+(`KÖPMANHOLMEN, nan 76457`, `Housse WLG 95697`). From each such anchor the block is
 extended backwards over the lines or comma-separated parts before it that read like address
 parts (short, no sentence words), and it must start at a part with a number (the street): a
 unit alone is reported on its own, a country with nothing before it not at all (NER and the
-LOCATION patterns see countries).
+LOCATION patterns see countries). Streets with no block around them are found by a word for
+"street" in their name next to a house number (`87 Rue Joseph Vernet`, `Corellistraat 178`,
+`Dózsa György út 78`), and crossings by "the corner of … and … Street".
 
 Linear in the text: the anchors are found in one pass each (for countries: which last words of
 country names occur is one set intersection with the text's words, and only those few words are
@@ -38,8 +41,10 @@ def _words(name: str) -> tuple[str, ...]:
     return tuple(w.lower() for w in _WORD.findall(name))
 
 
+# "Slovakia (Slovak Republic)" is written "Slovakia": the parenthesis is dropped.
 _NAMES = [
-    n.strip() for n in [*_Addresses.countries, *_EXTRA_COUNTRIES.replace("\n", " ").split(";")]
+    re.sub(r"\s*\(.*?\)", "", n).strip()
+    for n in [*_Addresses.countries, *_EXTRA_COUNTRIES.replace("\n", " ").split(";")]
 ]
 _BY_LAST: dict[str, list[tuple[str, ...]]] = {}
 """Country names (lower-case words) by the forms their last word is written in: lower, Title
@@ -74,6 +79,12 @@ _INTRODUCER = re.compile(
     r"(?i:\b(?:lives?|living|located|based|office is|meet me|sent|send (?:it|them)|ship(?:ped)?"
     r"|deliver(?:ed)?|moved|move|return(?:ed)? it) (?:at|to)|\baddress(?: is|:))[ \t]+"
 )
+_CORNER = re.compile(
+    r"(?i:\bthe[ \t]+corner[ \t]+of)[ \t]+[^\n]{2,60}?[ \t]+(?i:and)[ \t]+"
+    r"(?:[^\W\d_][\w'’.-]*[ \t]+){1,4}"
+    r"(?i:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|way|place|court|terrace)\b"
+)
+"""`the corner of Kapelaniestraat 88 and Whittaker Street`: a crossing names two streets."""
 _ZIP = re.compile(
     r"(?i:\b(?:zip(?:[ ]?code)?|postal[ ]code|post[ ]?code|plz)[ \t]*(?:is|:|=|#)?[ \t]*)"
     r"(?P<v>\d{4,6}(?:-\d{4})?)(?![\w-])"
@@ -83,26 +94,48 @@ _ZIP = re.compile(
 def find_addresses(text: str) -> list[tuple[int, int, str, float]]:
     """(start, end, "STREET_ADDRESS", score) of the address blocks in `text`."""
     found = [(*m.span("v"), "STREET_ADDRESS", STREET_SCORE) for m in _ZIP.finditer(text)]
+    found.extend((*m.span(), "STREET_ADDRESS", STREET_SCORE) for m in _CORNER.finditer(text))
     for m in _INTRODUCER.finditer(text):  # "lives at 18 Třebčínská 860, Horka nad Moravou"
         end = _part_end(text, m.end())
         if _street_like(text[m.end() : end]) and not _NOT_ADDRESS.search(text, m.end(), end):
             found.append((m.end(), end, "STREET_ADDRESS", STREET_SCORE))
-    for start, end in _anchors(text):
+    # The text's words, once: which country names and street types can occur at all is a set
+    # intersection (in C); most texts have none, and only those few words are then searched for.
+    words = frozenset(_WORD.findall(text))
+    found.extend((s, e, "STREET_ADDRESS", STREET_SCORE) for s, e in _named_streets(text, words))
+    for start, end in _anchors(text, words):
         block = _block_start(text, start)
+        unit = _UNIT.fullmatch(text, start, end)
         if block is not None:
-            found.append((block, end, "STREET_ADDRESS", STREET_SCORE))
-        elif _UNIT.fullmatch(text, start, end) and _ENDS_PART.match(text, end):
+            found.append(
+                (block, _town_after(text, end) if unit else end, "STREET_ADDRESS", STREET_SCORE)
+            )
+        elif unit and _ENDS_PART.match(text, end):
             # a unit on a line (or comma part) of its own: "\n Apt. 152\n"; not "suite 3 times"
             found.append((start, end, "STREET_ADDRESS", UNIT_SCORE))
     return found
 
 
-def _anchors(text: str) -> list[tuple[int, int]]:
-    """Units, and countries with the postal code after them if there is one."""
+_REGION_POSTAL = re.compile(
+    r",[ \t]*(?P<r>[^\W\d_]{2,3}|\d{1,2})[ \t]*(?:\r?\n[ \t]*)?\d{4,6}(?![\w-])"
+    r"|(?<=[^\W\d_])[ \t]+(?P<u>[A-Z]{2,3}|nan)[ \t]+\d{5}(?![\w-])"
+)
+"""A region and postal code closing a block: `KÖPMANHOLMEN, nan 76457`, `HEIGHTS\\n, NSW\\n 53218`,
+`Ikerasassuaq, KU 59728`, `Housse WLG 95697` (`nan` is how a missing region is printed)."""
+_NOT_REGION = frozenset(STOP_WORDS) | frozenset(
+    "jan feb mar apr jun jul aug sep sept oct nov dec".split()
+)
+
+
+def _anchors(text: str, words: frozenset[str]) -> list[tuple[int, int]]:
+    """Units, a region with a postal code, and countries with the postal code after them if
+    there is one."""
     anchors = [m.span() for m in _UNIT.finditer(text)]
-    # Which country words occur at all: one pass in C (a set of the text's words); most texts
-    # have none, and the positions are then searched for those few words only.
-    present = frozenset(_WORD.findall(text)).intersection(_BY_LAST)
+    for m in _REGION_POSTAL.finditer(text):
+        region = m.group("r") or m.group("u")
+        if region.lower() not in _NOT_REGION:  # not ", in 2019", ", may 2020", ", jan 2019"
+            anchors.append((m.start("u") if m.group("u") else m.start(), m.end()))
+    present = words.intersection(_BY_LAST)
     if not present:
         return sorted(anchors)
     for last in _finder(present).finditer(text):
@@ -156,6 +189,10 @@ def _block_start(text: str, anchor: int) -> int | None:
         kept_start = position - len(kept)
         if _street_like(kept):  # (from its first letter or digit: not a quote mark `>`)
             start = kept_start + next(i for i, c in enumerate(kept) if c.isalnum())
+            unit = _UNIT.search(kept)
+            if unit and unit.start() and not _street_like(kept[: unit.start()]):
+                # "Mrs. Diana Weöres Apt. 434 40 Rue de la Sarthe": a name before the unit
+                start = kept_start + unit.start()
         if len(kept) < len(part):
             break  # the part was cut at a sentence word: the address starts in it
         position = kept_start
@@ -180,18 +217,119 @@ def _part_start(text: str, low: int, high: int) -> int:
 
 
 _STREET_PART = re.compile(
-    r"(?<!\d)(?P<a>\d{1,5})[a-zA-Z]?\.?[ \t]+(?P<w>[^\W\d_]{3,})"
+    r"(?<!\d)(?P<a>\d{1,5})[a-zA-Z]?\.?[ \t]+(?:(?P<x>[^\W\d_]{2})\.?[ \t]+)?(?P<w>[^\W\d_]{3,})"
     r"|(?P<w2>[^\W\d_]{2,})\.?[ \t]+(?P<b>\d{1,5})[a-zA-Z]?(?!\d)"
 )
 
 
+_NEXT_WORD = re.compile(r"[ \t]+([^\W\d_][\w'’.-]*)")
+
+
+def _town_after(text: str, end: int) -> int:
+    """The end of the town and region written after a unit on its line (`Apt. 478 Uralaane
+    Valgamaa`, `Suite 574 Geldrop Noord-Brabant`): up to five words, none a sentence word."""
+    for _ in range(5):
+        word = _NEXT_WORD.match(text, end)
+        if word is None or word.group(1).lower().rstrip(".") in _SENTENCE_WORDS:
+            break
+        end = word.end()
+    return end
+
+
+# --- streets named by their type: `Rue Joseph Vernet`, `Corellistraat 178`, `Király u. 23` ---
+
+_TYPE_FIRST = frozenset(
+    """rue avenue avenida av boulevard bd chemin allée impasse via viale piazza corso largo
+    vicolo strada rua travessa estrada praça calle carrer carretera paseo camino ronda plaza
+    ul ulica aleja plac calea rúa praza λεωφόρος οδός""".split()
+)
+"""Street types written before the name (Romance, Slavic, Greek)."""
+_ENGLISH_TOO = frozenset("via place plaza avenue boulevard corso largo ronda camino".split())
+"""Of those, the ones that are English words too: street types only when capitalised."""
+_TYPE_FIRST_AT = re.compile(
+    r"(?<![\w.])(?i:" + "|".join(sorted(_TYPE_FIRST, key=len, reverse=True)) + r"|c/)\.?(?=[ \t])"
+)
+_TYPE_SUFFIXES = tuple(
+    """straat strasse straße gasse weg laan plein kade gracht dreef steenweg singel allee vej
+    gade stræde gata gatan vägen väg veien vei vegen vegur stígur braut straeti stræti gränd
+    torget tie katu kuja polku kaari tori utca""".split()
+)
+"""Street types that end a compound name (Germanic, Nordic, Finnish): `Koskikatu`."""
+_TYPE_AFTER = frozenset(
+    "strasse straße str utca út u tér rakpart körút köz vei vej gata gade vegur laan weg allee"
+    " ulica cesta ulice".split()
+)
+"""Street types written as a word after the name: `Gumpendorfer Strasse`, `Dózsa György út`."""
+_NOT_STREET_TYPE = frozenset("brigade renegade necktie bowtie christie auntie sortie".split())
+_WORD_NUMBER = re.compile(
+    r"(?<![\w.-])(?P<t>[^\W\d_][\w'’-]*)\.?[ \t]+(?P<n>\d{1,5}[a-zA-Z]?)(?![\w-]|[.,/]\d)"
+)
+_HOUSE_NUMBER_BEFORE = re.compile(r"(?<![\w.,-])\d{1,5}[a-zA-Z]?[ \t]+$")
+_HOUSE_NUMBER_AFTER = re.compile(r"[ \t]+\d{1,5}[a-zA-Z]?(?![\w-]|[.,/]\d)")
+_STREET_NAME_WORDS = frozenset(
+    "de du des la le les van der den del della degli da di do dos das von zu".split()
+)
+
+
+def _named_streets(text: str, words: frozenset[str]) -> list[tuple[int, int]]:
+    """Streets recognised by a word for "street" in their name and a house number."""
+    lower = {w.lower() for w in words}
+    found: list[tuple[int, int]] = []
+    if lower.intersection(_TYPE_FIRST) or "C/" in text:
+        for m in _TYPE_FIRST_AT.finditer(text):  # "87 Rue Joseph Vernet", "Via Scala 50"
+            if m.group().islower() and m.group() in _ENGLISH_TOO:  # "via Email 5 times"
+                continue
+            end, names = m.end(), 0
+            while names < 5:
+                word = _NEXT_WORD.match(text, end)
+                if word is None or not (
+                    word.group(1)[0].isupper() or word.group(1).lower() in _STREET_NAME_WORDS
+                ):
+                    break
+                end, names = word.end(), names + 1
+            number_before = _HOUSE_NUMBER_BEFORE.search(text, max(0, m.start() - 8), m.start())
+            number_after = _HOUSE_NUMBER_AFTER.match(text, end)
+            if names and (number_before or number_after):
+                start = number_before.start() if number_before else m.start()
+                found.append((start, number_after.end() if number_after else end))
+    if any(w.endswith(_TYPE_SUFFIXES) or w in _TYPE_AFTER for w in lower):
+        for m in _WORD_NUMBER.finditer(text):  # "Corellistraat 178", "Hegedûs Gyula utca 76"
+            kind = m.group("t").lower()
+            compound = (
+                kind.endswith(_TYPE_SUFFIXES)
+                and kind not in _NOT_STREET_TYPE
+                and len(kind) >= 3 + min(len(x) for x in _TYPE_SUFFIXES if kind.endswith(x))
+            )
+            if compound or kind in _TYPE_AFTER:
+                start = _name_start(text, m.start())
+                if compound or start < m.start():
+                    found.append((start, m.end()))
+    return found
+
+
+_WORD_BEFORE = re.compile(r"(?<![\w'’.-])([^\W\d_][\w'’.-]*)[ \t]+$")
+_NOT_IN_NAME = _SENTENCE_WORDS | {"and"}
+
+
+def _name_start(text: str, start: int) -> int:
+    """Where the name before a street type starts: up to three words on the same line, none a
+    sentence word (`on Freistädter Strasse 61` -> `Freistädter Strasse 61`)."""
+    for _ in range(3):
+        word = _WORD_BEFORE.search(text, max(0, start - 40), start)
+        if word is None or word.group(1).lower().rstrip(".") in _NOT_IN_NAME:
+            break
+        start = word.start()
+    return start
+
+
 def _street_like(part: str) -> bool:
     """A number next to a word that is not a sentence word (`Schaarsteinweg 58`, `71 Rue
-    Joseph`, `Apt. 199`), not a year after a preposition (`In 2019`) nor a time (`5 pm`: a
-    word after the number has three letters or more)."""
+    Joseph`, `Apt. 199`, `320 St Marys`), not a year after a preposition (`In 2019`, `2019. By
+    comparison`) nor a time (`5 pm`: a word after the number has three letters or more, or
+    follows a two-letter one)."""
     for m in _STREET_PART.finditer(part):
         word = (m.group("w") or m.group("w2")).lower()
-        if word not in _SENTENCE_WORDS:
+        if word not in _SENTENCE_WORDS and (m.group("x") or "").lower() not in _SENTENCE_WORDS:
             return True
     return False
 

@@ -188,11 +188,12 @@ _STREET = re.compile(
     r"(?:[ \t]+(?:N|S|E|W|NE|NW|SE|SW)\b\.?)?"
     rf"{_UNIT}?{_CITY_LINE}?"
 )
+# (any case: chat is often all lower-case; ship names in any alphabet, `USCGC Kristjánsdóttir`)
 _MILITARY = re.compile(
-    r"\b(?:PSC|Unit|CMR)[ \t]+\d{3,5},?[ \t]+Box[ \t]+\d{1,5}(?:[ \t]*\r?\n[ \t]*|,?[ \t]+)"
+    r"(?i:\b(?:PSC|Unit|CMR)[ \t]+\d{3,5},?[ \t]+Box[ \t]+\d{1,5}(?:[ \t]*\r?\n[ \t]*|,?[ \t]+)"
     r"(?:APO|FPO|DPO)[ \t]+A[AEP][ \t]+\d{5}\b"
-    r"|\b(?:USNS|USNV|USS|USCGC)[ \t]+[A-Z][a-z]+(?:[ \t]*\r?\n[ \t]*|,?[ \t]+)"
-    r"(?:APO|FPO|DPO)[ \t]+A[AEP][ \t]+\d{5}\b"
+    r"|\b(?:USNS|USNV|USS|USCGC)[ \t]+[^\W\d_]+(?:[ \t]*\r?\n[ \t]*|,?[ \t]+)"
+    r"(?:APO|FPO|DPO)[ \t]+A[AEP][ \t]+\d{5}\b)"
 )
 _PO_BOX = re.compile(
     r"\b(?:P\.?[ \t]?O\.?[ \t]?(?:Box|BOX)|Post Office Box)[ \t]+\d{1,6}" + _CITY_LINE + "?"
@@ -237,6 +238,10 @@ _DATE = (
 _CI = re.IGNORECASE
 NAME_WORD = r"(?:[A-Z]['’])?[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+(?:-[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)?"
 """A capitalised name word: `Ann`, `Hans-Albert`, `O'Brien`; not a contraction such as `I'm`."""
+
+_MORE_NAME_WORDS = rf"(?:[ \t](?!(?:Apt|Apartment|Suite|Unit|Flat|Room)\b){NAME_WORD}){{1,2}}"
+"""The second and third word of a name; a unit after a name starts an address ("Mrs. Diana
+Weöres Apt. 434 40 Rue de la Sarthe")."""
 
 _PERSON_KEY = (
     r"full_?name|name|first_?name|last_?name|given_?name|family_?name|surname|customer(?:_name)?"
@@ -516,7 +521,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         "PERSON",
         re.compile(
             r"(?i:\b(?:with|by|from|user|customer|client|owner|requester|reporter)[:,]?[ \t]+)"
-            rf"(?P<v>{NAME_WORD}(?:[ \t][A-Z]\.)?(?:[ \t]{NAME_WORD}){{1,2}})\b(?![ \t]+(?:Inc|Ltd|LLC|GmbH|Corp|Co|Group|Labs|Systems|Solutions|Technologies|Outfitters)\b)"
+            rf"(?P<v>{NAME_WORD}(?:[ \t][A-Z]\.)?{_MORE_NAME_WORDS})\b(?![ \t]+(?:Inc|Ltd|LLC|GmbH|Corp|Co|Group|Labs|Systems|Solutions|Technologies|Outfitters)\b)"
         ),
         0.6,
         group="v",
@@ -531,7 +536,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
             r"cc|attn|attention|dear|hi|hello|hey|thanks|thank you|regards|cheers|"
             r"best|sincerely|signed|assign(?:ed)? to|"
             r"patient|employee|manager|colleague|mr|mrs|ms|miss|dr|prof)\.?[:,]?[ \t]+)"
-            rf"(?P<v>{NAME_WORD}(?:[ \t][A-Z]\.)?(?:[ \t]{NAME_WORD}){{1,2}})\b"
+            rf"(?P<v>{NAME_WORD}(?:[ \t][A-Z]\.)?{_MORE_NAME_WORDS})\b"
         ),
         0.7,
         group="v",
@@ -561,7 +566,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
             r"(?i:\b(?:name|full name|customer|client|applicant|author|contact|patient|employee"
             r"|passenger|guest|recipient|sender|from|to|cc|attn|signed|cardholder|account holder"
             r"|holder)[ \t]*:[ \t]*)"
-            rf"(?P<v>{NAME_WORD}(?:[ \t][A-Z]\.)?(?:[ \t]{NAME_WORD}){{1,2}})(?![\w@])"
+            rf"(?P<v>{NAME_WORD}(?:[ \t][A-Z]\.)?{_MORE_NAME_WORDS})(?![\w@])"
         ),
         0.75,
         group="v",

@@ -1,5 +1,6 @@
 """Regression guard on real labelled data (`../shared/data/pii/`, presidio-research's set):
-our character recall may not fall below stock Presidio's on any type, nor overall."""
+our character recall may not fall below stock Presidio's on any type, nor below the issue's
+goal overall (0.85, with precision at least 0.85)."""
 
 from __future__ import annotations
 
@@ -26,4 +27,4 @@ def test_recall_on_real_labelled_data_is_at_least_stock_on_every_type() -> None:
     assert below == {}, f"recall below stock (ours, stock): {below}"
     core = ours.aggregate(("PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "STREET_ADDRESS",
                            "CREDIT_CARD"))  # fmt: skip
-    assert core["micro_recall"] >= 0.75 and core["micro_precision"] >= 0.85, core
+    assert core["micro_recall"] >= 0.85 and core["micro_precision"] >= 0.85, core

@@ -82,6 +82,13 @@ def _found(text: str) -> set[tuple[str, str]]:
         ("my iban is gb50mvfc38361978683032", "IBAN_CODE", "gb50mvfc38361978683032"),
         ("My driver's license number is LH329609T", "US_DRIVER_LICENSE", "LH329609T"),
         ("my driver's license number is a56319335", "US_DRIVER_LICENSE", "a56319335"),
+        # military addresses in lower case or with a ship named in any alphabet
+        ("how do i change my address to unit 9456 box 8731\ndpo ap 71610 for post mail?",
+         "STREET_ADDRESS", "unit 9456 box 8731\ndpo ap 71610"),
+        ("Meet me at USCGC Kristjánsdóttir\nFPO AP 60677", "STREET_ADDRESS",
+         "USCGC Kristjánsdóttir\nFPO AP 60677"),
+        # a unit after a name starts the address, not the name's third word
+        ("Mrs. Diana Weöres Apt. 434 40 Rue de la Sarthe 421\nHousse WLG 95697", "PERSON", "Diana Weöres"),
     ],
 )  # fmt: skip
 def test_recognizer_finds(text: str, entity: str, value: str) -> None:
