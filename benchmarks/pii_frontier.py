@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         print(json.dumps(row), flush=True)
     lines = [
-        "| mode | core recall | core precision | label-blind recall | chat x stock | traces x stock |",
+        "| mode | core recall | core precision | label-blind recall | chat x stock"
+        " | traces x stock |",
         "|---|---:|---:|---:|---:|---:|",
         *(
             f"| {r['mode']} | {r['core_recall']:.3f} | {r['core_precision']:.3f} | "
