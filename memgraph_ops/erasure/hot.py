@@ -25,6 +25,8 @@ class HotHits:
     restored_sessions: int = 0
     retired_ids: int = 0
     quarantined: int = 0
+    otel_spans: int = 0
+    """Staged OpenTelemetry spans (raw span text) of the subject's traces or naming them."""
     other_rows: int = 0
     other_sessions: list[str] = field(default_factory=list)
 
@@ -35,6 +37,7 @@ class HotHits:
             "restored_sessions": self.restored_sessions,
             "retired_event_ids": self.retired_ids,
             "quarantined": self.quarantined,
+            "otel_spans": self.otel_spans,
             "other_people_rows": self.other_rows,
             "other_people_sessions": len(self.other_sessions),
         }
@@ -43,7 +46,7 @@ class HotHits:
     def total(self) -> int:
         return (
             self.events + self.restored_events + self.restored_sessions + self.retired_ids
-            + self.quarantined + self.other_rows
+            + self.quarantined + self.otel_spans + self.other_rows
         )  # fmt: skip
 
 

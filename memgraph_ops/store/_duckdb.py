@@ -62,6 +62,14 @@ CREATE TABLE IF NOT EXISTS vault_restores (
   session_id VARCHAR PRIMARY KEY, generation BIGINT NOT NULL, events BIGINT NOT NULL,
   restored_at TIMESTAMPTZ NOT NULL, expires_at TIMESTAMPTZ NOT NULL
 );
+-- OpenTelemetry spans as they arrived, so a trace split over many requests (or whose parent
+-- span comes last) is mapped from all of its spans (`memgraph_ops.imports.otel`).
+-- `session_id` is the session the trace maps to (erasure deletes a subject's spans by it).
+CREATE TABLE IF NOT EXISTS otel_spans (
+  tenant VARCHAR NOT NULL, trace_id VARCHAR NOT NULL, span_id VARCHAR NOT NULL,
+  session_id VARCHAR NOT NULL, span VARCHAR NOT NULL, received_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX IF NOT EXISTS otel_spans_trace ON otel_spans ((hash(trace_id)));
 CREATE TABLE IF NOT EXISTS quarantine (
   quarantined_at TIMESTAMPTZ NOT NULL, source VARCHAR, event_id VARCHAR,
   reason VARCHAR NOT NULL, raw VARCHAR

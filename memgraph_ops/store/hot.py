@@ -344,6 +344,70 @@ class Store:
             self._seen.hashes = SeenHashes(table.column(0))
         return self._seen.hashes
 
+    # OpenTelemetry spans -----------------------------------------------------------------
+
+    def staged_spans(self, tenant: str, trace_ids: Sequence[str]) -> list[str]:
+        """The spans (JSON, as `stage_spans` took them) already received for these traces."""
+        if not trace_ids:
+            return []
+        with self._using():
+            rows = self._con.execute(
+                "SELECT span FROM otel_spans WHERE tenant = ? AND trace_id IN "
+                "(SELECT unnest(?::VARCHAR[])) ORDER BY trace_id, span_id",
+                [tenant, list(trace_ids)],
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def stage_spans(
+        self, tenant: str, spans: Sequence[tuple[str, str, str]], sessions: Mapping[str, str]
+    ) -> int:
+        """Keep (trace id, span id, span JSON) of received spans, skipping those already kept,
+        with the session each trace maps to (`sessions`, by trace id; a trace's earlier spans
+        move with it); returns how many were new. Kept for the dedupe window (`trim`)."""
+        if not spans:
+            return 0
+        table = pa.table(
+            {
+                "trace_id": pa.array([t for t, _, _ in spans], pa.string()),
+                "span_id": pa.array([s for _, s, _ in spans], pa.string()),
+                "span": pa.array([j for _, _, j in spans], pa.string()),
+            }
+        )
+        traces = pa.table(
+            {
+                "trace_id": pa.array(list(sessions), pa.string()),
+                "session_id": pa.array(list(sessions.values()), pa.string()),
+            }
+        )
+        with self._using():
+            con = self._con
+            con.register("_spans", table)
+            con.register("_span_sessions", traces)
+            con.execute("BEGIN")
+            try:
+                con.execute(
+                    "UPDATE otel_spans o SET session_id = t.session_id FROM _span_sessions t "
+                    "WHERE o.tenant = ? AND o.trace_id = t.trace_id",
+                    [tenant],
+                )
+                added = _scalar(
+                    con,
+                    "INSERT INTO otel_spans SELECT DISTINCT ON (n.trace_id, n.span_id) ?, "
+                    "n.trace_id, n.span_id, t.session_id, n.span, ? FROM _spans n "
+                    "JOIN _span_sessions t USING (trace_id) WHERE NOT EXISTS (SELECT 1 FROM "
+                    "otel_spans o WHERE o.tenant = ? AND o.trace_id = n.trace_id AND "
+                    "o.span_id = n.span_id)",
+                    [tenant, datetime.now(UTC), tenant],
+                )
+                con.execute("COMMIT")
+            except BaseException:
+                _rollback(con)
+                raise
+            finally:
+                con.unregister("_spans")
+                con.unregister("_span_sessions")
+        return int(added)
+
     def quarantine_unreadable(self, rows: list[tuple[str, str]], *, source: str) -> int:
         """Quarantine input that never became an event (e.g. a line that is not JSON):
         (raw text, reason) pairs. Returns how many were recorded."""
@@ -768,6 +832,7 @@ class Store:
                 con.execute(
                     "DELETE FROM retired_events WHERE retired_at < ?", [now - dedupe_window]
                 )
+                con.execute("DELETE FROM otel_spans WHERE received_at < ?", [now - dedupe_window])
                 self._forget_reads()
                 con.execute("COMMIT")
                 self._seen.hashes = None  # rebuilt without the expired ids on the next ingest

@@ -137,6 +137,9 @@ def find(con: duckdb.DuckDBPyConnection, rows: SubjectRows) -> dict[str, Any]:
             "retired_ids": f"SELECT count(*) FROM retired_events WHERE {_RETIRED}",
         }
         found: dict[str, Any] = {k: _count(con, sql) for k, sql in counts.items()}
+        found["otel_spans"] = _count(
+            con, f"SELECT count(*) FROM otel_spans WHERE {_SPANS}", _quarantine_params(rows)
+        )
         found["quarantined"] = _count(
             con, f"SELECT count(*) FROM quarantine WHERE {_QUARANTINED}", _quarantine_params(rows)
         )
@@ -161,6 +164,7 @@ def erase(con: duckdb.DuckDBPyConnection, rows: SubjectRows, *, re_redact: bool)
         try:
             con.execute(f"DELETE FROM retired_events WHERE {_RETIRED}")
             con.execute(f"DELETE FROM quarantine WHERE {_QUARANTINED}", _quarantine_params(rows))
+            con.execute(f"DELETE FROM otel_spans WHERE {_SPANS}", _quarantine_params(rows))
             for table in EVENT_TABLES:
                 con.execute(f"DELETE FROM {table} WHERE {_OWN}")
             con.execute(
@@ -235,6 +239,8 @@ _RETIRED = (
     "event_id IN (SELECT event_id FROM _er_event_ids) OR id IN (SELECT id FROM _er_node_ids)"
     f" OR event_id IN (SELECT event_id FROM events WHERE {_OWN})"
 )
+_SPANS = "session_id IN (SELECT s FROM _er_sessions) OR regexp_matches(span, ?)"
+"""Staged OpenTelemetry spans of the subject: their trace's session, or a clear value."""
 _QUARANTINED = (
     "event_id IN (SELECT event_id FROM _er_event_ids) "
     f"OR event_id IN (SELECT event_id FROM events WHERE {_OWN}) "

@@ -1,0 +1,108 @@
+"""OpenTelemetry spans into a store: quarantine what cannot be read, map each trace from all
+of its spans so far, write the events, keep the spans.
+
+A trace may arrive over many export requests and in any order (a parent after its children,
+the span that names the conversation last). Each time spans of a trace arrive, the trace is
+mapped again from every span received for it (`Store.staged_spans`) and compared with the
+mapping of the spans received before (`otel.changes`): events that did not change have the same
+ids and are skipped, changed items get new events, and what the earlier mapping emitted that
+the full one no longer does is deleted. The events are written before the spans are kept, so a
+crash in between repeats the mapping on the next delivery instead of losing the deletions.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from memgraph_ops.imports.otel import changes, span_problem, trace_events
+from memgraph_ops.imports.otlp import OtelSpan, Rejected
+
+if TYPE_CHECKING:
+    from memgraph_ops.store import Store
+
+SOURCE = "otel"
+
+
+@dataclass
+class OtelImportReport:
+    spans: int = 0
+    new_spans: int = 0
+    traces: int = 0
+    events: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    deleted: int = 0
+    quarantined: int = 0
+    """Spans that could not be read or mapped, and events the store refused."""
+    reasons: dict[str, int] = field(default_factory=dict)
+    issues: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def add(self, other: OtelImportReport) -> None:
+        for name in ("spans", "new_spans", "traces", "events", "accepted", "duplicates"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.deleted += other.deleted
+        self.quarantined += other.quarantined
+        for reason, n in other.reasons.items():
+            self.reasons[reason] = self.reasons.get(reason, 0) + n
+        self.issues += other.issues
+
+
+def import_spans(
+    store: Store,
+    spans: Sequence[OtelSpan],
+    rejected: Sequence[Rejected] = (),
+    *,
+    tenant: str,
+    owner: str | None = None,
+    source: str = SOURCE,
+) -> OtelImportReport:
+    """Map and write the spans of one delivery (`owner`: the tenant a tenant key is bound
+    to, which the store enforces)."""
+    report = OtelImportReport(spans=len(spans) + len(rejected))
+    unreadable = [(r.raw, r.reason) for r in rejected]
+    by_trace: dict[str, list[OtelSpan]] = defaultdict(list)
+    for span in spans:
+        problem = span_problem(span)
+        if problem is None:
+            by_trace[span.trace_id].append(span)
+        else:
+            unreadable.append((span.as_json(), problem))
+    if unreadable:
+        store.quarantine_unreadable(unreadable, source=source)
+        report.quarantined += len(unreadable)
+        for _, reason in unreadable:
+            report.reasons[reason] = report.reasons.get(reason, 0) + 1
+    if not by_trace:
+        return report
+    staged: dict[str, list[OtelSpan]] = defaultdict(list)
+    for text in store.staged_spans(tenant, sorted(by_trace)):
+        span = OtelSpan.from_json(text)
+        staged[span.trace_id].append(span)
+    events: list[dict[str, Any]] = []
+    sessions: dict[str, str] = {}
+    now = datetime.now(UTC)
+    for trace_id, arrived in by_trace.items():
+        after = trace_events([*staged[trace_id], *arrived], tenant=tenant)
+        before = trace_events(staged[trace_id], tenant=tenant).events if staged[trace_id] else []
+        delta = changes(before, after.events, now=now)
+        events += delta
+        report.deleted += sum(1 for e in delta if e["op"] == "delete")
+        report.issues += after.issues
+        sessions[trace_id] = after.session_id
+    report.traces = len(by_trace)
+    report.events = len(events)
+    result = store.ingest_many([events], source=source, owner=owner)[0]
+    report.accepted, report.duplicates = result.accepted, result.duplicates
+    report.quarantined += result.quarantined
+    for reason, n in result.reasons.items():
+        report.reasons[reason] = report.reasons.get(reason, 0) + n
+    rows = [(s.trace_id, s.span_id, s.as_json()) for ss in by_trace.values() for s in ss]
+    report.new_spans = store.stage_spans(tenant, rows, sessions)
+    return report
