@@ -49,6 +49,7 @@ BENCHMARKS: dict[str, Callable[[Workspace], Result]] = {
     "service_batch": service.run_batch,
     "service_reads": service.run_reads,
     "service_peer": service.run_peer,
+    "otlp_peer": service.run_otlp_peer,
 }
 
 

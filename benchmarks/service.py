@@ -18,6 +18,10 @@
   until everything is stored (ours: acknowledged = committed; Phoenix answers before it writes,
   so we poll its SQLite until the spans are there). Phoenix is installed from PyPI into its own
   environment `.tools/phoenix` on first use.
+- `otlp_peer`: the same OTLP protobuf requests (one trace per hh-rlhf conversation) to our
+  `/v1/traces` (mapped to graph events, acknowledged after COMMIT) and to Phoenix's; spans/s
+  answered and stored, p50/p95 acknowledgement. Goals: >= 5x Phoenix's stored spans/s, p95
+  below Phoenix's.
 
 Load comes from one asyncio client (httpx.AsyncClient) in the benchmark process, the same code
 for both servers; on this 2-core machine client and server share the cores.
@@ -543,5 +547,75 @@ def run_peer(ws: Workspace) -> Result:
         notes=[
             f"{events:,} events on our side, {spans:,} spans on Phoenix's "
             f"({p['stored_spans']:,} found in its SQLite at the end)."
+        ],
+    )
+
+
+def run_otlp_peer(ws: Workspace) -> Result:
+    """The same OTLP protobuf requests (one trace per real conversation, OpenInference AGENT
+    and LLM spans) to our `/v1/traces` and to Phoenix's, `PEER_CONCURRENCY` clients each."""
+    directory = ws.directory / "otlp-peer"
+    directory.mkdir(parents=True, exist_ok=True)
+    chats = conversations(300 if ws.quick else None)
+    spans = sum(1 + sum(m["role"] == "assistant" for m in c["messages"]) for c in chats)
+    otlp = _phoenix_bodies(chats, directory)
+    data: dict[str, Any] = {"conversations": len(chats), "spans": spans}
+    with phoenix(directory) as (url, db):
+        headers = {"Content-Type": "application/x-protobuf"}
+        start = time.perf_counter()
+        latencies, wall = asyncio.run(
+            _load(url, [("/v1/traces", b, headers) for b in otlp], PEER_CONCURRENCY)
+        )
+        deadline = time.monotonic() + 600
+        while _spans_stored(db) < spans and time.monotonic() < deadline:
+            time.sleep(0.2)
+        data["phoenix"] = percentiles(latencies) | {
+            "wall_s": wall, "stored_s": time.perf_counter() - start,
+            "stored_spans": _spans_stored(db),
+        }  # fmt: skip
+    with served(directory / "home", directory / "server.log") as (url, key):
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/x-protobuf"}
+        latencies, wall = asyncio.run(
+            _load(url, [("/v1/traces", b, headers) for b in otlp], PEER_CONCURRENCY)
+        )
+        status = httpx.get(f"{url}/v1/status", headers={"Authorization": f"Bearer {key}"}).json()
+        data["ours"] = percentiles(latencies) | {"wall_s": wall, "stored_s": wall}
+        data["ours_events"] = status.get("store", {}).get("events")
+    rows = [
+        [label, d["p50_ms"], d["p95_ms"], round(spans / d["wall_s"]), round(spans / d["stored_s"])]
+        for label, d in (
+            ("memgraph-ops serve /v1/traces (graph events, committed)", data["ours"]),
+            ("Arize Phoenix 20.26 /v1/traces (SQLite)", data["phoenix"]),
+        )
+    ]
+    p, o = data["phoenix"], data["ours"]
+    return Result(
+        name="otlp_peer",
+        params={"conversations": len(chats), "concurrency": PEER_CONCURRENCY},
+        tables=[
+            Table(
+                f"{len(chats):,} real conversations (hh-rlhf) as {spans:,} OTLP spans, one "
+                f"protobuf request per conversation, {PEER_CONCURRENCY} clients",
+                ["server", "p50 ms", "p95 ms", "answered spans/s", "stored spans/s"],
+                rows,
+            )
+        ],
+        goals=[
+            Goal(
+                "spans/s through /v1/traces >= 5x Phoenix's (stored)",
+                f"{ratio(p['stored_s'], o['stored_s'])}x",
+                p["stored_s"] >= 5 * o["stored_s"],
+                "ours is acknowledged after COMMIT; Phoenix answers first and stores later",
+            ),
+            Goal(
+                "p95 acknowledgement below Phoenix's",
+                f"ours {o['p95_ms']} ms, Phoenix {p['p95_ms']} ms",
+                o["p95_ms"] < p["p95_ms"],
+            ),
+        ],
+        data=data,
+        notes=[
+            f"our side wrote {data['ours_events']} graph events; Phoenix stored "
+            f"{p['stored_spans']:,} of {spans:,} spans by the end"
         ],
     )

@@ -118,6 +118,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tenant", default="default")
     p.set_defaults(run=_import_chat)
 
+    p = sub.add_parser(
+        "import-otel",
+        parents=[common],
+        help="import OpenTelemetry traces (OTLP/JSON: a whole request, or one per line)",
+    )
+    p.add_argument("file", type=Path)
+    p.add_argument("--tenant", default="default")
+    p.set_defaults(run=_import_otel)
+
     p = sub.add_parser("compact", parents=[common], help="compact HOT events into the lake")
     p.add_argument("--batch", type=_positive_int, default=None, help="events per Delta commit")
     p.add_argument(
@@ -333,6 +342,22 @@ def _import_chat(args: argparse.Namespace) -> int:
             lines.append(f"  … and {report.issue_count - 50} more (use --json for more)")
     _emit(args, data, lines)
     return EXIT_BAD_INPUT if report.quarantined or report.skipped_lines else EXIT_OK
+
+
+def _import_otel(args: argparse.Namespace) -> int:
+    from memgraph_ops.imports.traces import import_otel_file
+
+    with api.open(args.home) as mg, _bar("import-otel", "spans") as progress:
+        report = import_otel_file(mg.store, args.file, tenant=args.tenant, progress=progress)
+    lines = [
+        f"{args.file}: {report.spans} spans in {report.traces} traces, {report.events} events "
+        f"(accepted {report.accepted}, already there {report.duplicates}, replaced "
+        f"{report.deleted}, quarantined {report.quarantined})",
+        *[f"  quarantined {n:>6} × {reason}" for reason, n in sorted(report.reasons.items())],
+        *[f"  {issue}" for issue in report.issues[:50]],
+    ]
+    _emit(args, report.as_dict(), lines)
+    return EXIT_BAD_INPUT if report.quarantined else EXIT_OK
 
 
 def _compact(args: argparse.Namespace) -> int:

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -40,6 +40,9 @@ from memgraph_ops.events import EventInput
 from memgraph_ops.service import wire
 from memgraph_ops.store import IngestResult, Store, StoreIdentity, SubjectRows
 from memgraph_ops.store.hot import Direction
+
+if TYPE_CHECKING:
+    from memgraph_ops.imports.traces import OtelImportReport
 
 DEFAULT_RETRY_SECONDS = 60.0
 
@@ -325,6 +328,24 @@ class RemoteStore(Store):
                 "tenant, use memgraph_ops.client.Client with that tenant's key"
             )
         return [self.ingest(batch, source=source) for batch in batches]
+
+    def export_traces(self, document: Mapping[str, Any], *, tenant: str) -> OtelImportReport:
+        """Send one OTLP/JSON export request to the server's `/v1/traces`."""
+        from memgraph_ops.imports.traces import OtelImportReport
+
+        response = self._http.request(
+            "POST", "/v1/traces", content=wire.dumps(document), params={"tenant": tenant},
+            headers={"Content-Type": "application/json"},
+        )  # fmt: skip
+        partial = response.json().get("partialSuccess") or {}
+        rejected = int(partial.get("rejectedSpans", 0))
+        spans = sum(
+            len(scope.get("spans") or [])
+            for resource in document.get("resourceSpans") or []
+            for scope in resource.get("scopeSpans") or []
+        )
+        reasons = {partial["errorMessage"]: rejected} if rejected else {}
+        return OtelImportReport(spans=spans, quarantined=rejected, reasons=reasons)
 
     def quarantine_unreadable(self, rows: list[tuple[str, str]], *, source: str) -> int:
         if not rows:

@@ -72,6 +72,11 @@ _OLD_MESSAGE_EVENTS: Final = {
     "gen_ai.tool.message": "tool",
 }
 _DETAILS_EVENT: Final = "gen_ai.client.inference.operation.details"
+_MODEL_CALL_KEYS: Final = (
+    "gen_ai.request.model", "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens",
+    "llm.request.type", "ai.prompt.messages", "gen_ai.prompt", "gen_ai.completion",
+)  # fmt: skip
+_MESSAGE_EVENTS: Final = frozenset({*_OLD_MESSAGE_EVENTS, "gen_ai.choice", _DETAILS_EVENT})
 
 
 @dataclass
@@ -136,15 +141,19 @@ def operation(span: OtelSpan) -> str:
     ):
         return "llm"
     if any(
-        k.startswith(("gen_ai.prompt.", "gen_ai.completion.", "llm.input_messages.")) for k in attrs
+        k.startswith(
+            ("gen_ai.prompt.", "gen_ai.completion.", "llm.input_messages.", "llm.prompts.")
+        )
+        for k in attrs
     ):
         return "llm"
     if "gen_ai.input.messages" in attrs or "gen_ai.output.messages" in attrs:
         return "llm"
-    if any(
-        e.name in _OLD_MESSAGE_EVENTS or e.name in ("gen_ai.choice", _DETAILS_EVENT)
-        for e in span.events
-    ):
+    if any(e.name in _MESSAGE_EVENTS for e in span.events):
+        return "llm"
+    # a model call by its model or usage (the Vercel AI SDK's `ai.*.doGenerate` spans carry
+    # `gen_ai.request.model` and usage but no operation name)
+    if any(k in attrs for k in _MODEL_CALL_KEYS):
         return "llm"
     return "other"
 
@@ -282,6 +291,59 @@ def _openinference_messages(attrs: Mapping[str, Any], prefix: str) -> list[Messa
     return out
 
 
+def _openai_messages(raw: Any, *, role: str = "user") -> list[Message]:
+    """Messages in the OpenAI chat format (`{"role", "content", "tool_calls"?,
+    "tool_call_id"?}`; content a string or a list of `{"type": "text", "text"}` parts)."""
+    value = _loads(raw)
+    if isinstance(value, Mapping):
+        value = [value]
+    out: list[Message] = []
+    for item in value if isinstance(value, list) else []:
+        if not isinstance(item, Mapping):
+            continue
+        content = item.get("content")
+        if isinstance(content, list):
+            content = "\n".join(
+                str(p.get("text") or p.get("content") or "")
+                for p in content
+                if isinstance(p, Mapping) and p.get("type") in (None, "text", "input_text")
+            )
+        calls = item.get("tool_calls") or []
+        out.append(
+            Message(
+                str(item.get("role") or role),
+                _text(content),
+                [_old_call(c) for c in calls if isinstance(c, Mapping)],
+                tool_call_id=_id(item.get("tool_call_id")),
+                finish_reason=item.get("finish_reason"),
+            )
+        )
+    return out
+
+
+def _logfire_events(raw: Any) -> tuple[list[Message], list[Message]]:
+    """Pydantic Logfire records the older per-message events as one `events` attribute: a JSON
+    list of `{"event.name": "gen_ai.user.message", "content", "role"…}`."""
+    value = _loads(raw)
+    inputs: list[Message] = []
+    outputs: list[Message] = []
+    for item in value if isinstance(value, list) else []:
+        if not isinstance(item, Mapping):
+            continue
+        name = item.get("event.name")
+        if name in _OLD_MESSAGE_EVENTS:
+            inputs += _openai_messages(
+                {**item, "role": item.get("role") or _OLD_MESSAGE_EVENTS[name]}
+            )
+        elif name == "gen_ai.choice":
+            inner = item.get("message")
+            message: Mapping[str, Any] = inner if isinstance(inner, Mapping) else item
+            outputs += _openai_messages(
+                {**message, "finish_reason": item.get("finish_reason")}, role="assistant"
+            )
+    return inputs, outputs
+
+
 def _event_messages(span: OtelSpan) -> tuple[list[Message], list[Message]]:
     """The per-message events of the older conventions. Their fields are the log record's
     body; on span events they come as attributes, or as one JSON attribute (`body`,
@@ -342,8 +404,21 @@ def messages(span: OtelSpan) -> tuple[str | None, list[Message], list[Message]]:
     inputs = _new_messages(attrs.get("gen_ai.input.messages"))
     outputs = _new_messages(attrs.get("gen_ai.output.messages"))
     if not inputs and not outputs:
-        inputs = _flat_messages(attrs, "gen_ai.prompt")
-        outputs = _flat_messages(attrs, "gen_ai.completion")
+        inputs = _flat_messages(attrs, "gen_ai.prompt") or _flat_messages(attrs, "llm.prompts")
+        outputs = _flat_messages(attrs, "gen_ai.completion") or _flat_messages(
+            attrs, "llm.completions"
+        )
+    if not inputs and not outputs:
+        # OpenAI-format message lists as JSON: the deprecated `gen_ai.prompt` /
+        # `gen_ai.completion`, the Vercel AI SDK's `ai.prompt.messages` / `ai.response.text`
+        inputs = _openai_messages(attrs.get("gen_ai.prompt")) or _openai_messages(
+            attrs.get("ai.prompt.messages")
+        )
+        outputs = _openai_messages(attrs.get("gen_ai.completion"), role="assistant")
+        if not outputs and isinstance(attrs.get("ai.response.text"), str):
+            outputs = [Message("assistant", attrs["ai.response.text"])]
+    if not inputs and not outputs:
+        inputs, outputs = _logfire_events(attrs.get("events"))
     if not inputs and not outputs:
         inputs = _openinference_messages(attrs, "llm.input_messages")
         outputs = _openinference_messages(attrs, "llm.output_messages")
@@ -364,7 +439,8 @@ def messages(span: OtelSpan) -> tuple[str | None, list[Message], list[Message]]:
 
 _READ_PREFIXES: Final = (
     "gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions",
-    "gen_ai.prompt.", "gen_ai.completion.", "llm.input_messages.", "llm.output_messages.",
+    "gen_ai.prompt", "gen_ai.completion", "llm.input_messages.", "llm.output_messages.",
+    "llm.prompts.", "llm.completions.", "ai.prompt.messages", "ai.response.text",
     "llm.token_count.", "retrieval.documents.", "gen_ai.retrieval.documents",
 )  # fmt: skip
 _READ_KEYS: Final = frozenset(
@@ -517,11 +593,10 @@ class _Trace:
             self.session,
             first.start_ns,
             user_id=str(user) if user is not None else None,
-            metadata={"source": "otel", "trace_ids": [self.trace_id]},
+            metadata={"source": "otel"},
         )
-        llm_calls: list[
-            tuple[OtelSpan, str, str | None]
-        ] = []  # span, its prompt, its last response
+        # (span, its prompt, its last response) of each LLM call, in start order
+        llm_calls: list[tuple[OtelSpan, str, str | None]] = []
         for span in self.spans:
             kind = operation(span)
             if kind == "llm":
@@ -529,11 +604,8 @@ class _Trace:
                 llm_calls.append((span, prompt, response))
             elif kind == "agent":
                 self._agent_node(span)
-            elif kind != "tool" and kind != "retrieval":
-                self.loose.append(
-                    {"span_id": span.span_id, "name": span.name, "kind": span.kind,
-                     "attributes": unread_attributes(span)}
-                )  # fmt: skip
+            if kind in ("agent", "retrieval", "other"):  # no node of its own holds its attrs
+                self.loose.append(_span_attrs(span)["otel"])
         for span in self.spans:
             if operation(span) == "tool":
                 self._tool_span(span, llm_calls)
@@ -543,7 +615,9 @@ class _Trace:
         self._follows()
         session = self.nodes[self.session]
         if self.loose:
-            session["attrs"] = {"otel_spans": self.loose}
+            # (one JSON field: a conversation over several traces keeps the last trace's list
+            # in its state; every trace's list stays in the lake's event log)
+            session["attrs"] = {"otel_trace_id": self.trace_id, "otel_spans": self.loose}
         events = [*self.nodes.values(), *self.edges.values()]
         for event in events:
             for name in ("metadata", "attrs", "parameters", "result"):
@@ -625,13 +699,7 @@ class _Trace:
         reasons = attrs.get("gen_ai.response.finish_reasons")
         if response.get("finish_reason") is None and isinstance(reasons, list) and reasons:
             response["finish_reason"] = _finish_reason(reasons[0])
-        response["attrs"] = {
-            "otel": {
-                "span_id": span.span_id,
-                "name": span.name,
-                "attributes": unread_attributes(span),
-            }
-        }
+        response["attrs"] = _span_attrs(span)
         self.edge(
             "RESPONDS_TO",
             last,
@@ -816,13 +884,7 @@ class _Trace:
         for key in ("success", "duration_ms", "error"):  # the tool's own span knows best
             if fields[key] is not None:
                 node[key] = fields[key]
-        node["attrs"] = {
-            "otel": {
-                "span_id": span.span_id,
-                "name": span.name,
-                "attributes": unread_attributes(span),
-            }
-        }
+        node["attrs"] = _span_attrs(span)
         order = sum(
             1 for e in self.edges.values() if e["type"] == "INVOKES" and e["src"] == asked_by
         )
@@ -941,6 +1003,27 @@ class _Trace:
             a, b = self.nodes[earlier]["occurred_at"], self.nodes[later]["occurred_at"]
             self.edge("FOLLOWS", later, earlier, int(b.timestamp() * 1e9),
                       time_delta_ms=max(0.0, (b - a).total_seconds() * 1000))  # fmt: skip
+
+
+def _span_attrs(span: OtelSpan) -> dict[str, Any]:
+    """Where a node came from, and what of its span the mapping did not read."""
+    return {
+        "otel": {
+            "trace_id": span.trace_id,
+            "span_id": span.span_id,
+            "name": span.name,
+            "kind": span.kind,
+            "status": span.status_code,
+            "attributes": unread_attributes(span),
+            "resource": span.resource,
+            # events that are no message (exceptions, evaluations…), as they came
+            "events": [
+                {"name": e.name, "time_ns": e.time_ns, "attributes": e.attributes}
+                for e in span.events
+                if e.name not in _MESSAGE_EVENTS
+            ],
+        }
+    }
 
 
 def _finish_reason(value: Any) -> str | None:

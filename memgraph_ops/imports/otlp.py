@@ -15,7 +15,6 @@ whole (`InputError`): there is no way to find span boundaries in a broken messag
 from __future__ import annotations
 
 import base64
-import gzip
 import json
 import zlib
 from collections.abc import Iterator, Mapping
@@ -82,12 +81,20 @@ class Rejected:
     reason: str
 
 
+MAX_DECOMPRESSED = 256 * 1024 * 1024
+"""Largest body a compressed request may expand to (a small gzip body can expand 1000-fold)."""
+
+
 def decode_request(
-    body: bytes, content_type: str, encoding: str | None = None
+    body: bytes,
+    content_type: str,
+    encoding: str | None = None,
+    *,
+    max_bytes: int = MAX_DECOMPRESSED,
 ) -> tuple[list[OtelSpan], list[Rejected]]:
     """The spans of one OTLP/HTTP request body (`content_type` protobuf or JSON; `encoding`
-    the Content-Encoding, `gzip` or `deflate`)."""
-    body = _decompressed(body, encoding)
+    the Content-Encoding, `gzip` or `deflate`, expanding to at most `max_bytes`)."""
+    body = _decompressed(body, encoding, max_bytes)
     media = content_type.split(";")[0].strip().lower()
     if media in ("application/x-protobuf", "application/protobuf"):
         try:
@@ -107,18 +114,26 @@ def decode_request(
     )
 
 
-def _decompressed(body: bytes, encoding: str | None) -> bytes:
+def _decompressed(body: bytes, encoding: str | None, max_bytes: int) -> bytes:
     encoding = (encoding or "identity").strip().lower()
+    if encoding == "identity":
+        return body
+    if encoding not in ("gzip", "deflate"):
+        raise InputError(f"unsupported Content-Encoding {encoding!r}: use gzip, deflate or none")
+    out = bytearray()
+    rest = body
     try:
-        if encoding == "gzip":
-            return gzip.decompress(body)
-        if encoding == "deflate":
-            return zlib.decompress(body)
-    except (OSError, EOFError, zlib.error) as exc:
+        while rest:  # (a gzip body may hold several members)
+            stream = zlib.decompressobj(31 if encoding == "gzip" else 15)
+            out += stream.decompress(rest, max_bytes + 1 - len(out))
+            if len(out) > max_bytes or stream.unconsumed_tail:
+                raise InputError(f"the body expands past {max_bytes} bytes")
+            if not stream.eof:
+                raise InputError(f"the body is truncated {encoding}")
+            rest = stream.unused_data
+    except zlib.error as exc:
         raise InputError(f"the body is not valid {encoding}: {exc}") from None
-    if encoding != "identity":
-        raise InputError(f"unsupported Content-Encoding {encoding!r}: use gzip or none")
-    return body
+    return bytes(out)
 
 
 def decode_json(document: Any) -> tuple[list[OtelSpan], list[Rejected]]:

@@ -12,14 +12,17 @@ crash in between repeats the mapping on the next delivery instead of losing the 
 
 from __future__ import annotations
 
+import gzip
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from memgraph_ops.errors import InputError
 from memgraph_ops.imports.otel import changes, span_problem, trace_events
-from memgraph_ops.imports.otlp import OtelSpan, Rejected
+from memgraph_ops.imports.otlp import OtelSpan, Rejected, decode_json, iter_file_requests
 
 if TYPE_CHECKING:
     from memgraph_ops.store import Store
@@ -105,4 +108,40 @@ def import_spans(
         report.reasons[reason] = report.reasons.get(reason, 0) + n
     rows = [(s.trace_id, s.span_id, s.as_json()) for ss in by_trace.values() for s in ss]
     report.new_spans = store.stage_spans(tenant, rows, sessions)
+    return report
+
+
+def import_otel_file(
+    store: Store,
+    path: str | Path,
+    *,
+    tenant: str = "default",
+    progress: Callable[[int, int], None] | None = None,
+) -> OtelImportReport:
+    """Import an OTLP/JSON file: one `ExportTraceServiceRequest` as a whole document, or one
+    per line (the OTel Collector's file exporter); `.gz` files are read compressed. On a served
+    data root the requests go to the server's `/v1/traces`."""
+    from memgraph_ops.client import RemoteStore
+
+    path = Path(path)
+    raw = path.read_bytes()
+    if path.suffix == ".gz":
+        raw = gzip.decompress(raw)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text ({exc})") from None
+    report = OtelImportReport()
+    for number, document in iter_file_requests(text):
+        if isinstance(store, RemoteStore):
+            part = store.export_traces(document, tenant=tenant)
+        else:
+            try:
+                spans, rejected = decode_json(document)
+            except InputError as exc:
+                raise InputError(f"{path}, line {number}: {exc}") from None
+            part = import_spans(store, spans, rejected, tenant=tenant, source=f"{SOURCE}:{path}")
+        report.add(part)
+        if progress is not None:
+            progress(report.spans, 0)
     return report

@@ -27,6 +27,8 @@ import pyarrow.compute as pc
 from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from google.protobuf import json_format
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -48,6 +50,8 @@ from memgraph_ops.errors import (
     StoreMismatchError,
     TransientError,
 )
+from memgraph_ops.imports.otlp import decode_request
+from memgraph_ops.imports.traces import import_spans
 from memgraph_ops.model import STORED_EVENT_SCHEMA
 from memgraph_ops.service import wire
 from memgraph_ops.service.keys import KeyRing, Principal
@@ -109,6 +113,9 @@ class Metrics:
         )  # fmt: skip
         self.queue_depth = Gauge(
             "memgraph_write_queue_depth", "Write requests waiting for the writer", registry=r
+        )
+        self.otel_spans = Counter(
+            "memgraph_otel_spans", "OpenTelemetry spans received on /v1/traces", registry=r
         )
 
     def observe_commit(self, requests: int, events: int, seconds: float) -> None:
@@ -178,6 +185,17 @@ _INGEST_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
         "description": "the write queue is full or the server is stopping: retry after "
         "Retry-After seconds (safe: ingest is idempotent on event_id)"
     },
+}
+_TRACES_BODY: Final = {
+    "requestBody": {
+        "required": True,
+        "description": "An OTLP `ExportTraceServiceRequest` (what OpenTelemetry's OTLP/HTTP "
+        "exporters send).",
+        "content": {
+            "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+            "application/json": {"schema": {"type": "object"}},
+        },
+    }
 }
 _NOT_FOUND = "not found"
 _NODES: Final = "/v1/nodes/"
@@ -318,6 +336,49 @@ def create_app(
             status_code=422 if answer["quarantined"] else 200,
             media_type=wire.JSON,
         )
+
+    @app.post(
+        "/v1/traces",
+        tags=["events"],
+        openapi_extra=_TRACES_BODY,
+        responses={
+            200: {"description": "the spans landed (`partialSuccess` counts those that could "
+                  "not be read or mapped; they are in the quarantine with their reasons)"},
+            400: {"description": "the body is no OTLP export request"},
+            401: {"description": "no API key, or one that is not accepted"},
+            403: {"description": "a tenant key naming another tenant"},
+            413: {"description": "the body is larger than the server's limit"},
+            503: {"description": "the write queue is full or the server is stopping: retry "
+                  "(safe: the same spans give the same events)"},
+        },
+    )  # fmt: skip
+    async def post_traces(
+        request: Request,
+        who: Who,
+        tenant: Annotated[
+            str | None, Query(description="tenant of the spans (admin and operator only)")
+        ] = None,
+    ) -> Response:
+        """OTLP/HTTP trace export (`ExportTraceServiceRequest` as protobuf or JSON, optionally
+        gzip): OpenTelemetry GenAI and OpenInference spans become graph events."""
+        if who.tenant is not None and tenant not in (None, who.tenant):
+            raise HTTPException(403, "a tenant key writes its own tenant's spans only")
+        target = who.tenant or tenant or "default"
+        media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+        body = await _read_body(request, max_body_bytes)
+        spans, rejected = await run_in_threadpool(
+            decode_request, body, media, request.headers.get("content-encoding")
+        )
+        origin = _source_of(who, None)
+        report = await _wait(
+            writer.run(
+                lambda: import_spans(
+                    store, spans, rejected, tenant=target, owner=who.tenant, source=origin
+                )
+            )
+        )
+        metrics.otel_spans.inc(report.spans)
+        return _export_response(media, report.quarantined, report.reasons)
 
     # reads -------------------------------------------------------------------------------
 
@@ -573,6 +634,20 @@ def _status_of(exc: MemgraphError) -> tuple[int, dict[str, str]]:
     if isinstance(exc, ConfigError):
         return 500, {}
     return 500, {}
+
+
+def _export_response(media: str, rejected: int, reasons: dict[str, int]) -> Response:
+    """An `ExportTraceServiceResponse` in the request's encoding; `partial_success` when some
+    spans (or their events) were quarantined."""
+    answer = ExportTraceServiceResponse()
+    if rejected:
+        answer.partial_success.rejected_spans = rejected
+        answer.partial_success.error_message = "; ".join(
+            f"{n} x {reason}" for reason, n in sorted(reasons.items())
+        )[:2000]
+    if media == "application/json":
+        return Response(json_format.MessageToJson(answer), media_type="application/json")
+    return Response(answer.SerializeToString(), media_type="application/x-protobuf")
 
 
 async def _wait(future: Any) -> Any:

@@ -206,6 +206,38 @@ def test_older_attribute_names_and_per_message_events() -> None:
         ) == tokens
 
 
+@pytest.mark.parametrize(
+    ("attributes", "tokens"),
+    [
+        # the Vercel AI SDK's inner span: gen_ai.* model and usage, no operation name
+        ({"ai.prompt.messages": json.dumps([{"role": "user", "content": [{"type": "text", "text": "Hi there"}]}]),
+          "ai.response.text": "Hello!", "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 3,
+          "gen_ai.usage.output_tokens": 2}, (3, 2)),
+        # Pydantic Logfire: the per-message events as one JSON attribute
+        ({"gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 3, "gen_ai.usage.output_tokens": 2,
+          "events": json.dumps([{"event.name": "gen_ai.user.message", "content": "Hi there", "role": "user"},
+                                {"event.name": "gen_ai.choice", "index": 0, "message": {"role": "assistant", "content": "Hello!"}}])}, (3, 2)),
+        # the deprecated JSON `gen_ai.prompt` / `gen_ai.completion`
+        ({"gen_ai.prompt": json.dumps([{"role": "user", "content": "Hi there"}]),
+          "gen_ai.completion": json.dumps([{"role": "assistant", "content": "Hello!"}]),
+          "gen_ai.usage.prompt_tokens": 3, "gen_ai.usage.completion_tokens": 2}, (3, 2)),
+        # OpenLLMetry's older flattened names
+        ({"llm.request.type": "chat", "llm.prompts.0.role": "user", "llm.prompts.0.content": "Hi there",
+          "llm.completions.0.role": "assistant", "llm.completions.0.content": "Hello!",
+          "gen_ai.usage.prompt_tokens": 3, "gen_ai.usage.completion_tokens": 2}, (3, 2)),
+    ],
+    ids=["vercel-ai", "logfire-events", "gen_ai.prompt-json", "openllmetry-llm.prompts"],
+)  # fmt: skip
+def test_what_other_sdks_export(attributes: dict[str, Any], tokens: tuple[int, int]) -> None:
+    s = span("t-sdk", "s", "ai.generateText.doGenerate", attributes=attributes)
+    assert operation(s) == "llm"
+    events = trace_events([s], tenant="acme").events
+    (prompt,) = [e for e in events if e["type"] == "Prompt"]
+    (response,) = [e for e in events if e["type"] == "Response"]
+    assert (prompt["content"], response["content"]) == ("Hi there", "Hello!")
+    assert (response["prompt_tokens"], response["completion_tokens"]) == tokens
+
+
 def test_openinference_spans() -> None:
     """Arize OpenInference: an AGENT span, an LLM span with flattened messages and a tool call,
     the TOOL span that ran it, a RETRIEVER span before the next LLM call."""
