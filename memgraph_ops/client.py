@@ -38,7 +38,7 @@ from memgraph_ops.config import Settings, load_settings
 from memgraph_ops.errors import ConfigError, InputError, StoreError, TransientError
 from memgraph_ops.events import EventInput
 from memgraph_ops.service import wire
-from memgraph_ops.store import IngestResult, Store, StoreIdentity, SubjectRows
+from memgraph_ops.store import IngestResult, SpanStage, Store, StoreIdentity, SubjectRows
 from memgraph_ops.store.hot import Direction
 
 if TYPE_CHECKING:
@@ -319,9 +319,18 @@ class RemoteStore(Store):
         return self._client.ingest(events, source=source)
 
     def ingest_many(
-        self, batches: Sequence[EventInput], *, source: str = "api", owner: str | None = None
+        self,
+        batches: Sequence[EventInput],
+        *,
+        source: str = "api",
+        owner: str | None = None,
+        spans: Sequence[SpanStage] = (),
     ) -> list[IngestResult]:
         # One request (one commit) per batch: remotely, the server groups commits itself.
+        if spans:
+            raise ConfigError(
+                "spans are kept by the server: send OpenTelemetry traces to its /v1/traces"
+            )
         if owner is not None:
             raise ConfigError(
                 "RemoteStore writes with the operator token, for every tenant: to write as one "

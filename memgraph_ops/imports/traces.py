@@ -13,6 +13,7 @@ crash in between repeats the mapping on the next delivery instead of losing the 
 from __future__ import annotations
 
 import gzip
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -23,9 +24,10 @@ from typing import TYPE_CHECKING, Any
 from memgraph_ops.errors import InputError
 from memgraph_ops.imports.otel import changes, span_problem, trace_events
 from memgraph_ops.imports.otlp import OtelSpan, Rejected, decode_json, iter_file_requests
+from memgraph_ops.store import SpanStage
 
 if TYPE_CHECKING:
-    from memgraph_ops.store import Store
+    from memgraph_ops.store import IngestResult, Store
 
 SOURCE = "otel"
 
@@ -57,6 +59,75 @@ class OtelImportReport:
         self.issues += other.issues
 
 
+@dataclass
+class Delivery:
+    """What one delivery of spans will write, computed from reads only (`plan`): the spans
+    that cannot be read (to quarantine), then the events and the spans to keep, in one
+    transaction (`Store.ingest_many(spans=)`)."""
+
+    tenant: str
+    report: OtelImportReport
+    unreadable: list[tuple[str, str]]
+    events: list[dict[str, Any]]
+    stage: SpanStage
+    """The spans to keep (with the events, in one transaction)."""
+
+    def count(self, result: IngestResult) -> None:
+        """Add what the store did with the events (and the spans kept with them)."""
+        self.report.new_spans = len(self.stage.rows)
+        self.report.accepted, self.report.duplicates = result.accepted, result.duplicates
+        self.report.quarantined += result.quarantined
+        for reason, n in result.reasons.items():
+            self.report.reasons[reason] = self.report.reasons.get(reason, 0) + n
+
+
+def plan(
+    store: Store, spans: Sequence[OtelSpan], rejected: Sequence[Rejected] = (), *, tenant: str
+) -> Delivery:
+    """Map one delivery of spans (reads the spans kept for their traces). Writing it must not
+    interleave with another delivery for the same traces (`import_spans` holds a lock; the
+    service locks per trace)."""
+    report = OtelImportReport(spans=len(spans) + len(rejected))
+    unreadable = [(r.raw, r.reason) for r in rejected]
+    by_trace: dict[str, list[OtelSpan]] = defaultdict(list)
+    for span in spans:
+        problem = span_problem(span)
+        if problem is None:
+            by_trace[span.trace_id].append(span)
+        else:
+            unreadable.append((span.as_json(), problem))
+    report.quarantined += len(unreadable)
+    for _, reason in unreadable:
+        report.reasons[reason] = report.reasons.get(reason, 0) + 1
+    staged: dict[str, list[OtelSpan]] = defaultdict(list)
+    for text in store.staged_spans(tenant, sorted(by_trace)):
+        span = OtelSpan.from_json(text)
+        staged[span.trace_id].append(span)
+    events: list[dict[str, Any]] = []
+    rows: list[tuple[str, str, str, str]] = []
+    moved: dict[str, str] = {}
+    now = datetime.now(UTC)
+    for trace_id, arrived in by_trace.items():
+        kept = staged[trace_id]
+        after = trace_events([*kept, *arrived], tenant=tenant)
+        before = trace_events(kept, tenant=tenant) if kept else None
+        delta = changes(before.events if before else [], after.events, now=now)
+        events += delta
+        report.deleted += sum(1 for e in delta if e["op"] == "delete")
+        report.issues += after.issues
+        if before is not None and before.session_id != after.session_id:
+            moved[trace_id] = after.session_id
+        known = {s.span_id for s in kept}
+        for span in {s.span_id: s for s in arrived}.values():  # (a span twice: kept once)
+            if span.span_id not in known:
+                rows.append((trace_id, span.span_id, after.session_id, span.as_json()))
+    report.traces, report.events = len(by_trace), len(events)
+    return Delivery(tenant, report, unreadable, events, SpanStage(tenant, rows, moved))
+
+
+_ONE_AT_A_TIME = threading.Lock()
+
+
 def import_spans(
     store: Store,
     spans: Sequence[OtelSpan],
@@ -67,48 +138,16 @@ def import_spans(
     source: str = SOURCE,
 ) -> OtelImportReport:
     """Map and write the spans of one delivery (`owner`: the tenant a tenant key is bound
-    to, which the store enforces)."""
-    report = OtelImportReport(spans=len(spans) + len(rejected))
-    unreadable = [(r.raw, r.reason) for r in rejected]
-    by_trace: dict[str, list[OtelSpan]] = defaultdict(list)
-    for span in spans:
-        problem = span_problem(span)
-        if problem is None:
-            by_trace[span.trace_id].append(span)
-        else:
-            unreadable.append((span.as_json(), problem))
-    if unreadable:
-        store.quarantine_unreadable(unreadable, source=source)
-        report.quarantined += len(unreadable)
-        for _, reason in unreadable:
-            report.reasons[reason] = report.reasons.get(reason, 0) + 1
-    if not by_trace:
-        return report
-    staged: dict[str, list[OtelSpan]] = defaultdict(list)
-    for text in store.staged_spans(tenant, sorted(by_trace)):
-        span = OtelSpan.from_json(text)
-        staged[span.trace_id].append(span)
-    events: list[dict[str, Any]] = []
-    sessions: dict[str, str] = {}
-    now = datetime.now(UTC)
-    for trace_id, arrived in by_trace.items():
-        after = trace_events([*staged[trace_id], *arrived], tenant=tenant)
-        before = trace_events(staged[trace_id], tenant=tenant).events if staged[trace_id] else []
-        delta = changes(before, after.events, now=now)
-        events += delta
-        report.deleted += sum(1 for e in delta if e["op"] == "delete")
-        report.issues += after.issues
-        sessions[trace_id] = after.session_id
-    report.traces = len(by_trace)
-    report.events = len(events)
-    result = store.ingest_many([events], source=source, owner=owner)[0]
-    report.accepted, report.duplicates = result.accepted, result.duplicates
-    report.quarantined += result.quarantined
-    for reason, n in result.reasons.items():
-        report.reasons[reason] = report.reasons.get(reason, 0) + n
-    rows = [(s.trace_id, s.span_id, s.as_json()) for ss in by_trace.values() for s in ss]
-    report.new_spans = store.stage_spans(tenant, rows, sessions)
-    return report
+    to, which the store enforces). One delivery at a time in this process."""
+    with _ONE_AT_A_TIME:
+        delivery = plan(store, spans, rejected, tenant=tenant)
+        if delivery.unreadable:
+            store.quarantine_unreadable(delivery.unreadable, source=source)
+        result = store.ingest_many(
+            [delivery.events], source=source, owner=owner, spans=[delivery.stage]
+        )
+        delivery.count(result[0])
+    return delivery.report
 
 
 def import_otel_file(

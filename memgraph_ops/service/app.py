@@ -12,10 +12,12 @@ store directly from FastAPI's threadpool (the store serialises its one connectio
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import os
 import time
+from collections.abc import AsyncIterator
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Final
@@ -51,7 +53,7 @@ from memgraph_ops.errors import (
     TransientError,
 )
 from memgraph_ops.imports.otlp import decode_request
-from memgraph_ops.imports.traces import import_spans
+from memgraph_ops.imports.traces import plan
 from memgraph_ops.model import STORED_EVENT_SCHEMA
 from memgraph_ops.service import wire
 from memgraph_ops.service.keys import KeyRing, Principal
@@ -266,6 +268,7 @@ def create_app(
         version="1",
     )
     app.add_middleware(_MeasureRequests, metrics=metrics)
+    trace_locks = _StripedLocks()
     app.state.keys = keys
     app.state.operator_token = operator_token
 
@@ -370,13 +373,21 @@ def create_app(
             decode_request, body, media, request.headers.get("content-encoding")
         )
         origin = _source_of(who, None)
-        report = await _wait(
-            writer.run(
-                lambda: import_spans(
-                    store, spans, rejected, tenant=target, owner=who.tenant, source=origin
+        traces = sorted({span.trace_id for span in spans})
+        async with trace_locks.holding(traces):
+            # Mapped outside the writer, from the spans kept for these traces; the events and
+            # the spans to keep go through group commit like any other write (one transaction).
+            delivery = await run_in_threadpool(plan, store, spans, rejected, tenant=target)
+            if delivery.unreadable:
+                rows = delivery.unreadable
+                await _wait(writer.run(lambda: store.quarantine_unreadable(rows, source=origin)))
+            result = await _wait(
+                writer.submit(
+                    delivery.events, source=origin, owner=who.tenant, spans=delivery.stage
                 )
             )
-        )
+            delivery.count(result)
+        report = delivery.report
         metrics.otel_spans.inc(report.spans)
         return _export_response(media, report.quarantined, report.reasons)
 
@@ -634,6 +645,22 @@ def _status_of(exc: MemgraphError) -> tuple[int, dict[str, str]]:
     if isinstance(exc, ConfigError):
         return 500, {}
     return 500, {}
+
+
+class _StripedLocks:
+    """Locks by trace id (hashed onto a fixed set): deliveries of the same trace are mapped
+    and written one after the other, so each maps every span the others kept."""
+
+    def __init__(self, stripes: int = 256) -> None:
+        self._locks = [asyncio.Lock() for _ in range(stripes)]
+
+    @contextlib.asynccontextmanager
+    async def holding(self, keys: list[str]) -> AsyncIterator[None]:
+        stripes = sorted({hash(k) % len(self._locks) for k in keys})  # sorted: no deadlock
+        async with contextlib.AsyncExitStack() as stack:
+            for stripe in stripes:
+                await stack.enter_async_context(self._locks[stripe])
+            yield
 
 
 def _export_response(media: str, rejected: int, reasons: dict[str, int]) -> Response:

@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from memgraph_ops.errors import MemgraphError
 from memgraph_ops.events import EventInput
-from memgraph_ops.store import IngestResult, Store
+from memgraph_ops.store import IngestResult, SpanStage, Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -54,6 +54,7 @@ class _Ingest:
     source: str
     size: int
     owner: str | None
+    spans: SpanStage | None = None
     future: Future[IngestResult] = field(default_factory=Future)
 
 
@@ -90,12 +91,18 @@ class GroupWriter:
     # the requests' side ------------------------------------------------------------------
 
     def submit(
-        self, batch: EventInput, *, source: str, owner: str | None = None
+        self,
+        batch: EventInput,
+        *,
+        source: str,
+        owner: str | None = None,
+        spans: SpanStage | None = None,
     ) -> Future[IngestResult]:
-        """Queue a batch (written for tenant `owner`, when a tenant key sent it); the future is
-        answered after the commit that holds it."""
+        """Queue a batch (written for tenant `owner`, when a tenant key sent it; with
+        OpenTelemetry `spans` to keep in the same commit); the future is answered after the
+        commit that holds it."""
         size = batch.num_rows if isinstance(batch, pa.Table) else len(batch)  # type: ignore[arg-type]
-        item = _Ingest(batch, source, size, owner)
+        item = _Ingest(batch, source, size, owner, spans)
         self._put(item)
         return item.future
 
@@ -189,7 +196,10 @@ class GroupWriter:
         for (source, owner), items in by_source.items():
             try:
                 results = self.store.ingest_many(
-                    [i.batch for i in items], source=source, owner=owner
+                    [i.batch for i in items],
+                    source=source,
+                    owner=owner,
+                    spans=[i.spans for i in items if i.spans is not None],
                 )
             except Exception as exc:
                 if len(items) == 1:
@@ -207,7 +217,8 @@ class GroupWriter:
                 self._on_commit(len(items), sum(i.size for i in items), seconds)
 
     def _alone(self, item: _Ingest, source: str, owner: str | None) -> IngestResult:
-        return self.store.ingest_many([item.batch], source=source, owner=owner)[0]
+        spans = [item.spans] if item.spans is not None else []
+        return self.store.ingest_many([item.batch], source=source, owner=owner, spans=spans)[0]
 
 
 def _answer(future: Future[Any], run: Callable[[], Any]) -> None:

@@ -1,7 +1,13 @@
 """The operational store (HOT): DuckDB file, ingest, hot reads."""
 
 from memgraph_ops.store import _duckdb
-from memgraph_ops.store.hot import QUARANTINE_RAW_CHARS, IngestResult, Store, StoreIdentity
+from memgraph_ops.store.hot import (
+    QUARANTINE_RAW_CHARS,
+    IngestResult,
+    SpanStage,
+    Store,
+    StoreIdentity,
+)
 from memgraph_ops.store.subject import SubjectRows, file_places
 
 file_leftovers = _duckdb.file_leftovers
@@ -10,6 +16,7 @@ remove_file_leftovers = _duckdb.remove_file_leftovers
 __all__ = [
     "QUARANTINE_RAW_CHARS",
     "IngestResult",
+    "SpanStage",
     "Store",
     "StoreIdentity",
     "SubjectRows",

@@ -134,6 +134,7 @@ class Store:
         # Built afresh from the file: another process may have written it since a store of this
         # process last held the slot.
         self._seen.hashes = None
+        self._seen.span_traces = None
         self._tenants: OrderedDict[str, str] = OrderedDict()
         """Tenants of ids looked up (`tenants_of`), dropped with the context cache."""
         self._restored_any: bool | None = None
@@ -189,13 +190,20 @@ class Store:
         return self.ingest_many([events], source=source)[0]
 
     def ingest_many(
-        self, batches: Sequence[EventInput], *, source: str = "api", owner: str | None = None
+        self,
+        batches: Sequence[EventInput],
+        *,
+        source: str = "api",
+        owner: str | None = None,
+        spans: Sequence[SpanStage] = (),
     ) -> list[IngestResult]:
         """Ingest several batches in one transaction, with one result per batch, as if each
         were ingested alone in order: the service's group commit (many writers, one commit).
         They are validated together (one pass costs about what a small batch costs alone),
         so an edge may name a node another batch of the same commit sends. With `owner` (the
-        tenant a service key writes for), events of an id another tenant owns are refused."""
+        tenant a service key writes for), events of an id another tenant owns are refused.
+        `spans` are OpenTelemetry spans to keep in the same transaction (`staged_spans` reads
+        them; kept for the dedupe window, see `trim`)."""
         normalized, sizes = _normalize_group(batches)
         with self._using():
             now = datetime.now(UTC)
@@ -226,11 +234,14 @@ class Store:
                         "UPDATE meta SET value = ? WHERE key = 'next_seq'", [base + rows.height]
                     )
                 self._quarantine(checked.quarantined, source, now)
+                _stage_spans(con, spans, now)
                 con.execute("COMMIT")
             except BaseException:
                 _rollback(con)
                 raise
             self._seen_hashes().add(fresh["_h"])
+            if spans and self._seen.span_traces is not None:  # (None: read on first use)
+                self._seen.span_traces.update(r[0] for staged in spans for r in staged.rows)
             self._write_through(rows)
         stored = rows.partition_by(REQUEST, as_dict=True)
         refused = checked.quarantined.partition_by(REQUEST, as_dict=True)
@@ -347,8 +358,15 @@ class Store:
     # OpenTelemetry spans -----------------------------------------------------------------
 
     def staged_spans(self, tenant: str, trace_ids: Sequence[str]) -> list[str]:
-        """The spans (JSON, as `stage_spans` took them) already received for these traces."""
+        """The spans (JSON) kept for these traces (`ingest_many(spans=)`)."""
         if not trace_ids:
+            return []
+        known = self._seen.span_traces
+        if known is None:
+            with self._using():
+                found = self._con.execute("SELECT DISTINCT trace_id FROM otel_spans").fetchall()
+            known = self._seen.span_traces = {t for (t,) in found}
+        if not any(t in known for t in trace_ids):
             return []
         rows: list[tuple[str, str, str, str]] = []
         with self._using():
@@ -363,56 +381,6 @@ class Store:
         return [
             span for owner, trace, _, span in sorted(rows) if owner == tenant and trace in wanted
         ]
-
-    def stage_spans(
-        self, tenant: str, spans: Sequence[tuple[str, str, str]], sessions: Mapping[str, str]
-    ) -> int:
-        """Keep (trace id, span id, span JSON) of received spans, skipping those already kept,
-        with the session each trace maps to (`sessions`, by trace id; a trace's earlier spans
-        move with it); returns how many were new. Kept for the dedupe window (`trim`)."""
-        if not spans:
-            return 0
-        table = pa.table(
-            {
-                "trace_id": pa.array([t for t, _, _ in spans], pa.string()),
-                "span_id": pa.array([s for _, s, _ in spans], pa.string()),
-                "span": pa.array([j for _, _, j in spans], pa.string()),
-            }
-        )
-        traces = pa.table(
-            {
-                "trace_id": pa.array(list(sessions), pa.string()),
-                "session_id": pa.array(list(sessions.values()), pa.string()),
-            }
-        )
-        with self._using():
-            con = self._con
-            con.register("_spans", table)
-            con.register("_span_sessions", traces)
-            con.execute("BEGIN")
-            try:
-                con.execute(
-                    "UPDATE otel_spans o SET session_id = t.session_id FROM _span_sessions t "
-                    "WHERE o.tenant = ? AND o.trace_id = t.trace_id",
-                    [tenant],
-                )
-                added = _scalar(
-                    con,
-                    "INSERT INTO otel_spans SELECT DISTINCT ON (n.trace_id, n.span_id) ?, "
-                    "n.trace_id, n.span_id, t.session_id, n.span, ? FROM _spans n "
-                    "JOIN _span_sessions t USING (trace_id) WHERE NOT EXISTS (SELECT 1 FROM "
-                    "otel_spans o WHERE o.tenant = ? AND o.trace_id = n.trace_id AND "
-                    "o.span_id = n.span_id)",
-                    [tenant, datetime.now(UTC), tenant],
-                )
-                con.execute("COMMIT")
-            except BaseException:
-                _rollback(con)
-                raise
-            finally:
-                con.unregister("_spans")
-                con.unregister("_span_sessions")
-        return int(added)
 
     def quarantine_unreadable(self, rows: list[tuple[str, str]], *, source: str) -> int:
         """Quarantine input that never became an event (e.g. a line that is not JSON):
@@ -1114,6 +1082,43 @@ def _result(received: int, rows: pl.DataFrame, quarantined: pl.DataFrame) -> Ing
         reasons=dict(zip(counts["reason"].to_list(), counts["count"].to_list(), strict=True)),
         rejected=first_reasons.head(REJECTED_LISTED).select("event_id", "reason").to_dicts(),
     )
+
+
+@dataclass(frozen=True)
+class SpanStage:
+    """OpenTelemetry spans to keep for one tenant (`memgraph_ops.imports.traces`)."""
+
+    tenant: str
+    rows: Sequence[tuple[str, str, str, str]]
+    """(trace id, span id, session id, span JSON) of spans not kept yet (the caller read
+    what is kept, under its per-trace lock)."""
+    moved: Mapping[str, str] = field(default_factory=dict)
+    """Traces whose kept spans map to another session now, and that session."""
+
+
+def _stage_spans(con: Any, stages: Sequence[SpanStage], now: datetime) -> None:
+    """Keep the spans of every stage with one insert (inside the caller's transaction)."""
+    for staged in stages:
+        for trace_id, session_id in staged.moved.items():
+            con.execute(
+                "UPDATE otel_spans SET session_id = ? WHERE hash(trace_id) = "
+                "hash(?::VARCHAR) AND trace_id = ? AND tenant = ?",
+                [session_id, trace_id, trace_id, staged.tenant],
+            )
+    rows = [(staged.tenant, *row) for staged in stages for row in staged.rows]
+    if not rows:
+        return
+    names = ("tenant", "trace_id", "span_id", "session_id", "span")
+    table = pa.table({n: pa.array([r[i] for r in rows], pa.string()) for i, n in enumerate(names)})
+    con.register("_spans", table)
+    try:
+        con.execute(
+            "INSERT INTO otel_spans SELECT tenant, trace_id, span_id, session_id, span, ? "
+            "FROM _spans",
+            [now],
+        )
+    finally:
+        con.unregister("_spans")
 
 
 def _rollback(con: Any) -> None:

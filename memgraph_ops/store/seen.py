@@ -84,6 +84,10 @@ class SeenSlot:
 
     def __init__(self) -> None:
         self.hashes: SeenHashes | None = None
+        self.span_traces: set[str] | None = None
+        """Trace ids with OpenTelemetry spans kept (`otel_spans`), or None until read: most
+        deliveries are of new traces, and this answers "nothing kept" without a query (which
+        waits for the store's lock, held by the commit in progress)."""
 
 
 _SLOTS: weakref.WeakValueDictionary[str, SeenSlot] = weakref.WeakValueDictionary()
