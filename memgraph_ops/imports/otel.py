@@ -126,7 +126,10 @@ def operation(span: OtelSpan) -> str:
     """What the span is: llm, tool, agent, retrieval or other."""
     attrs = span.attributes
     op = str(attrs.get("gen_ai.operation.name") or "").lower()
-    kind = str(attrs.get("openinference.span.kind") or "").upper()
+    # OpenInference's span kind, or OpenLLMetry's (traceloop.span.kind: tool, agent, task…)
+    kind = str(
+        attrs.get("openinference.span.kind") or attrs.get("traceloop.span.kind") or ""
+    ).upper()
     first_word = span.name.split(" ", 1)[0].lower()
     if op in TOOL_OPERATIONS or kind == "TOOL" or (not op and first_word == "execute_tool"):
         return "tool"
@@ -451,6 +454,8 @@ _READ_KEYS: Final = frozenset(
         "gen_ai.tool.call.id", "gen_ai.tool.call.arguments", "gen_ai.tool.call.result",
         "tool.name", "tool.parameters", "gen_ai.agent.name", "gen_ai.agent.id",
         "agent.name", "input.value", "output.value", "gen_ai.usage.input_tokens",
+        "tool.id", "tool_call.id", "traceloop.entity.name", "traceloop.entity.input",
+        "traceloop.entity.output", "llm.usage.total_tokens",
         "gen_ai.usage.output_tokens", "gen_ai.usage.prompt_tokens",
         "gen_ai.usage.completion_tokens", "gen_ai.usage.total_tokens", "gen_ai.tool.definitions",
         *_SESSION_KEYS, *_USER_KEYS,
@@ -528,6 +533,8 @@ class _Trace:
         self.issues: list[str] = []
         self.prompt_order: list[str] = []
         self.loose: list[dict[str, Any]] = []
+        self.ran: set[str] = set()
+        """ToolInvocations a tool span has been matched to (a call runs once)."""
 
     def _session_id(self) -> str:
         roots = [s for s in self.spans if s.parent_span_id not in self.by_id]
@@ -818,7 +825,14 @@ class _Trace:
                 "llm.token_count.completion",
             )
         )
-        total = _int(_first(attrs, "gen_ai.usage.total_tokens", "llm.token_count.total"))
+        total = _int(
+            _first(
+                attrs,
+                "gen_ai.usage.total_tokens",
+                "llm.token_count.total",
+                "llm.usage.total_tokens",
+            )
+        )
         if total is None and prompt is not None and completion is not None:
             total = prompt + completion
         return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": total}
@@ -831,16 +845,14 @@ class _Trace:
         if outer is not None:  # an MCP server span under its client span: one call, two views
             span = OtelSpan(**{**outer.__dict__, "attributes": {**attrs, **outer.attributes}})
             attrs = span.attributes
-        call_id = _id(_first(attrs, "gen_ai.tool.call.id", "tool_call.id"))
-        name = (
-            _first(attrs, "gen_ai.tool.name", "tool.name")
+        call_id = _id(_first(attrs, "gen_ai.tool.call.id", "tool_call.id", "tool.id"))
+        name = str(
+            _first(attrs, "gen_ai.tool.name", "tool.name", "traceloop.entity.name")
             or span.name.removeprefix("execute_tool").strip()
             or "unknown"
         )
-        tool_id = (
-            f"{self.session}:tool:{call_id}" if call_id else f"{self.session}:{span.span_id}:tool"
-        )
-        asked_by = self.nodes.get(tool_id, {}).get("response_id")
+        tool_id = f"{self.session}:tool:{call_id}" if call_id else None
+        asked_by = self.nodes.get(tool_id, {}).get("response_id") if tool_id else None
         if asked_by is None:  # the latest LLM call that ended before the tool started
             before = [
                 r
@@ -848,6 +860,15 @@ class _Trace:
                 if r is not None and (s.end_ns or s.start_ns) <= span.start_ns
             ]
             asked_by = before[-1] if before else None
+        if tool_id is None:  # no call id: the call of that name the response asked for
+            asked = [
+                n["id"]
+                for n in self.nodes.values()
+                if n["type"] == "ToolInvocation" and n.get("response_id") == asked_by
+                and n.get("tool_name") == name and n["id"] not in self.ran
+            ]  # fmt: skip
+            tool_id = asked[0] if asked else f"{self.session}:{span.span_id}:tool"
+        self.ran.add(tool_id)
         if asked_by is None:
             asked_by = f"{self.session}:{span.span_id}:response"
             prompt = f"{self.session}:{span.span_id}:prompt"
@@ -871,11 +892,19 @@ class _Trace:
         error = span.status_message or attrs.get("error.type") or ("error" if failed else None)
         fields = {
             "response_id": asked_by,
-            "tool_name": str(name),
+            "tool_name": name,
             "parameters": _json_text(
-                _first(attrs, "gen_ai.tool.call.arguments", "tool.parameters", "input.value")
+                _first(
+                    attrs,
+                    "gen_ai.tool.call.arguments",
+                    "tool.parameters",
+                    "input.value",
+                    "traceloop.entity.input",
+                )
             ),
-            "result": _json_text(_first(attrs, "gen_ai.tool.call.result", "output.value")),
+            "result": _json_text(
+                _first(attrs, "gen_ai.tool.call.result", "output.value", "traceloop.entity.output")
+            ),
             "error": str(error) if failed else None,
             "success": not failed,
             "duration_ms": (span.end_ns - span.start_ns) / 1e6 if span.end_ns else None,

@@ -322,6 +322,31 @@ def test_a_change_of_agent_between_turns_is_a_transfer() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "tool_attributes",
+    [
+        {"openinference.span.kind": "TOOL", "tool.name": "lookup", "tool.parameters": '{"q": 1}'},
+        {"traceloop.span.kind": "tool", "traceloop.entity.name": "lookup", "traceloop.entity.input": '{"q": 1}'},
+        {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "lookup"},
+    ],
+    ids=["openinference", "openllmetry", "genai"],
+)  # fmt: skip
+def test_a_tool_span_without_a_call_id_is_the_call_the_model_asked_for(
+    tool_attributes: dict[str, Any],
+) -> None:
+    """The model's tool call (with an id) and the tool's own span (without one) are one
+    invocation, not two."""
+    trace = "t-noid"
+    spans = [
+        span(trace, "c", "chat m", attributes={"gen_ai.operation.name": "chat", "gen_ai.output.messages": [{"role": "assistant", "parts": [{"type": "tool_call", "id": "call_x", "name": "lookup", "arguments": {"q": 1}}]}]}),
+        span(trace, "t", "lookup", start=1, attributes=tool_attributes),
+    ]  # fmt: skip
+    events = trace_events(spans, tenant="acme").events
+    (tool,) = [e for e in events if e["type"] == "ToolInvocation"]
+    assert tool["id"].endswith(":tool:call_x") and tool["duration_ms"] == 500.0
+    assert tool["success"] is True and json.loads(tool["parameters"]) == {"q": 1}
+
+
 def test_a_failed_tool_span_is_an_unsuccessful_invocation() -> None:
     trace = "t-fail"
     spans = [
