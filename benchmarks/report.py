@@ -14,7 +14,7 @@ BEGIN = "<!-- generated: `python -m benchmarks.report` rebuilds this part from r
 END = "<!-- end of generated part -->"
 ORDER = (
     "ingest", "single_ingest", "context", "compaction", "compaction_rss", "hot_scale", "lake_bytes",
-    "service_writes", "service_batch", "service_reads", "service_peer",
+    "service_writes", "service_batch", "service_reads", "service_peer", "otlp_peer",
 )  # fmt: skip
 MODES = {
     "full": "Full run",
