@@ -146,7 +146,7 @@ def decode_json(document: Any) -> tuple[list[OtelSpan], list[Rejected]]:
     for resource_spans in _list(document, "resourceSpans", "resource_spans"):
         resource = _attributes_json(_get(resource_spans, "resource") or {})
         for scope_spans in _list(resource_spans, "scopeSpans", "scope_spans"):
-            scope = (_get(scope_spans, "scope") or {}).get("name", "")
+            scope = _get(_get(scope_spans, "scope"), "name") or ""
             for raw in _list(scope_spans, "spans"):
                 try:
                     message = json_format.ParseDict(_hex_ids_to_base64(raw), Span())

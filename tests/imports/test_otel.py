@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from memgraph_ops.imports.otel import NO_CONTENT, operation, trace_events
-from memgraph_ops.imports.otlp import OtelEvent, OtelSpan
+from memgraph_ops.imports.otel import NO_CONTENT, operation, span_problem, trace_events
+from memgraph_ops.imports.otlp import OtelEvent, OtelSpan, decode_json
 from memgraph_ops.imports.traces import import_spans
 from memgraph_ops.store import Store
 from tests.imports.otel_helpers import (
@@ -434,3 +436,72 @@ def test_a_malformed_span_is_quarantined_and_its_neighbours_land(store: Store) -
         "ends before it starts" in r for r in reasons
     )
     assert nodes(graph(store), "ToolInvocation")
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+_KEYS = st.sampled_from(["traceId", "spanId", "parentSpanId", "name", "kind", "attributes", "events", "links", "startTimeUnixNano", "endTimeUnixNano", "status"])  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    spans=st.lists(st.dictionaries(_KEYS, _JSON, max_size=6), max_size=3),
+    scope=_JSON,
+    resource=_JSON,
+)
+def test_any_json_request_maps_or_names_its_problem(
+    spans: list[Any], scope: Any, resource: Any
+) -> None:
+    """Whatever an OTLP/JSON body holds, decoding keeps or rejects each span with a reason, and
+    mapping what was kept raises nothing."""
+    document = {
+        "resourceSpans": [{"resource": resource, "scopeSpans": [{"scope": scope, "spans": spans}]}]
+    }
+    decoded, rejected = decode_json(document)
+    assert len(decoded) + len(rejected) == len(spans)
+    assert all(r.reason for r in rejected)
+    good = [s for s in decoded if span_problem(s) is None]
+    if good:
+        trace_events(good, tenant="acme")
+
+
+_READ = st.sampled_from([
+    "gen_ai.operation.name", "openinference.span.kind", "traceloop.span.kind", "gen_ai.input.messages",
+    "gen_ai.output.messages", "gen_ai.system_instructions", "gen_ai.tool.definitions", "gen_ai.prompt",
+    "gen_ai.completion", "gen_ai.prompt.0.content", "gen_ai.prompt.0.role", "gen_ai.completion.0.tool_calls.0.name",
+    "llm.input_messages.0.message.content", "llm.output_messages.0.message.tool_calls.0.tool_call.id",
+    "llm.tools.0.tool.json_schema", "retrieval.documents.0.document.score", "gen_ai.retrieval.documents",
+    "gen_ai.usage.input_tokens", "gen_ai.request.temperature", "gen_ai.response.finish_reasons",
+    "gen_ai.tool.call.id", "gen_ai.tool.name", "gen_ai.agent.name", "gen_ai.conversation.id", "events",
+    "ai.prompt.messages", "input.value", "tool.parameters", "user.id",
+])  # fmt: skip
+_VALUE = _JSON | _JSON.map(json.dumps) | st.sampled_from(["chat", "execute_tool", "invoke_agent", "LLM", "TOOL", "AGENT", "RETRIEVER", "tool"])  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def fuzz_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    s = Store.open(tmp_path_factory.mktemp("fuzz") / "hot.duckdb")
+    yield s
+    s.close()
+
+
+@settings(max_examples=150, deadline=None)
+@given(attributes=st.lists(st.dictionaries(_READ, _VALUE, max_size=8), min_size=1, max_size=3))
+def test_any_attribute_values_map_and_land_or_are_quarantined(
+    fuzz_store: Store, attributes: list[dict[str, Any]]
+) -> None:
+    """Whatever values the attributes hold, the mapping raises nothing and the store takes or
+    quarantines (with a reason) every event."""
+    spans = [
+        span("t-fuzz", f"s{i}", "x", parent="s0" if i else None, start=i, attributes=a)
+        for i, a in enumerate(attributes)
+    ]
+    mapped = trace_events(spans, tenant="acme").events
+    assert all(e["event_id"].startswith("otel-") and e["tenant"] == "acme" for e in mapped)
+    result = fuzz_store.ingest(mapped, source="fuzz")
+    assert result.accepted + result.duplicates + result.quarantined == len(mapped)
