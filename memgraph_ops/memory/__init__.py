@@ -1,0 +1,1 @@
+"""Shared agent memory: graphs as Format E text snapshots, diffs, relevant subgraphs."""
