@@ -30,8 +30,8 @@ Checkout.FLW.001 -contains-> ProcessPayment.FN.001
 ProcessPayment.FN.001 -calls-> ChargeCard.FN.002
 """
 
-_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=20)
-_ids = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=12)
+_text = st.text(st.characters(codec="utf-8"), max_size=20)
+_ids = st.text(st.characters(codec="utf-8"), min_size=1, max_size=12)
 _types = st.sampled_from(
     ["Prompt", "Response", "Session", "ToolInvocation", "Agent", "FUNC", "FLOW", "REQ"]
 )
