@@ -29,6 +29,8 @@ from memgraph_ops.events import EventInput
 from memgraph_ops.imports.files import iter_event_batches
 from memgraph_ops.lake import CompactionReport, Lake, Redactor, compact, no_redaction
 from memgraph_ops.lake.compaction import adopt_store
+from memgraph_ops.memory.format_e import Graph
+from memgraph_ops.memory.graphs import graph_of
 from memgraph_ops.privacy.pseudonyms import Pseudonymizer, key_status
 from memgraph_ops.privacy.redact import PrivacyConfig
 from memgraph_ops.privacy.redact import Redactor as PiiRedactor
@@ -238,6 +240,30 @@ class Memgraph:
         """Bring an archived session back into the operational store (a read copy that expires
         after the policy's `restored_ttl_days`). Idempotent."""
         return self.vault.restore(self.store, session_id, ttl=self.retention_policy().restored_ttl)
+
+    # shared memory ------------------------------------------------------------------------------
+
+    def session_graph(self, session_id: str) -> Graph:
+        """A session's graph for agents (Format E: `memgraph_ops.memory.format_e.serialize`):
+        its nodes and edges in the lake, overlaid by what HOT holds newer, with the agents and
+        context sources its edges point at. Empty for an unknown session."""
+        nodes = {row["id"]: row for row in self.lake.nodes(session_id=session_id).to_dicts()}
+        edges = {row["id"]: row for row in self.lake.edges(session_id=session_id).to_dicts()}
+        store = self.existing_store()
+        for item in store.session_items(session_id) if store is not None else []:
+            (edges if item["kind"] == "edge" else nodes)[item["id"]] = item
+        ends = {e["dst"] for e in edges.values()} | {e["src"] for e in edges.values()}
+        shared = [i for i in ends if i not in nodes]
+        if shared:
+            lake_shared = self.lake.nodes(types=["Agent", "ContextSource", "Template"])
+            nodes |= {
+                row["id"]: row for row in lake_shared.filter(pl.col("id").is_in(shared)).to_dicts()
+            }
+            for node_id in shared if store is not None else []:
+                state = store.node(node_id)  # type: ignore[union-attr]
+                if state is not None:
+                    nodes[node_id] = state
+        return graph_of(nodes.values(), edges.values())
 
     # erasure ------------------------------------------------------------------------------------
 

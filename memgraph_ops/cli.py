@@ -127,6 +127,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tenant", default="default")
     p.set_defaults(run=_import_otel)
 
+    p = sub.add_parser("graph", parents=[common], help="graphs as Format E text (docs/format-e.md)")
+    graph = p.add_subparsers(dest="graph_command", required=True)
+    q = graph.add_parser("export", parents=[common], help="a session's graph as Format E")
+    q.add_argument("graph_id", help="the session id")
+    q.add_argument("--out", type=Path, help="write to this file (default: standard output)")
+    q.set_defaults(run=_graph_export)
+
     p = sub.add_parser("compact", parents=[common], help="compact HOT events into the lake")
     p.add_argument("--batch", type=_positive_int, default=None, help="events per Delta commit")
     p.add_argument(
@@ -358,6 +365,25 @@ def _import_otel(args: argparse.Namespace) -> int:
     ]
     _emit(args, report.as_dict(), lines)
     return EXIT_BAD_INPUT if report.quarantined else EXIT_OK
+
+
+def _graph_export(args: argparse.Namespace) -> int:
+    from memgraph_ops.memory.format_e import serialize
+
+    with api.open(args.home) as mg:
+        graph = mg.session_graph(args.graph_id)
+    if not graph.nodes:
+        print(
+            f"no graph {args.graph_id!r}: no session of that id in HOT or the lake", file=sys.stderr
+        )
+        return EXIT_BAD_INPUT
+    text = serialize(graph)
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        args.out.write_text(text)
+        print(f"{args.out}: {len(graph.nodes)} nodes, {len(graph.edges)} edges", file=sys.stderr)
+    return EXIT_OK
 
 
 def _compact(args: argparse.Namespace) -> int:

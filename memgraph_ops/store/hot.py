@@ -630,6 +630,25 @@ class Store:
         return rows
 
     @_locked
+    def session_items(self, session_id: str) -> list[dict[str, Any]]:
+        """The current state of every node and edge of a session in HOT (events and restored
+        copies; deleted items left out), as `memgraph_ops.state.fold` gives it."""
+        columns = ", ".join(EVENT_SCHEMA.names)
+        rows: list[dict[str, Any]] = []
+        for table in self._tables():
+            cursor = self._con.execute(
+                f"SELECT seq, {columns} FROM {table} WHERE session_id = ?", [session_id]
+            )
+            names = [d[0] for d in cursor.description]
+            rows += [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        items = []
+        for group in _by_id(rows):
+            state = fold(group)
+            if state is not None:
+                items.append({**state, "kind": group[0]["kind"]})
+        return items
+
+    @_locked
     def sessions(self, user_id: str) -> pl.DataFrame:
         """Sessions of a user (the data subject), newest first."""
         columns = ["id", "op", "seq", "occurred_at", "tenant", "user_id", "tags", "forked_from"]
