@@ -31,6 +31,7 @@ from memgraph_ops.lake import CompactionReport, Lake, Redactor, compact, no_reda
 from memgraph_ops.lake.compaction import adopt_store
 from memgraph_ops.memory.format_e import Graph
 from memgraph_ops.memory.graphs import graph_of
+from memgraph_ops.memory.relevant import Relevant, relevant
 from memgraph_ops.privacy.pseudonyms import Pseudonymizer, key_status
 from memgraph_ops.privacy.redact import PrivacyConfig
 from memgraph_ops.privacy.redact import Redactor as PiiRedactor
@@ -264,6 +265,22 @@ class Memgraph:
                 if state is not None:
                     nodes[node_id] = state
         return graph_of(nodes.values(), edges.values())
+
+    def relevant(
+        self,
+        graph_id: str,
+        query: str,
+        *,
+        node_types: list[str] | None = None,
+        max_nodes: int = 20,
+        max_tokens: int | None = None,
+    ) -> Relevant:
+        """The part of a session's graph relevant to `query`, within a budget (see
+        `memgraph_ops.memory.relevant`)."""
+        return relevant(
+            self.session_graph(graph_id), query, node_types=node_types, max_nodes=max_nodes,
+            max_tokens=max_tokens,
+        )  # fmt: skip
 
     # erasure ------------------------------------------------------------------------------------
 

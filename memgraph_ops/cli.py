@@ -133,6 +133,15 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("graph_id", help="the session id")
     q.add_argument("--out", type=Path, help="write to this file (default: standard output)")
     q.set_defaults(run=_graph_export)
+    q = graph.add_parser(
+        "relevant", parents=[common], help="the part of a session's graph relevant to a question"
+    )
+    q.add_argument("graph_id", help="the session id")
+    q.add_argument("query")
+    q.add_argument("--max-nodes", type=_positive_int, default=20)
+    q.add_argument("--max-tokens", type=_positive_int, default=None)
+    q.add_argument("--type", action="append", dest="node_types", help="only nodes of this type")
+    q.set_defaults(run=_graph_relevant)
 
     p = sub.add_parser("compact", parents=[common], help="compact HOT events into the lake")
     p.add_argument("--batch", type=_positive_int, default=None, help="events per Delta commit")
@@ -383,6 +392,22 @@ def _graph_export(args: argparse.Namespace) -> int:
     else:
         args.out.write_text(text)
         print(f"{args.out}: {len(graph.nodes)} nodes, {len(graph.edges)} edges", file=sys.stderr)
+    return EXIT_OK
+
+
+def _graph_relevant(args: argparse.Namespace) -> int:
+    with api.open(args.home) as mg:
+        found = mg.relevant(
+            args.graph_id, args.query, node_types=args.node_types, max_nodes=args.max_nodes,
+            max_tokens=args.max_tokens,
+        )  # fmt: skip
+    if found.left_out == 0 and not found.graph.nodes:
+        print(
+            f"no graph {args.graph_id!r}: no session of that id in HOT or the lake", file=sys.stderr
+        )
+        return EXIT_BAD_INPUT
+    sys.stdout.write(found.text)
+    print(found.note, file=sys.stderr)
     return EXIT_OK
 
 
