@@ -23,15 +23,11 @@ from benchmarks._common import ROOT
 from memgraph_ops.imports.chat import conversation_events
 from memgraph_ops.memory.format_e import Graph
 from memgraph_ops.memory.graphs import graph_of
-from memgraph_ops.memory.relevant import relevant
+from memgraph_ops.memory.relevant import entities, relevant
 
 TRACES = ROOT.parent / "shared" / "data" / "agent-traces" / "swe-agent"
 BUDGETS = (10, 20, 40)
 RESULTS = ROOT / "benchmarks" / "data" / "relevant_eval.json"
-_ENTITY = re.compile(
-    r"`([^`\n]{3,60})`|\b([\w-]+\.(?:py|js|ts|json|toml|cfg|txt|md))\b|\b([a-z]\w*_\w+)\b"
-    r"|\b([A-Z][a-z]+[A-Z]\w*)\b"
-)
 
 
 def _text(content: Any) -> str:
@@ -44,14 +40,6 @@ def request_of(history: list[dict[str, Any]]) -> str:
     first = next(_text(m.get("content")) for m in history if m.get("role") == "user")
     issue = re.search(r"ISSUE:\s*(.*?)\s*INSTRUCTIONS:", first, re.S)
     return issue.group(1) if issue else first
-
-
-def entities(request: str) -> set[str]:
-    found = set()
-    for match in _ENTITY.finditer(request):
-        value = next(g for g in match.groups() if g)
-        found |= {w for w in re.findall(r"[\w.-]{3,}", value) if not w.isdigit()}
-    return found
 
 
 def session(path: Path) -> tuple[Graph, str]:

@@ -1,6 +1,8 @@
 """The part of a graph relevant to a question, cut to a budget.
 
-1. Rank: BM25 (`bm25s`) over each node's id, name and description.
+1. Rank: BM25 (`bm25s`) over each node's id, name and description, plus a bonus for each
+   exact name the question uses (`entities`: file names, identifiers, codes) that the node
+   holds.
 2. Expand: the neighbours of the hits, `hops` edges away in either direction.
 3. Rerank: the hits first, by their normalised BM25 score. Their neighbours follow, ranked by
    the best score of the hits they are near, halved per edge between them. A node that names
@@ -14,6 +16,7 @@ left out. Lexical only: an embedder for semantic similarity is not built yet.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -23,6 +26,22 @@ from memgraph_ops.memory.format_e import Edge, Graph, Node, edge_line, node_line
 
 DECAY = 0.5
 """What a neighbour keeps of a hit's score, per edge between them."""
+ENTITY_WEIGHT = 1.0
+"""Added to a node's score when it names every entity of the question (in proportion)."""
+_ENTITY = re.compile(
+    r"`([^`\n]{3,60})`|\b([\w-]+\.(?:py|js|ts|json|toml|cfg|yaml|yml|txt|md|csv))\b"
+    r"|\b([a-z]\w*_\w+)\b|\b([A-Z][a-z]+[A-Z]\w*)\b|\b([A-Z]{2,}\d+\w*|\d+[A-Z]{2,}\w*)\b"
+)
+
+
+def entities(query: str) -> set[str]:
+    """The exact names a question uses: backticked words, file names, snake_case and
+    CamelCase identifiers, codes such as `UA123` or `8ZXQ2B`."""
+    found: set[str] = set()
+    for match in _ENTITY.finditer(query):
+        value = next(g for g in match.groups() if g)
+        found |= {w for w in re.findall(r"[\w.-]{3,}", value) if not w.isdigit()}
+    return found
 
 
 @dataclass(frozen=True)
@@ -64,6 +83,13 @@ def relevant(
     neighbourhood, within `max_nodes` and `max_tokens`."""
     candidates = [n for n in graph.nodes if node_types is None or n.type in node_types]
     scores = _bm25(candidates, query)
+    names = entities(query)
+    if names:  # what the question names exactly counts more than its prose
+        for n in candidates:
+            text = f"{n.id} {n.name} {n.description}"
+            named = sum(1 for e in names if e in text)
+            if named:
+                scores[n.id] = scores.get(n.id, 0.0) + ENTITY_WEIGHT * named / len(names)
     hits = {node_id: s for node_id, s in scores.items() if s > 0}
     ranked = _spread(graph, hits, hops)
     by_id = {n.id: n for n in graph.nodes}
