@@ -20,8 +20,6 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-import bm25s
-
 from memgraph_ops.memory.format_e import Edge, Graph, Node, edge_line, node_line, serialize
 
 DECAY = 0.5
@@ -123,6 +121,8 @@ def relevant(
 def _bm25(nodes: list[Node], query: str) -> dict[str, float]:
     if not nodes or not query.strip():
         return {}
+    import bm25s  # (0.6 s to import: only when a question is asked, not on every CLI start)
+
     documents = [f"{n.id} {n.name} {n.description}" for n in nodes]
     corpus = bm25s.tokenize(documents, stopwords="en", show_progress=False)
     words = bm25s.tokenize(query, stopwords="en", return_ids=False, show_progress=False)
