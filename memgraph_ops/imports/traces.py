@@ -6,8 +6,8 @@ the span that names the conversation last). Each time spans of a trace arrive, t
 mapped again from every span received for it (`Store.staged_spans`) and compared with the
 mapping of the spans received before (`otel.changes`): events that did not change have the same
 ids and are skipped, changed items get new events, and what the earlier mapping emitted that
-the full one no longer does is deleted. The events are written before the spans are kept, so a
-crash in between repeats the mapping on the next delivery instead of losing the deletions.
+the full one no longer does is deleted. The events and the spans kept are written in one
+transaction, so a crash loses or repeats a delivery whole.
 """
 
 from __future__ import annotations
