@@ -476,6 +476,24 @@ def _spans_stored(db: Path) -> int:
         return 0
 
 
+def _phoenix_load(directory: Path, otlp: list[bytes], spans: int) -> dict[str, Any]:
+    """Send the OTLP bodies to a fresh Phoenix; its latencies, and the time until all `spans`
+    are in its SQLite (it answers before it writes)."""
+    with phoenix(directory) as (url, db):
+        headers = {"Content-Type": "application/x-protobuf"}
+        start = time.perf_counter()
+        latencies, wall = asyncio.run(
+            _load(url, [("/v1/traces", b, headers) for b in otlp], PEER_CONCURRENCY)
+        )
+        deadline = time.monotonic() + 600
+        while _spans_stored(db) < spans and time.monotonic() < deadline:
+            time.sleep(0.2)  # polling its database, bounded by the deadline
+        return percentiles(latencies) | {
+            "wall_s": wall, "stored_s": time.perf_counter() - start,
+            "stored_spans": _spans_stored(db),
+        }  # fmt: skip
+
+
 def run_peer(ws: Workspace) -> Result:
     directory = ws.directory / "service-peer"
     directory.mkdir(parents=True, exist_ok=True)
@@ -485,19 +503,7 @@ def run_peer(ws: Workspace) -> Result:
     ours = [_json_body(conversation_events(c, tenant=TENANT)[0]) for c in chats]
     events = sum(len(json.loads(b)) for b in ours)
     data: dict[str, Any] = {"conversations": len(chats), "spans": spans, "events": events}
-    with phoenix(directory) as (url, db):
-        headers = {"Content-Type": "application/x-protobuf"}
-        start = time.perf_counter()
-        latencies, wall = asyncio.run(
-            _load(url, [("/v1/traces", b, headers) for b in otlp], PEER_CONCURRENCY)
-        )
-        deadline = time.monotonic() + 600
-        while _spans_stored(db) < spans and time.monotonic() < deadline:
-            time.sleep(0.2)
-        stored_s = time.perf_counter() - start
-        data["phoenix"] = percentiles(latencies) | {
-            "wall_s": wall, "stored_s": stored_s, "stored_spans": _spans_stored(db),
-        }  # fmt: skip
+    data["phoenix"] = _phoenix_load(directory, otlp, spans)
     with served(directory / "home", directory / "server.log") as (url, key):
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
         latencies, wall = asyncio.run(
@@ -560,19 +566,7 @@ def run_otlp_peer(ws: Workspace) -> Result:
     spans = sum(1 + sum(m["role"] == "assistant" for m in c["messages"]) for c in chats)
     otlp = _phoenix_bodies(chats, directory)
     data: dict[str, Any] = {"conversations": len(chats), "spans": spans}
-    with phoenix(directory) as (url, db):
-        headers = {"Content-Type": "application/x-protobuf"}
-        start = time.perf_counter()
-        latencies, wall = asyncio.run(
-            _load(url, [("/v1/traces", b, headers) for b in otlp], PEER_CONCURRENCY)
-        )
-        deadline = time.monotonic() + 600
-        while _spans_stored(db) < spans and time.monotonic() < deadline:
-            time.sleep(0.2)
-        data["phoenix"] = percentiles(latencies) | {
-            "wall_s": wall, "stored_s": time.perf_counter() - start,
-            "stored_spans": _spans_stored(db),
-        }  # fmt: skip
+    data["phoenix"] = _phoenix_load(directory, otlp, spans)
     with served(directory / "home", directory / "server.log") as (url, key):
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/x-protobuf"}
         latencies, wall = asyncio.run(

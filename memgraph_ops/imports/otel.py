@@ -683,16 +683,7 @@ class _Trace:
                 prompt = node_id
             position += 1
         if prompt is None:  # no captured input: the call still had one
-            prompt = f"{self.session}:{span.span_id}:prompt"
-            self.node(
-                "Prompt",
-                prompt,
-                span.start_ns,
-                content=NO_CONTENT,
-                metadata={"content_captured": False},
-                **prompt_fields,
-            )
-            self.prompt_order.append(prompt)
+            prompt = self._uncaptured_prompt(span, **prompt_fields)
         if not outputs:
             outputs = [Message("assistant", "")]
         last: str | None = None
@@ -719,6 +710,16 @@ class _Trace:
         )
         return prompt, last
 
+    def _uncaptured_prompt(self, span: OtelSpan, **fields: Any) -> str:
+        """The Prompt of a call whose input was not recorded (named by the span)."""
+        prompt = f"{self.session}:{span.span_id}:prompt"
+        self.node(
+            "Prompt", prompt, span.start_ns, content=NO_CONTENT,
+            metadata={"content_captured": False}, **fields,
+        )  # fmt: skip
+        self.prompt_order.append(prompt)
+        return prompt
+
     def _response(
         self, span: OtelSpan, position: int, message: Message, prompt: str | None, *, final: bool
     ) -> str:
@@ -729,15 +730,7 @@ class _Trace:
             else f"{self.session}:{span.span_id}:response"
         )
         if prompt is None:  # an assistant message before any prompt
-            prompt = f"{self.session}:{span.span_id}:prompt"
-            self.node(
-                "Prompt",
-                prompt,
-                span.start_ns,
-                content=NO_CONTENT,
-                metadata={"content_captured": False},
-            )
-            self.prompt_order.append(prompt)
+            prompt = self._uncaptured_prompt(span)
         self.node(
             "Response",
             node_id,
@@ -871,14 +864,7 @@ class _Trace:
         self.ran.add(tool_id)
         if asked_by is None:
             asked_by = f"{self.session}:{span.span_id}:response"
-            prompt = f"{self.session}:{span.span_id}:prompt"
-            self.node(
-                "Prompt",
-                prompt,
-                span.start_ns,
-                content=NO_CONTENT,
-                metadata={"content_captured": False},
-            )
+            prompt = self._uncaptured_prompt(span)
             self.node(
                 "Response",
                 asked_by,
@@ -886,7 +872,6 @@ class _Trace:
                 prompt_id=prompt,
                 metadata={"placeholder": True},
             )
-            self.prompt_order.append(prompt)
             self.edge("RESPONDS_TO", asked_by, prompt, span.start_ns)
         failed = span.status_code == "ERROR" or attrs.get("error.type") is not None
         error = span.status_message or attrs.get("error.type") or ("error" if failed else None)
