@@ -525,6 +525,8 @@ class _Trace:
         by_id = {s.span_id: s for s in sorted(spans, key=lambda s: (s.start_ns, s.span_id))}
         self.spans = sorted(by_id.values(), key=lambda s: (s.start_ns, s.span_id))
         self.by_id = by_id
+        self.kind = {s.span_id: operation(s) for s in self.spans}
+        """What each span is (`operation`), read once."""
         self.tenant = tenant
         self.trace_id = self.spans[0].trace_id if self.spans else ""
         self.session = self._session_id()
@@ -587,14 +589,8 @@ class _Trace:
         if not self.spans:
             return TraceMapping(self.session, [], [])
         first = self.spans[0]
-        user = next(
-            (
-                _first(s.attributes, *_USER_KEYS)
-                for s in self.spans
-                if _first(s.attributes, *_USER_KEYS)
-            ),
-            None,
-        )
+        users = (_first(s.attributes, *_USER_KEYS) for s in self.spans)
+        user = next((u for u in users if u is not None), None)
         self.node(
             "Session",
             self.session,
@@ -605,7 +601,7 @@ class _Trace:
         # (span, its prompt, its last response) of each LLM call, in start order
         llm_calls: list[tuple[OtelSpan, str, str | None]] = []
         for span in self.spans:
-            kind = operation(span)
+            kind = self.kind[span.span_id]
             if kind == "llm":
                 prompt, response = self._llm(span)
                 llm_calls.append((span, prompt, response))
@@ -614,9 +610,9 @@ class _Trace:
             if kind in ("agent", "retrieval", "other"):  # no node of its own holds its attrs
                 self.loose.append(_span_attrs(span)["otel"])
         for span in self.spans:
-            if operation(span) == "tool":
+            if self.kind[span.span_id] == "tool":
                 self._tool_span(span, llm_calls)
-            elif operation(span) == "retrieval":
+            elif self.kind[span.span_id] == "retrieval":
                 self._retrieval(span, llm_calls)
         self._agents(llm_calls)
         self._follows()
@@ -913,7 +909,7 @@ class _Trace:
         current = self.by_id.get(span.parent_span_id or "")
         while current is not None and current.span_id not in seen:
             seen.add(current.span_id)
-            if operation(current) == "tool":
+            if self.kind[current.span_id] == "tool":
                 found = current
             current = self.by_id.get(current.parent_span_id or "")
         return found
@@ -923,7 +919,7 @@ class _Trace:
 
     def _agent_name(self, span: OtelSpan) -> str | None:
         value = _first(span.attributes, "gen_ai.agent.name", "agent.name", "gen_ai.agent.id")
-        if value is None and operation(span) == "agent":
+        if value is None and self.kind.get(span.span_id) == "agent":
             value = span.name.split(" ", 1)[1] if " " in span.name else span.name
         return str(value) if value else None
 
@@ -947,7 +943,7 @@ class _Trace:
             seen.add(current.span_id)
             if current is span and _first(span.attributes, "gen_ai.agent.name", "agent.name"):
                 return self._agent_name(span)
-            if current is not span and operation(current) == "agent":
+            if current is not span and self.kind[current.span_id] == "agent":
                 return self._agent_name(current)
             current = self.by_id.get(current.parent_span_id or "")
         return None
