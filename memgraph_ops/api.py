@@ -15,10 +15,10 @@ a notebook that only reads the lake never takes the store's lock.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -26,12 +26,14 @@ from memgraph_ops.config import Settings, load_settings
 from memgraph_ops.erasure import Request, Subject, erase
 from memgraph_ops.erasure import plan as plan_erasure
 from memgraph_ops.events import EventInput
+from memgraph_ops.graph_types import TypeRegistry
 from memgraph_ops.imports.files import iter_event_batches
 from memgraph_ops.lake import CompactionReport, Lake, Redactor, compact, no_redaction
 from memgraph_ops.lake.compaction import adopt_store
-from memgraph_ops.memory.format_e import Graph
-from memgraph_ops.memory.graphs import graph_of
+from memgraph_ops.memory.format_e import Graph, Node
+from memgraph_ops.memory.graphs import GraphState, state_of
 from memgraph_ops.memory.relevant import Relevant, relevant
+from memgraph_ops.memory.shared import Applied, SharedGraphs, Snapshot
 from memgraph_ops.privacy.pseudonyms import Pseudonymizer, key_status
 from memgraph_ops.privacy.redact import PrivacyConfig
 from memgraph_ops.privacy.redact import Redactor as PiiRedactor
@@ -63,6 +65,7 @@ class Memgraph:
         self.vault = Vault(settings.vault_path, home=settings.home)
         self._store: Store | None = None
         self._redactor: PiiRedactor | None = None
+        self._graphs: SharedGraphs | None = None
 
     discover_service: bool = True
     """Whether `store` goes through a server that owns this data root (found by its endpoint
@@ -244,27 +247,112 @@ class Memgraph:
 
     # shared memory ------------------------------------------------------------------------------
 
-    def session_graph(self, session_id: str) -> Graph:
-        """A session's graph for agents (Format E: `memgraph_ops.memory.format_e.serialize`):
-        its nodes and edges in the lake, overlaid by what HOT holds newer, with the agents and
-        context sources its edges point at. Empty for an unknown session."""
-        nodes = {row["id"]: row for row in self.lake.nodes(session_id=session_id).to_dicts()}
-        edges = {row["id"]: row for row in self.lake.edges(session_id=session_id).to_dicts()}
+    # shared graphs (memgraph_ops.memory.shared) --------------------------------------------
+
+    def graph_state(self, graph_id: str, *, tenant: str | None = None) -> GraphState:
+        """A graph's nodes and edges (of `tenant`, or of every tenant): what the lake holds
+        for that graph (session) id, overlaid by what HOT holds newer, with the agents and
+        context sources its edges point at. Empty for an unknown graph."""
+        nodes = {r["id"]: r for r in self.lake.nodes(session_id=graph_id, tenant=tenant).to_dicts()}
+        edges = {r["id"]: r for r in self.lake.edges(session_id=graph_id, tenant=tenant).to_dicts()}
         store = self.existing_store()
-        for item in store.session_items(session_id) if store is not None else []:
-            (edges if item["kind"] == "edge" else nodes)[item["id"]] = item
+        for item in store.session_items(graph_id) if store is not None else []:
+            if tenant is None or item.get("tenant") == tenant:
+                (edges if item["kind"] == "edge" else nodes)[item["id"]] = item
         ends = {e["dst"] for e in edges.values()} | {e["src"] for e in edges.values()}
         shared = [i for i in ends if i not in nodes]
         if shared:
-            lake_shared = self.lake.nodes(types=["Agent", "ContextSource", "Template"])
+            lake_shared = self.lake.nodes(
+                types=["Agent", "ContextSource", "Template"], tenant=tenant
+            )
             nodes |= {
                 row["id"]: row for row in lake_shared.filter(pl.col("id").is_in(shared)).to_dicts()
             }
             for node_id in shared if store is not None else []:
-                state = store.node(node_id)  # type: ignore[union-attr]
-                if state is not None:
-                    nodes[node_id] = state
-        return graph_of(nodes.values(), edges.values())
+                found = store.node(node_id)  # type: ignore[union-attr]
+                if found is not None and (tenant is None or found.get("tenant") == tenant):
+                    nodes[node_id] = found
+        return state_of(nodes.values(), edges.values())
+
+    def session_graph(self, session_id: str) -> Graph:
+        """A session's graph for agents (Format E: `memgraph_ops.memory.format_e.serialize`)."""
+        return self.graph_state(session_id).graph
+
+    @property
+    def graphs(self) -> SharedGraphs:
+        """Snapshots, lookups and diffs of graphs, cached for every reader of this object."""
+        if self._graphs is None:
+            self._graphs = SharedGraphs(
+                self._load_graph, self._graph_fresh, self._commit_graph, self._graph_types
+            )
+        return self._graphs
+
+    def _load_graph(self, graph_id: str, tenant: str | None) -> tuple[GraphState, Hashable]:
+        # Stamps first: a write after them moves them, so the next read builds again.
+        versions = tuple((name, self.lake.version(name)) for name in ("nodes", "edges"))
+        store = self.existing_store()
+        stamp = store.change_stamp(graph_id) if store is not None else None
+        return self.graph_state(graph_id, tenant=tenant), (stamp, versions)
+
+    def _graph_fresh(self, graph_id: str, stamp: Hashable) -> bool:
+        hot, versions = cast(tuple[Hashable, tuple[tuple[str, int | None], ...]], stamp)
+        store = self._store if self._store is not None else self.existing_store()
+        now = store.change_stamp(graph_id) if store is not None else None
+        return bool(now == hot and not self.lake.committed_after(dict(versions)))
+
+    def _commit_graph(
+        self, events: list[dict[str, Any]], graph_id: str, tenant: str, stamp: Hashable
+    ) -> None:
+        hot = cast(tuple[Hashable, Any], stamp)[0]
+        self.store.ingest_many(
+            [events], source="graph-diff", owner=tenant, atomic=True, expect=(graph_id, hot)
+        )
+
+    def _graph_types(self, tenant: str) -> TypeRegistry:
+        return self.store.graph_types(tenant)
+
+    def _remote(self) -> Any:
+        """The service that owns this data root, if one does (graph calls go through it)."""
+        from memgraph_ops.client import RemoteStore  # (imported already when a store opened)
+
+        store = self.store
+        return store if isinstance(store, RemoteStore) else None
+
+    def snapshot(self, graph_id: str, *, tenant: str | None = None) -> Snapshot:
+        """A graph as Format E text with its version, from memory while it has not changed."""
+        remote = self._remote()
+        if remote is not None:
+            return remote.snapshot(graph_id, tenant=tenant)  # type: ignore[no-any-return]
+        return self.graphs.snapshot(graph_id, tenant=tenant)
+
+    def graph_node(self, graph_id: str, node_id: str, *, tenant: str | None = None) -> Node | None:
+        """A node of a graph by its exact id (None if the graph has no such id)."""
+        return self.snapshot(graph_id, tenant=tenant).node(node_id)
+
+    def apply_diff(
+        self,
+        graph_id: str,
+        diff: str,
+        base_version: str | None = None,
+        *,
+        tenant: str | None = None,
+    ) -> Applied:
+        """Apply a Format E diff atomically, or refuse it whole (`memgraph_ops.memory.shared`)."""
+        remote = self._remote()
+        if remote is not None:
+            return remote.apply_diff(graph_id, diff, base_version, tenant=tenant)  # type: ignore[no-any-return]
+        return self.graphs.apply_diff(graph_id, diff, base_version, tenant=tenant)
+
+    def import_graph(self, graph_id: str, text: str, *, tenant: str | None = None) -> Applied:
+        """Make a graph hold exactly a Format E snapshot (one atomic diff)."""
+        remote = self._remote()
+        if remote is not None:
+            return remote.import_graph(graph_id, text, tenant=tenant)  # type: ignore[no-any-return]
+        return self.graphs.import_text(graph_id, text, tenant=tenant)
+
+    def register_types(self, tenant: str, definition: Mapping[str, Any]) -> TypeRegistry:
+        """Register a tenant's custom node and edge types (`memgraph_ops.graph_types`)."""
+        return self.store.register_types(tenant, definition)
 
     def relevant(
         self,
@@ -274,12 +362,13 @@ class Memgraph:
         node_types: list[str] | None = None,
         max_nodes: int = 20,
         max_tokens: int | None = None,
+        tenant: str | None = None,
     ) -> Relevant:
-        """The part of a session's graph relevant to `query`, within a budget (see
+        """The part of a graph relevant to `query`, within a budget (see
         `memgraph_ops.memory.relevant`)."""
         return relevant(
-            self.session_graph(graph_id), query, node_types=node_types, max_nodes=max_nodes,
-            max_tokens=max_tokens,
+            self.snapshot(graph_id, tenant=tenant).graph, query, node_types=node_types,
+            max_nodes=max_nodes, max_tokens=max_tokens,
         )  # fmt: skip
 
     # erasure ------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import ssl
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -160,6 +160,10 @@ def _error(response: httpx.Response, url: str) -> Exception:
         ) or str(detail)
     status = response.status_code
     named = getattr(errors, str(body.get("error", "")) if isinstance(body, dict) else "", None)
+    if named is errors.RejectedError and isinstance(body.get("reasons"), list):
+        return errors.RejectedError([str(r) for r in body["reasons"]])
+    if named is errors.GraphConflictError:
+        return errors.GraphConflictError(detail, current=str(body.get("current", "")))
     if isinstance(named, type) and issubclass(named, errors.MemgraphError):
         return named(detail) if status != 503 else ServiceUnavailableError(detail)
     if status in (401, 403):
@@ -325,8 +329,12 @@ class RemoteStore(Store):
         source: str = "api",
         owner: str | None = None,
         spans: Sequence[SpanStage] = (),
+        atomic: bool = False,
+        expect: tuple[str, Hashable] | None = None,
     ) -> list[IngestResult]:
         # One request (one commit) per batch: remotely, the server groups commits itself.
+        if atomic or expect is not None:
+            raise ConfigError("all-or-nothing writes run in the server: use its graph endpoints")
         if spans:
             raise ConfigError(
                 "spans are kept by the server: send OpenTelemetry traces to its /v1/traces"

@@ -5,6 +5,7 @@ Every message says what was wrong and what to do about it.
     MemgraphError
     ├── ConfigError          bad or missing settings (terminal)
     ├── InputError           bad input from a user: unreadable file, unknown format (terminal)
+    │   └── RejectedError        an all-or-nothing write refused whole (lists every reason)
     ├── StoreError           the operational store cannot be used
     │   ├── StoreLockedError another process owns the DuckDB file (transient: retry later)
     │   ├── StoreCorruptError    the DuckDB file fails its block checksums (names the file)
@@ -12,6 +13,8 @@ Every message says what was wrong and what to do about it.
     ├── LakeError            the Delta lake cannot be read or written
     │   ├── CommitConflictError  a concurrent writer won the commit (transient: retry)
     │   └── LakeCorruptError     a table's log or data file is missing or damaged (names it)
+    ├── GraphConflictError   a graph diff written against a version the graph moved past
+    ├── StaleWriteError      a checked write found its data moved at commit (transient: recheck)
     └── VaultError           the session vault cannot do what was asked
         ├── NotArchivedError     the session is not in the vault
         ├── RestoreRefusedError  the session may not be restored (it was erased)
@@ -37,6 +40,29 @@ class ConfigError(MemgraphError):
 
 class InputError(MemgraphError):
     """Input given by the user cannot be used as it is."""
+
+
+class RejectedError(InputError):
+    """An all-or-nothing write (a graph diff) refused whole: nothing was stored."""
+
+    def __init__(self, reasons: list[str] | str) -> None:
+        self.reasons = [reasons] if isinstance(reasons, str) else list(reasons)
+        super().__init__("refused, nothing changed: " + "; ".join(self.reasons))
+
+
+class GraphConflictError(MemgraphError):
+    """A graph diff's base version is not the graph's current one, and the diff does not
+    commute with the changes in between (or the base is no longer known): read the snapshot
+    again and rewrite the diff. `current` is the graph's version now."""
+
+    def __init__(self, message: str, *, current: str = "") -> None:
+        super().__init__(message)
+        self.current = current
+
+
+class StaleWriteError(TransientError):
+    """A write that was checked against a state of the store refused at commit: the state
+    moved in between. Check again and retry."""
 
 
 class StoreError(MemgraphError):

@@ -42,6 +42,7 @@ import polars as pl
 import pyarrow as pa
 
 from memgraph_ops.errors import InputError
+from memgraph_ops.graph_types import TypeRegistry
 from memgraph_ops.model import (
     EDGE_TYPES,
     EVENT_SCHEMA,
@@ -65,6 +66,7 @@ EventInput: TypeAlias = Iterable[Mapping[str, Any]] | pa.Table | pa.RecordBatch 
 _COLUMNS = EVENT_SCHEMA.names
 _POLARS_SCHEMA = pl.Schema(pl.from_arrow(EVENT_SCHEMA.empty_table()).schema)  # type: ignore[union-attr]
 _REASON = "_reason"
+_CUSTOM = "_custom"
 _POS = "_pos"
 _CONFLICT = "_conflict"
 
@@ -700,6 +702,7 @@ def validate(
     *,
     now: datetime | None = None,
     keep: Sequence[str] = (),
+    custom: Mapping[str, TypeRegistry] | None = None,
 ) -> Validated:
     """Split normalised input (from `to_frame`) into valid events and quarantined ones.
 
@@ -711,6 +714,9 @@ def validate(
         now: the time `occurred_at` may lie at most `MAX_CLOCK_SKEW` ahead of (default: the
             current time).
         keep: extra columns of the input to carry into both results (e.g. `REQUEST`).
+        custom: the custom node and edge types of each tenant that registered some
+            (`memgraph_ops.graph_types`); an event of another type than the built-in ones is
+            valid only if its tenant registered it, and is checked against its definition.
     """
     frame = normalized.frame.with_columns(
         # A Session is its own session.
@@ -722,6 +728,7 @@ def validate(
     frame = frame.hstack(_with_json_validity(frame)).hstack(
         _endpoint_types(frame, known_node_types)
     )
+    frame = _with_custom_types(frame, custom or {})
     checks = [
         _rule(
             pl.col(_CONFLICT),
@@ -849,7 +856,7 @@ def _checks() -> list[Rule]:
             pl.format("kind must be node or edge, got {}", kind.fill_null("null")),
         ),
         _rule(
-            node & ~type_.is_in(list(NODE_TYPES)),
+            node & ~type_.is_in(list(NODE_TYPES)) & ~pl.col(_CUSTOM),
             pl.format(
                 "unknown node type {} (known: {})",
                 type_.fill_null("null"),
@@ -857,7 +864,7 @@ def _checks() -> list[Rule]:
             ),
         ),
         _rule(
-            edge & ~type_.is_in(list(EDGE_TYPES)),
+            edge & ~type_.is_in(list(EDGE_TYPES)) & ~pl.col(_CUSTOM),
             pl.format(
                 "unknown edge type {} (known: {})",
                 type_.fill_null("null"),
@@ -1100,6 +1107,42 @@ def _endpoint_types(frame: pl.DataFrame, known: pl.DataFrame | None) -> pl.DataF
         )
         out[f"_{end}_type"] = joined["_t"]
     return pl.DataFrame(out, schema={"_src_type": pl.String, "_dst_type": pl.String})
+
+
+def _with_custom_types(frame: pl.DataFrame, custom: Mapping[str, TypeRegistry]) -> pl.DataFrame:
+    """`_custom`: the event is of a custom type its tenant registered. The reasons such an event
+    may not be stored join `_reason` (few events are of custom types: checked one by one)."""
+    registered = [
+        (tenant, kind, name)
+        for tenant, registry in custom.items()
+        for kind, names in (("node", registry.nodes), ("edge", registry.edges))
+        for name in names
+    ]
+    if not registered:
+        return frame.with_columns(pl.lit(False).alias(_CUSTOM))
+    lookup = pl.DataFrame(registered, schema=["tenant", "kind", "type"], orient="row").with_columns(
+        pl.lit(True).alias(_CUSTOM)
+    )
+    frame = frame.join(lookup, on=["tenant", "kind", "type"], how="left", maintain_order="left")
+    frame = frame.with_columns(pl.col(_CUSTOM).fill_null(False))
+    rows = frame.filter(pl.col(_CUSTOM))
+    if rows.is_empty():
+        return frame
+    extra: dict[int, list[str]] = {}
+    for row in rows.iter_rows(named=True):
+        registry = custom[row["tenant"]]
+        why = registry.reasons(row)
+        if row["kind"] == "edge" and row["op"] == "upsert":
+            for end in ("src", "dst"):
+                problem = registry.endpoint_reason(row["type"], end, row[f"_{end}_type"])
+                if problem is not None:
+                    why.append(problem)
+        if why:
+            extra[row[_POS]] = why
+    if not extra:
+        return frame
+    added = pl.Series([extra.get(p, []) for p in frame[_POS].to_list()], dtype=pl.List(pl.String))
+    return frame.with_columns(pl.col(_REASON).list.concat(added))
 
 
 def _endpoint_rules() -> list[Rule]:

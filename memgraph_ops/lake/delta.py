@@ -17,6 +17,7 @@ the table) and points at `memgraph-ops verify`. A commit through `with_retries(t
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -88,6 +89,21 @@ def open_table(
     if check:
         check_files(table)
     return table
+
+
+def committed_after(uri: str, version: int | None) -> bool:
+    """Whether the table has a commit after `version` (None: the table did not exist).
+
+    Delta names commits `_delta_log/{version:020}.json` and writes each one once, atomically,
+    so on a local path one `stat` of the next name answers: this is how a cache in one process
+    learns of a commit made by any other (compaction, retention, erasure) in microseconds.
+    Elsewhere (object stores) the table's version is loaded and compared."""
+    following = 0 if version is None else version + 1
+    path = uri.removeprefix("file://")
+    if "://" not in path:
+        return os.path.exists(os.path.join(path, "_delta_log", f"{following:020d}.json"))
+    table = open_table(uri, check=False)
+    return (table.version() if table is not None else None) != version
 
 
 _checked_versions: set[tuple[str, int]] = set()

@@ -10,6 +10,7 @@ Only identifying-but-harmless columns carry Delta file statistics
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -224,6 +225,11 @@ class Lake:
     def version(self, name: str = "nodes") -> int | None:
         table = self.table(name)
         return table.version() if table is not None else None
+
+    def committed_after(self, versions: Mapping[str, int | None]) -> bool:
+        """Whether any of the tables moved past the version given for it (`version`): cheap
+        enough to check on every cached read (see `delta.committed_after`)."""
+        return any(delta.committed_after(self.uri(n), v) for n, v in versions.items())
 
     def history(self, name: str = "nodes", limit: int | None = None) -> pl.DataFrame:
         """Commits of a table, newest first: version, time, operation, watermark range."""

@@ -24,24 +24,16 @@ and a diff names the version it was written against::
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
 from memgraph_ops.errors import InputError
+from memgraph_ops.graph_types import BUILTIN_ABBREVIATIONS, canonical_properties
 from memgraph_ops.model import NODE_TYPES
 
-BUILTIN_ABBREVIATIONS: Final[dict[str, str]] = {
-    "Session": "SES",
-    "Prompt": "PRM",
-    "Response": "RSP",
-    "ToolInvocation": "TOOL",
-    "Agent": "AGT",
-    "Template": "TPL",
-    "ContextSource": "CTX",
-}
-"""The TYPE written for each built-in node type (custom types write their own name)."""
 BUILTIN_BY_ABBREVIATION: Final = {v: k for k, v in BUILTIN_ABBREVIATIONS.items()}
 _TYPE_ORDER: Final = {name: i for i, name in enumerate(NODE_TYPES)}
 
@@ -69,6 +61,8 @@ class Node:
     """The node type's name (`Prompt`, or a custom type such as `FUNC`)."""
     name: str = ""
     description: str = ""
+    properties: str = ""
+    """The node's properties as canonical JSON (`canonical_properties`), or empty."""
 
 
 @dataclass(frozen=True, order=True)
@@ -127,12 +121,10 @@ def serialize(graph: Graph) -> str:
 
 
 def node_line(node: Node) -> str:
-    fields = (
-        _escape(node.name),
-        type_label(node.type),
-        _escape_id(node.id),
-        _escape(node.description),
-    )
+    fields = [_escape(node.name), type_label(node.type), _escape_id(node.id)]
+    fields.append(_escape(node.description))
+    if node.properties:
+        fields.append(_escape(node.properties))
     return "+ " + "|".join(fields)
 
 
@@ -254,15 +246,17 @@ def _parse_node(
         problems.append(f"line {number}: a node line starts with '+ '")
         return None
     fields = _split(line[2:])
-    if len(fields) != 4:
+    if len(fields) not in (4, 5):
         problems.append(
-            f"line {number}: a node has 4 fields (Name|TYPE|Id|description), got {len(fields)}"
+            f"line {number}: a node has 4 fields (Name|TYPE|Id|description) and may have a "
+            f"fifth (properties), got {len(fields)}"
         )
         return None
-    raw_name, label, raw_id, raw_description = fields
+    raw_name, label, raw_id, raw_description = fields[:4]
     name = _unescape(raw_name, number, problems)
     node_id = _unescape(raw_id, number, problems)
     description = _unescape(raw_description, number, problems)
+    properties = _properties(fields[4], number, problems) if len(fields) == 5 else ""
     if not _TYPE.match(label):
         problems.append(f"line {number}: TYPE {label!r} is not a type name")
         return None
@@ -270,8 +264,25 @@ def _parse_node(
         problems.append(f"line {number}: the node has no id")
     if name is None or node_id is None or description is None or not node_id:
         return None
+    if properties is None:
+        return None
     type_name = BUILTIN_BY_ABBREVIATION.get(label) or (types or {}).get(label) or label
-    return Node(node_id, type_name, name, description)
+    return Node(node_id, type_name, name, description, properties)
+
+
+def _properties(raw: str, number: int, problems: list[str]) -> str | None:
+    """The fifth field: a JSON object, kept in canonical form (so round trips are exact)."""
+    text = _unescape(raw, number, problems)
+    if text is None:
+        return None
+    try:
+        values = json.loads(text)
+    except ValueError:
+        values = None
+    if not isinstance(values, dict):
+        problems.append(f"line {number}: the fifth field (properties) is a JSON object")
+        return None
+    return canonical_properties(values) if values else ""
 
 
 def _parse_edge(line: str, number: int, problems: list[str]) -> Edge | None:

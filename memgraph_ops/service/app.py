@@ -45,15 +45,20 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from memgraph_ops.errors import (
     ConfigError,
+    GraphConflictError,
     InputError,
     MemgraphError,
     NotArchivedError,
+    RejectedError,
     RestoreRefusedError,
     StoreMismatchError,
     TransientError,
 )
 from memgraph_ops.imports.otlp import decode_request
 from memgraph_ops.imports.traces import plan
+from memgraph_ops.memory.format_e import node_line
+from memgraph_ops.memory.relevant import relevant
+from memgraph_ops.memory.shared import SharedGraphs
 from memgraph_ops.model import STORED_EVENT_SCHEMA
 from memgraph_ops.service import wire
 from memgraph_ops.service.keys import KeyRing, Principal
@@ -201,6 +206,12 @@ _TRACES_BODY: Final = {
 }
 _NOT_FOUND = "not found"
 _NODES: Final = "/v1/nodes/"
+_GRAPHS: Final = "/v1/graphs/"
+_FORMAT_E: Final = "text/plain; charset=utf-8"
+_DIFF_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
+    409: {"description": "the graph moved past the base and the diff does not commute"},
+    422: {"description": "refused whole; `reasons` lists every line that cannot apply"},
+}
 MAX_SEQ = 2**62
 """Seqs and watermarks are BIGINT in DuckDB: refuse larger numbers up front (422)."""
 MAX_WINDOW_SECONDS = 100 * 365 * 86_400.0
@@ -258,8 +269,10 @@ def create_app(
     operator_token: str | None = None,
     metrics: Metrics | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY,
+    graphs: SharedGraphs | None = None,
 ) -> FastAPI:
-    """The API over an open store (written only through `writer`)."""
+    """The API over an open store (written only through `writer`; graph diffs, which are
+    all-or-nothing, through `graphs`, which commits to the store itself)."""
     metrics = metrics or Metrics()
     metrics.queue_depth.set_function(lambda: writer.depth)
     app = FastAPI(
@@ -277,9 +290,12 @@ def create_app(
         # The class name travels so the client can raise the same error (the pipeline's
         # handling of, say, StoreMismatchError must not change across the network).
         status, headers = _status_of(exc)
-        return JSONResponse(
-            {"detail": str(exc), "error": type(exc).__name__}, status_code=status, headers=headers
-        )
+        body: dict[str, Any] = {"detail": str(exc), "error": type(exc).__name__}
+        if isinstance(exc, RejectedError):
+            body["reasons"] = exc.reasons
+        if isinstance(exc, GraphConflictError):
+            body["current"] = exc.current
+        return JSONResponse(body, status_code=status, headers=headers)
 
     # health and metrics ------------------------------------------------------------------
 
@@ -460,6 +476,103 @@ def create_app(
             return _frame(request, store.quarantine(limit))
         return _frame(request, _tenant_quarantine(store, SOURCE_PREFIX + who.tenant, limit))
 
+    # shared graphs (memgraph_ops.memory.shared) ------------------------------------------
+
+    def _graphs() -> SharedGraphs:
+        if graphs is None:
+            raise HTTPException(404, "this server does not serve graphs")
+        return graphs
+
+    @app.get(_GRAPHS + "{graph_id:path}/nodes/{node_id:path}", tags=["graphs"])
+    def graph_node(graph_id: str, node_id: str, who: Who, tenant: str | None = None) -> Response:
+        """A node of a graph by its exact semantic id (404 if the graph has no such id)."""
+        found = _graphs().node(graph_id, node_id, tenant=_graph_tenant(who, tenant))
+        if found is None:
+            raise HTTPException(404, f"node {_NOT_FOUND}")
+        body = {**asdict(found), "line": node_line(found)}
+        return Response(wire.dumps(body), media_type=wire.JSON)
+
+    @app.get(_GRAPHS + "{graph_id:path}/relevant", tags=["graphs"])
+    def graph_relevant(
+        graph_id: str,
+        who: Who,
+        q: Annotated[str, Query(min_length=1, max_length=10_000)],
+        max_nodes: Annotated[int, Query(ge=1, le=10_000)] = 20,
+        max_tokens: Annotated[int | None, Query(ge=1)] = None,
+        node_types: Annotated[list[str] | None, Query()] = None,
+        tenant: str | None = None,
+    ) -> Response:
+        """The part of a graph relevant to `q`, within the budget, as Format E; the note on
+        what was left out is in `X-Relevant-Note`."""
+        snapshot = _graphs().snapshot(graph_id, tenant=_graph_tenant(who, tenant))
+        found = relevant(
+            snapshot.graph, q, node_types=node_types, max_nodes=max_nodes, max_tokens=max_tokens
+        )
+        headers = {"X-Relevant-Note": found.note, "X-Graph-Version": snapshot.version}
+        return Response(found.text, media_type=_FORMAT_E, headers=headers)
+
+    @app.post(_GRAPHS + "{graph_id:path}/diff", tags=["graphs"], responses=_DIFF_RESPONSES)
+    def graph_diff(
+        graph_id: str,
+        who: Who,
+        diff: Annotated[str, Body(media_type=_FORMAT_E)],
+        tenant: str | None = None,
+    ) -> Response:
+        """Apply a Format E diff (`<operations>` block naming its `<base_snapshot>`) whole, or
+        refuse it whole: 422 lists every reason, 409 says the graph moved past the base and
+        the diff does not commute with what changed (read the snapshot again)."""
+        applied = _graphs().apply_diff(graph_id, diff, tenant=_graph_tenant(who, tenant))
+        headers = {"ETag": _etag(applied.version)}
+        return Response(wire.dumps(applied.as_dict()), media_type=wire.JSON, headers=headers)
+
+    @app.put(_GRAPHS + "{graph_id:path}", tags=["graphs"], responses=_DIFF_RESPONSES)
+    def graph_import(
+        graph_id: str,
+        who: Who,
+        text: Annotated[str, Body(media_type=_FORMAT_E)],
+        tenant: str | None = None,
+    ) -> Response:
+        """Make the graph hold exactly this Format E snapshot (one atomic diff)."""
+        applied = _graphs().import_text(graph_id, text, tenant=_graph_tenant(who, tenant))
+        headers = {"ETag": _etag(applied.version)}
+        return Response(wire.dumps(applied.as_dict()), media_type=wire.JSON, headers=headers)
+
+    @app.get(
+        _GRAPHS + "{graph_id:path}", tags=["graphs"], responses={304: {"description": "unchanged"}}
+    )
+    def graph_snapshot(
+        graph_id: str, request: Request, who: Who, tenant: str | None = None
+    ) -> Response:
+        """The graph as Format E text; `ETag` is its version. Send it back as
+        `If-None-Match` to get `304 Not Modified` while the graph has not changed."""
+        snapshot = _graphs().snapshot(graph_id, tenant=_graph_tenant(who, tenant))
+        etag = _etag(snapshot.version)
+        headers = {"ETag": etag, "X-Graph-Version": snapshot.version}
+        sent = request.headers.get("if-none-match", "")
+        if etag in (t.strip() for t in sent.split(",")) or sent.strip() == "*":
+            return Response(status_code=304, headers=headers)
+        return Response(snapshot.text, media_type=_FORMAT_E, headers=headers)
+
+    @app.put("/v1/graph-types", tags=["graphs"])
+    def put_graph_types(
+        who: Who, definition: Annotated[dict[str, Any], Body()], tenant: str | None = None
+    ) -> dict[str, Any]:
+        """Register the tenant's custom node and edge types (the whole set, a new version)."""
+        owner = _graph_tenant(who, tenant)
+        if owner is None:
+            raise HTTPException(422, "name the tenant whose types these are (?tenant=)")
+        registry = store.register_types(owner, definition)
+        return {"tenant": owner, "version": registry.version, **registry.definition()}
+
+    @app.get("/v1/graph-types", tags=["graphs"])
+    def get_graph_types(who: Who, tenant: str | None = None) -> dict[str, Any]:
+        """The tenant's custom node and edge types (version 0: none registered)."""
+        owner = _graph_tenant(who, tenant)
+        if owner is None:
+            raise HTTPException(422, "name the tenant whose types to show (?tenant=)")
+        registry = store.graph_types(owner)
+        return {"tenant": owner, "version": registry.version, **registry.definition()}
+
     @app.get("/v1/status", tags=["reads"])
     def status(who: Who) -> Response:
         """The service's state; with an admin key also the store's counts."""
@@ -632,10 +745,28 @@ def create_app(
 # helpers ------------------------------------------------------------------------------------
 
 
+def _graph_tenant(who: Principal, tenant: str | None) -> str | None:
+    """The tenant a graph request acts for: a tenant key's own (naming another is refused),
+    or the one an admin names."""
+    if who.tenant is not None:
+        if tenant not in (None, who.tenant):
+            raise HTTPException(403, "a tenant key reads and writes its own tenant's graphs")
+        return who.tenant
+    return tenant
+
+
+def _etag(version: str) -> str:
+    return f'"{version}"'
+
+
 def _status_of(exc: MemgraphError) -> tuple[int, dict[str, str]]:
     retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     if isinstance(exc, QueueFull | WriterStopped | TransientError):
         return 503, retry
+    if isinstance(exc, RejectedError):
+        return 422, {}
+    if isinstance(exc, GraphConflictError):
+        return 409, {}
     if isinstance(exc, InputError):
         return 400, {}
     if isinstance(exc, NotArchivedError):

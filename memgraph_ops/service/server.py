@@ -90,6 +90,7 @@ def serve(settings: Settings, options: ServeOptions | None = None) -> None:
                 KeyRing(settings.home),
                 operator_token=token,
                 metrics=metrics,
+                graphs=mg.graphs,
                 max_body_bytes=options.max_body_bytes,
             )
             config = uvicorn.Config(

@@ -70,6 +70,12 @@ CREATE TABLE IF NOT EXISTS otel_spans (
   session_id VARCHAR NOT NULL, span VARCHAR NOT NULL, received_at TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX IF NOT EXISTS otel_spans_trace ON otel_spans ((hash(trace_id)));
+-- Custom node and edge types per tenant (`memgraph_ops.graph_types`): every registration is a
+-- new version, kept, so the definition an event was validated against can be read back.
+CREATE TABLE IF NOT EXISTS graph_types (
+  tenant VARCHAR NOT NULL, version BIGINT NOT NULL, registered_at TIMESTAMPTZ NOT NULL,
+  definition VARCHAR NOT NULL, PRIMARY KEY (tenant, version)
+);
 CREATE TABLE IF NOT EXISTS quarantine (
   quarantined_at TIMESTAMPTZ NOT NULL, source VARCHAR, event_id VARCHAR,
   reason VARCHAR NOT NULL, raw VARCHAR

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +25,7 @@ import polars as pl
 import pyarrow as pa
 
 from memgraph_ops import tombstones
-from memgraph_ops.errors import InputError, StoreError
+from memgraph_ops.errors import InputError, RejectedError, StaleWriteError, StoreError
 from memgraph_ops.events import (
     REQUEST,
     EventInput,
@@ -35,7 +36,8 @@ from memgraph_ops.events import (
     to_frame,
     validate,
 )
-from memgraph_ops.model import EVENT_SCHEMA, STORED_EVENT_SCHEMA
+from memgraph_ops.graph_types import TypeRegistry, parse_definition
+from memgraph_ops.model import EVENT_SCHEMA, NODE_TYPES, STORED_EVENT_SCHEMA
 from memgraph_ops.state import fold
 from memgraph_ops.store import _duckdb, subject
 from memgraph_ops.store.seen import HASHES_SQL, SeenHashes, slot_for
@@ -141,6 +143,14 @@ class Store:
         """Whether `restored_events` holds rows (None: not known; this process is the file's
         only writer, so it changes only through the methods that reset it)."""
         self.context_cache_size = 10_000
+        self._types: dict[str, TypeRegistry] = {}
+        """Each tenant's custom types, read on first use (this process writes the file)."""
+        self._generation = 0
+        """Bumped by every change other than an ingest (trim, erasure, restore …)."""
+        self._shared_changes = 0
+        """Bumped by every ingest of a node that is not a session's own (Agent, Template …)."""
+        self._session_seqs: dict[str, int] = {}
+        """The last seq ingested into each session since the generation last moved."""
         # Erased subjects' events are refused whoever opened the store (see `tombstones`).
         self._erased: Refusal = tombstones.ingest_refusal(home or path.parent)
 
@@ -196,6 +206,8 @@ class Store:
         source: str = "api",
         owner: str | None = None,
         spans: Sequence[SpanStage] = (),
+        atomic: bool = False,
+        expect: tuple[str, Hashable] | None = None,
     ) -> list[IngestResult]:
         """Ingest several batches in one transaction, with one result per batch, as if each
         were ingested alone in order: the service's group commit (many writers, one commit).
@@ -203,16 +215,29 @@ class Store:
         so an edge may name a node another batch of the same commit sends. With `owner` (the
         tenant a service key writes for), events of an id another tenant owns are refused.
         `spans` are OpenTelemetry spans to keep in the same transaction (`staged_spans` reads
-        them; kept for the dedupe window, see `trim`)."""
+        them; kept for the dedupe window, see `trim`). With `atomic`, an event that would be
+        quarantined refuses them all: RejectedError names every reason, nothing is stored.
+        With `expect` (a session id and its `change_stamp`), StaleWriteError refuses them if
+        the session's stamp moved since (a graph diff checked against an older state)."""
         normalized, sizes = _normalize_group(batches)
         with self._using():
+            if expect is not None and self.change_stamp(expect[0]) != expect[1]:
+                raise StaleWriteError(f"session {expect[0]} changed since the write was checked")
             now = datetime.now(UTC)
             known = self._node_types(endpoint_ids(normalized.frame))
-            checked = validate(normalized, known, keep=(REQUEST,))
+            custom = self._custom_types(normalized.frame["tenant"].unique().to_list())
+            checked = validate(normalized, known, keep=(REQUEST,), custom=custom)
             checked = self._with_delete_sessions(checked)
             checked = self._refuse(checked)
             if owner is not None:
                 checked = self._refuse_foreign(checked, owner)
+            if atomic and not checked.quarantined.is_empty():
+                raise RejectedError(
+                    [
+                        f"{e}: {r}"
+                        for e, r in checked.quarantined.select("event_id", "reason").iter_rows()
+                    ]
+                )
             valid = checked.valid.with_row_index("_pos")
             con = self._con
             con.execute("BEGIN")
@@ -240,6 +265,7 @@ class Store:
                 _rollback(con)
                 raise
             self._seen_hashes().add(fresh["_h"])
+            self._note_changes(rows)
             if spans and self._seen.span_traces is not None:  # (None: read on first use)
                 self._seen.span_traces.update(r[0] for staged in spans for r in staged.rows)
             self._write_through(rows)
@@ -249,6 +275,73 @@ class Store:
             _result(size, stored.get((i,), rows.clear()), refused.get((i,), _NO_REJECTS))
             for i, size in enumerate(sizes)
         ]
+
+    def _note_changes(self, rows: pl.DataFrame) -> None:
+        """Move the change stamps (`change_stamp`) of what a commit wrote."""
+        if rows.is_empty():
+            return
+        last = rows.group_by("session_id").agg(pl.col("seq").max()).drop_nulls("session_id")
+        self._session_seqs.update(last.iter_rows())
+        shared = [t.name for t in NODE_TYPES.values() if not t.session_scoped]
+        if rows.select(((pl.col("kind") == "node") & pl.col("type").is_in(shared)).any()).item():
+            self._shared_changes += 1
+
+    def change_stamp(self, session_id: str) -> tuple[int, int, int]:
+        """A value that changes whenever what HOT holds of a session (or graph) may have
+        changed: by an ingest into it, by a change to a node sessions share (Agent, Template,
+        ContextSource), or by a trim, erasure, renumbering or restore. Kept in memory (this
+        process is the file's only writer), so a reader can check its cache in microseconds."""
+        return self._generation, self._shared_changes, self._session_seqs.get(session_id, 0)
+
+    # custom types ---------------------------------------------------------------------------
+
+    def _custom_types(self, tenants: Sequence[str | None]) -> dict[str, TypeRegistry]:
+        out = {}
+        for tenant in tenants:
+            if tenant is not None:
+                registry = self.graph_types(tenant)
+                if registry.nodes or registry.edges:
+                    out[tenant] = registry
+        return out
+
+    @_locked
+    def graph_types(self, tenant: str, *, version: int | None = None) -> TypeRegistry:
+        """A tenant's custom types: the latest registration, or the one of `version` (an
+        empty registry, version 0, if there is none)."""
+        if version is None and tenant in self._types:
+            return self._types[tenant]
+        if version is None:
+            sql = "SELECT version, definition FROM graph_types WHERE tenant = ? "
+            found = self._con.execute(sql + "ORDER BY version DESC LIMIT 1", [tenant]).fetchall()
+        else:
+            sql = "SELECT version, definition FROM graph_types WHERE tenant = ? AND version = ?"
+            found = self._con.execute(sql, [tenant, version]).fetchall()
+        if not found:
+            if version not in (None, 0):
+                raise InputError(f"tenant {tenant!r} has no type registration {version}")
+            registry = TypeRegistry.empty(tenant)
+        else:
+            registry = parse_definition(tenant, found[0][0], json.loads(found[0][1]))
+        if version is None:
+            self._types[tenant] = registry
+        return registry
+
+    @_locked
+    def register_types(self, tenant: str, definition: Mapping[str, Any]) -> TypeRegistry:
+        """Register a tenant's custom types (the whole set: it replaces the previous one) as a
+        new version. Events already stored keep the types they were validated against."""
+        if not tenant or not str(tenant).strip():
+            raise InputError("register types for a tenant: the tenant is missing")
+        current = self.graph_types(tenant)
+        registry = parse_definition(tenant, current.version + 1, definition)
+        if registry.definition() == current.definition():
+            return current  # the same set again: no new version
+        self._con.execute(
+            "INSERT INTO graph_types VALUES (?, ?, ?, ?)",
+            [tenant, registry.version, datetime.now(UTC), json.dumps(registry.definition())],
+        )
+        self._types[tenant] = registry
+        return registry
 
     def _with_delete_sessions(self, checked: Validated) -> Validated:
         """Give node deletes sent without a session the session of the node they delete, so
@@ -467,6 +560,8 @@ class Store:
         self._context_cache.clear()
         self._tenants.clear()
         self._restored_any = None
+        self._generation += 1
+        self._session_seqs.clear()
 
     def _tables(self) -> tuple[str, ...]:
         """The event tables point reads must look at: `restored_events` only while it holds
@@ -871,6 +966,7 @@ class Store:
             self._context_cache.pop(session_id, None)
             self._tenants.pop(session_id, None)
             self._restored_any = True
+            self._generation += 1
         return True
 
     def forget_restored(self, session_ids: list[str] | None = None) -> int:
@@ -909,6 +1005,8 @@ class Store:
                 self._context_cache.pop(session, None)
                 self._tenants.pop(session, None)
             self._restored_any = None
+            if gone:
+                self._generation += 1
         return int(n)
 
     @_locked

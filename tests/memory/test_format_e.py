@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from memgraph_ops.graph_types import canonical_properties
 from memgraph_ops.memory.format_e import (
     Diff,
     Edge,
@@ -36,12 +37,20 @@ _types = st.sampled_from(
     ["Prompt", "Response", "Session", "ToolInvocation", "Agent", "FUNC", "FLOW", "REQ"]
 )
 _rels = st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,8}", fullmatch=True)
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text, inner, max_size=3),
+    max_leaves=6,
+)
+_properties = st.dictionaries(_text, _json, max_size=3).map(
+    lambda values: canonical_properties(values) if values else ""
+)
 
 
 @st.composite
 def graphs(draw: st.DrawFn) -> Graph:
     ids = draw(st.lists(_ids, unique=True, max_size=8))
-    nodes = [Node(i, draw(_types), draw(_text), draw(_text)) for i in ids]
+    nodes = [Node(i, draw(_types), draw(_text), draw(_text), draw(_properties)) for i in ids]
     edges = (
         [Edge(draw(st.sampled_from(ids)), draw(_rels), draw(st.sampled_from(ids))) for _ in range(draw(st.integers(0, 10)))]
         if ids
