@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import polars as pl
 
@@ -49,6 +49,9 @@ from memgraph_ops.retention import (
 from memgraph_ops.retention import apply as apply_retention
 from memgraph_ops.store import IngestResult, Store
 from memgraph_ops.vault import ArchiveReport, RestoreResult, Vault
+
+if TYPE_CHECKING:
+    from memgraph_ops.client import RemoteStore
 
 Progress = Callable[[int, int], None]
 
@@ -311,7 +314,7 @@ class Memgraph:
     def _graph_types(self, tenant: str) -> TypeRegistry:
         return self.store.graph_types(tenant)
 
-    def _remote(self) -> Any:
+    def _remote(self) -> RemoteStore | None:
         """The service that owns this data root, if one does (graph calls go through it)."""
         from memgraph_ops.client import RemoteStore  # (imported already when a store opened)
 
@@ -322,7 +325,7 @@ class Memgraph:
         """A graph as Format E text with its version, from memory while it has not changed."""
         remote = self._remote()
         if remote is not None:
-            return remote.snapshot(graph_id, tenant=tenant)  # type: ignore[no-any-return]
+            return remote.snapshot(graph_id, tenant=tenant)
         return self.graphs.snapshot(graph_id, tenant=tenant)
 
     def graph_node(self, graph_id: str, node_id: str, *, tenant: str | None = None) -> Node | None:
@@ -340,19 +343,23 @@ class Memgraph:
         """Apply a Format E diff atomically, or refuse it whole (`memgraph_ops.memory.shared`)."""
         remote = self._remote()
         if remote is not None:
-            return remote.apply_diff(graph_id, diff, base_version, tenant=tenant)  # type: ignore[no-any-return]
+            return remote.apply_diff(graph_id, diff, base_version, tenant=tenant)
         return self.graphs.apply_diff(graph_id, diff, base_version, tenant=tenant)
 
     def import_graph(self, graph_id: str, text: str, *, tenant: str | None = None) -> Applied:
         """Make a graph hold exactly a Format E snapshot (one atomic diff)."""
         remote = self._remote()
         if remote is not None:
-            return remote.import_graph(graph_id, text, tenant=tenant)  # type: ignore[no-any-return]
+            return remote.import_graph(graph_id, text, tenant=tenant)
         return self.graphs.import_text(graph_id, text, tenant=tenant)
 
     def register_types(self, tenant: str, definition: Mapping[str, Any]) -> TypeRegistry:
         """Register a tenant's custom node and edge types (`memgraph_ops.graph_types`)."""
         return self.store.register_types(tenant, definition)
+
+    def graph_types(self, tenant: str) -> TypeRegistry:
+        """A tenant's custom node and edge types (version 0: none registered)."""
+        return self.store.graph_types(tenant)
 
     def relevant(
         self,

@@ -42,7 +42,10 @@ from memgraph_ops.store import IngestResult, SpanStage, Store, StoreIdentity, Su
 from memgraph_ops.store.hot import Direction
 
 if TYPE_CHECKING:
+    from memgraph_ops.graph_types import TypeRegistry
     from memgraph_ops.imports.traces import OtelImportReport
+    from memgraph_ops.memory.format_e import Node
+    from memgraph_ops.memory.shared import Applied, Snapshot
 
 DEFAULT_RETRY_SECONDS = 60.0
 
@@ -175,6 +178,10 @@ def _error(response: httpx.Response, url: str) -> Exception:
     return StoreError(f"the memgraph service at {url} failed ({status}): {detail}")
 
 
+def _tenant(tenant: str | None) -> dict[str, str]:
+    return {"tenant": tenant} if tenant is not None else {}
+
+
 def _path(template: str, value: str) -> str:
     return template.format(quote(value, safe=""))
 
@@ -197,6 +204,7 @@ class Client:
     ) -> None:
         self._http = _Http(url, api_key, verify=verify, retry_for=retry_for)
         self.url = self._http.url
+        self._snapshots: dict[tuple[str, str | None], Snapshot] = {}
 
     def ingest(self, events: EventInput, *, source: str | None = None) -> IngestResult:
         """Send events; returns what landed (quarantined events are named in `rejected`, as
@@ -257,6 +265,102 @@ class Client:
     def status(self) -> dict[str, Any]:
         result: dict[str, Any] = self._http.request("GET", "/v1/status").json()
         return result
+
+    # shared graphs --------------------------------------------------------------------------
+
+    def snapshot(self, graph_id: str, *, tenant: str | None = None) -> Snapshot:
+        """A graph as Format E text with its version. The last snapshot of each graph is kept
+        and revalidated with `If-None-Match`: an unchanged graph costs a 304 and no text."""
+        from memgraph_ops.memory.shared import Snapshot
+
+        key = (graph_id, tenant)
+        cached = self._snapshots.get(key)
+        headers = {"If-None-Match": f'"{cached.version}"'} if cached is not None else {}
+        response = self._http.request(
+            "GET", _path("/v1/graphs/{}", graph_id), params=_tenant(tenant), headers=headers,
+            ok=(200, 304),
+        )  # fmt: skip
+        if response.status_code == 304 and cached is not None:
+            return cached
+        version = response.headers["X-Graph-Version"]
+        snapshot = Snapshot.from_text(graph_id, tenant, version, response.text)
+        self._snapshots[key] = snapshot
+        return snapshot
+
+    def graph_node(self, graph_id: str, node_id: str, *, tenant: str | None = None) -> Node | None:
+        """A node of a graph by its exact id (None if the graph has no such id)."""
+        from memgraph_ops.memory.format_e import Node
+
+        response = self._http.request(
+            "GET", f"/v1/graphs/{quote(graph_id, safe='')}/nodes/{quote(node_id, safe='')}",
+            params=_tenant(tenant), ok=(200, 404),
+        )  # fmt: skip
+        if response.status_code == 404:
+            return None
+        body = response.json()
+        return Node(body["id"], body["type"], body["name"], body["description"], body["properties"])
+
+    def apply_diff(
+        self,
+        graph_id: str,
+        diff: str,
+        base_version: str | None = None,
+        *,
+        tenant: str | None = None,
+    ) -> Applied:
+        """Apply a Format E diff on the server, whole or not at all: RejectedError lists every
+        reason (422), GraphConflictError says the graph moved past the base (409)."""
+        from memgraph_ops.memory.shared import Applied
+
+        if (
+            base_version is not None
+            and f"<base_snapshot>{base_version}</base_snapshot>" not in diff
+        ):
+            raise InputError(f"the diff does not name {base_version!r} as its base")
+        response = self._http.request(
+            "POST", _path("/v1/graphs/{}/diff", graph_id), content=diff.encode(),
+            params=_tenant(tenant), headers={"Content-Type": "text/plain; charset=utf-8"},
+        )  # fmt: skip
+        return Applied(**response.json())
+
+    def import_graph(self, graph_id: str, text: str, *, tenant: str | None = None) -> Applied:
+        """Make a graph hold exactly a Format E snapshot (one atomic diff on the server)."""
+        from memgraph_ops.memory.shared import Applied
+
+        response = self._http.request(
+            "PUT", _path("/v1/graphs/{}", graph_id), content=text.encode(),
+            params=_tenant(tenant), headers={"Content-Type": "text/plain; charset=utf-8"},
+        )  # fmt: skip
+        return Applied(**response.json())
+
+    def relevant_text(
+        self,
+        graph_id: str,
+        query: str,
+        *,
+        max_nodes: int = 20,
+        max_tokens: int | None = None,
+        node_types: Sequence[str] | None = None,
+        tenant: str | None = None,
+    ) -> tuple[str, str]:
+        """The part of a graph relevant to `query` as Format E, and the note on what was left
+        out."""
+        params: dict[str, Any] = {"q": query, "max_nodes": max_nodes, **_tenant(tenant)}
+        if max_tokens is not None:
+            params["max_tokens"] = max_tokens
+        if node_types:
+            params["node_types"] = list(node_types)
+        response = self._http.request(
+            "GET", _path("/v1/graphs/{}/relevant", graph_id), params=params
+        )
+        return response.text, response.headers.get("X-Relevant-Note", "")
+
+    def register_types(self, definition: Mapping[str, Any], *, tenant: str | None = None) -> int:
+        """Register the tenant's custom node and edge types; returns the new version."""
+        response = self._http.request(
+            "PUT", "/v1/graph-types", json=dict(definition), params=_tenant(tenant)
+        )
+        return int(response.json()["version"])
 
     def _frame(self, path: str, params: Mapping[str, Any]) -> pl.DataFrame:
         response = self._http.request("GET", path, params=params, headers={"Accept": wire.ARROW})
@@ -500,6 +604,37 @@ class RemoteStore(Store):
 
     def rewrite_file(self) -> int:
         return int(self._post("/v1/ops/rewrite_file", None)["bytes"])
+
+    # shared graphs: the server owns their cache and commits their diffs ------------------
+
+    def snapshot(self, graph_id: str, *, tenant: str | None = None) -> Snapshot:
+        return self._client.snapshot(graph_id, tenant=tenant)
+
+    def apply_diff(
+        self,
+        graph_id: str,
+        diff: str,
+        base_version: str | None = None,
+        *,
+        tenant: str | None = None,
+    ) -> Applied:
+        return self._client.apply_diff(graph_id, diff, base_version, tenant=tenant)
+
+    def import_graph(self, graph_id: str, text: str, *, tenant: str | None = None) -> Applied:
+        return self._client.import_graph(graph_id, text, tenant=tenant)
+
+    def register_types(self, tenant: str, definition: Mapping[str, Any]) -> TypeRegistry:
+        self._client.register_types(definition, tenant=tenant)
+        return self.graph_types(tenant)
+
+    def graph_types(self, tenant: str, *, version: int | None = None) -> TypeRegistry:
+        from memgraph_ops.graph_types import parse_definition
+
+        if version is not None:
+            raise ConfigError("older type registrations are read on the server's own store")
+        body = self._http.request("GET", "/v1/graph-types", params={"tenant": tenant}).json()
+        definition = {"nodes": body["nodes"], "edges": body["edges"]}
+        return parse_definition(tenant, int(body["version"]), definition)
 
     def _get(self, path: str) -> Any:
         return self._http.request("GET", path).json()

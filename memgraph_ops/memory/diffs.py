@@ -54,7 +54,7 @@ def problems(graph: Graph, diff: Diff, types: TypeRegistry) -> list[str]:
                 f"cannot remove node {node_id}: edges still use it "
                 f"({', '.join(using[:5])}{' …' if len(using) > 5 else ''}); remove them too"
             )
-    return out
+    return list(dict.fromkeys(out))  # (an edge from a missing node to itself: said once)
 
 
 def _repeats(diff: Diff) -> list[str]:

@@ -70,6 +70,14 @@ class Snapshot:
     def node(self, node_id: str) -> Node | None:
         return self.state.nodes_by_id.get(node_id)
 
+    @classmethod
+    def from_text(cls, graph_id: str, tenant: str | None, version: str, text: str) -> Snapshot:
+        """A snapshot received as text (from the service)."""
+        graph = parse(text)
+        nodes = {n.id: n for n in graph.nodes}
+        state = GraphState(graph, frozenset({tenant} if tenant else ()), {}, nodes)
+        return cls(graph_id, tenant, version, text, graph, state)
+
 
 @dataclass(frozen=True)
 class Applied:
