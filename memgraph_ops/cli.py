@@ -127,22 +127,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tenant", default="default")
     p.set_defaults(run=_import_otel)
 
-    p = sub.add_parser("graph", parents=[common], help="graphs as Format E text (docs/format-e.md)")
-    graph = p.add_subparsers(dest="graph_command", required=True)
-    q = graph.add_parser("export", parents=[common], help="a session's graph as Format E")
-    q.add_argument("graph_id", help="the session id")
-    q.add_argument("--out", type=Path, help="write to this file (default: standard output)")
-    q.set_defaults(run=_graph_export)
-    q = graph.add_parser(
-        "relevant", parents=[common], help="the part of a session's graph relevant to a question"
-    )
-    q.add_argument("graph_id", help="the session id")
-    q.add_argument("query")
-    q.add_argument("--max-nodes", type=_positive_int, default=20)
-    q.add_argument("--max-tokens", type=_positive_int, default=None)
-    q.add_argument("--type", action="append", dest="node_types", help="only nodes of this type")
-    q.set_defaults(run=_graph_relevant)
-
     p = sub.add_parser("compact", parents=[common], help="compact HOT events into the lake")
     p.add_argument("--batch", type=_positive_int, default=None, help="events per Delta commit")
     p.add_argument(
@@ -219,8 +203,10 @@ def _parser() -> argparse.ArgumentParser:
     rebuild.set_defaults(run=_vault_rebuild_index)
 
     from memgraph_ops.erasure.cli import register as register_erasure
+    from memgraph_ops.memory.cli import register as register_graphs
     from memgraph_ops.observatory.cli import register as register_observatory
 
+    register_graphs(sub, common)
     register_erasure(sub, common)
     register_observatory(sub, common)
 
@@ -374,41 +360,6 @@ def _import_otel(args: argparse.Namespace) -> int:
     ]
     _emit(args, report.as_dict(), lines)
     return EXIT_BAD_INPUT if report.quarantined else EXIT_OK
-
-
-def _graph_export(args: argparse.Namespace) -> int:
-    from memgraph_ops.memory.format_e import serialize
-
-    with api.open(args.home) as mg:
-        graph = mg.session_graph(args.graph_id)
-    if not graph.nodes:
-        print(
-            f"no graph {args.graph_id!r}: no session of that id in HOT or the lake", file=sys.stderr
-        )
-        return EXIT_BAD_INPUT
-    text = serialize(graph)
-    if args.out is None:
-        sys.stdout.write(text)
-    else:
-        args.out.write_text(text)
-        print(f"{args.out}: {len(graph.nodes)} nodes, {len(graph.edges)} edges", file=sys.stderr)
-    return EXIT_OK
-
-
-def _graph_relevant(args: argparse.Namespace) -> int:
-    with api.open(args.home) as mg:
-        found = mg.relevant(
-            args.graph_id, args.query, node_types=args.node_types, max_nodes=args.max_nodes,
-            max_tokens=args.max_tokens,
-        )  # fmt: skip
-    if found.left_out == 0 and not found.graph.nodes:
-        print(
-            f"no graph {args.graph_id!r}: no session of that id in HOT or the lake", file=sys.stderr
-        )
-        return EXIT_BAD_INPUT
-    sys.stdout.write(found.text)
-    print(found.note, file=sys.stderr)
-    return EXIT_OK
 
 
 def _compact(args: argparse.Namespace) -> int:

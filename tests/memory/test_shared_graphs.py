@@ -3,9 +3,11 @@ whole or refused whole, the commute rule, retries, tenants."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -139,9 +141,7 @@ def test_a_snapshot_after_a_write_is_never_the_old_text(system: Memgraph) -> Non
         "import sys; from memgraph_ops.lake import Lake; "
         "Lake(sys.argv[1]).delete_rows({'nodes': \"id = 'F0.FN.200'\"}, why='test')"
     )
-    subprocess.run(
-        [sys.executable, "-c", code, system.settings.lake_uri], check=True, timeout=120
-    )
+    subprocess.run([sys.executable, "-c", code, system.settings.lake_uri], check=True, timeout=120)
     after = system.snapshot("payments", tenant="acme")
     assert "F0.FN.200|" not in after.text and after.version != cached.version
     assert after.text == _fresh_text(system, "payments")
@@ -243,3 +243,37 @@ def test_a_tenant_sees_and_changes_only_its_own_graph(system: Memgraph) -> None:
     with pytest.raises(RejectedError, match="no such id"):
         system.apply_diff("payments", _diff(theirs.version, "- ChargeCard.FN.002"), tenant="globex")
     assert system.snapshot("payments", tenant="acme").text == SYSTEM
+
+
+def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "memgraph_ops.cli", *args, "--home", str(home)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def test_the_cli_registers_types_imports_applies_and_exports(home: Path, tmp_path: Path) -> None:
+    (tmp_path / "types.json").write_text(json.dumps(TYPES))
+    (tmp_path / "graph.fe").write_text(SYSTEM)
+    registered = _cli(home, "graph", "types", "--tenant", "acme", "--register", str(tmp_path / "types.json"))  # fmt: skip
+    assert registered.returncode == 0, registered.stderr
+    assert json.loads(registered.stdout)["version"] == 1
+    dry = _cli(home, "graph", "import", str(tmp_path / "graph.fe"), "--graph", "payments", "--tenant", "acme", "--dry-run")  # fmt: skip
+    assert dry.returncode == 0 and "would add or rewrite 3 nodes" in dry.stdout
+    assert _cli(home, "graph", "export", "payments").returncode == 2  # nothing imported yet
+    done = _cli(home, "graph", "import", str(tmp_path / "graph.fe"), "--graph", "payments", "--tenant", "acme")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    exported = _cli(home, "graph", "export", "payments")
+    assert exported.returncode == 0 and exported.stdout == SYSTEM
+    version = exported.stderr.split()[1].rstrip(":")
+
+    (tmp_path / "bad.diff").write_text(_diff(version, "+ R|FUNC|R.FN.003|", "+ R.FN.003 -calls-> No.FN.1"))  # fmt: skip
+    bad = _cli(home, "graph", "apply", str(tmp_path / "bad.diff"), "--graph", "payments")
+    assert bad.returncode == 2 and "the graph has no node No.FN.1" in bad.stderr
+    (tmp_path / "ok.diff").write_text(_diff(version, "+ R|FUNC|R.FN.003|refunds"))
+    ok = _cli(home, "graph", "apply", str(tmp_path / "ok.diff"), "--graph", "payments")
+    assert ok.returncode == 0, ok.stderr
+    node = _cli(home, "graph", "node", "payments", "R.FN.003")
+    assert node.returncode == 0 and node.stdout == "+ R|FUNC|R.FN.003|refunds\n"
+    again = _cli(home, "graph", "apply", str(tmp_path / "bad.diff"), "--graph", "payments")
+    assert again.returncode == 1 and "read the snapshot again" in again.stderr  # moved, conflicts
