@@ -305,11 +305,12 @@ class Memgraph:
 
     def _commit_graph(
         self, events: list[dict[str, Any]], graph_id: str, tenant: str, stamp: Hashable
-    ) -> None:
-        hot = cast(tuple[Hashable, Any], stamp)[0]
-        self.store.ingest_many(
-            [events], source="graph-diff", owner=tenant, atomic=True, expect=(graph_id, hot)
+    ) -> Hashable:
+        hot, versions = cast(tuple[Hashable, Any], stamp)
+        after = self.store.ingest_checked(
+            events, session_id=graph_id, expect=hot, owner=tenant, source="graph-diff"
         )
+        return after, versions
 
     def _graph_types(self, tenant: str) -> TypeRegistry:
         return self.store.graph_types(tenant)

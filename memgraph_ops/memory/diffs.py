@@ -153,6 +153,15 @@ def commutes(diff: Diff, changes: Changes) -> bool:
     return not touched & set(diff.remove_nodes)
 
 
+def applied(graph: Graph, diff: Diff) -> Graph:
+    """The graph after a checked diff (what the store holds once its events are in)."""
+    removed = set(diff.remove_nodes)
+    nodes = {n.id: n for n in graph.nodes if n.id not in removed}
+    nodes |= {n.id: n for n in diff.add_nodes}
+    edges = (set(graph.edges) - set(diff.remove_edges)) | set(diff.add_edges)
+    return Graph.of(nodes.values(), edges)
+
+
 def events(
     diff: Diff,
     *,
@@ -199,4 +208,4 @@ def events(
     return out
 
 
-__all__ = ["Changes", "commutes", "events", "problems"]
+__all__ = ["Changes", "applied", "commutes", "events", "problems"]

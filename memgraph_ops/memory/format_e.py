@@ -80,7 +80,7 @@ class Graph:
     @classmethod
     def of(cls, nodes: Iterable[Node], edges: Iterable[Edge]) -> Graph:
         """A graph in canonical order (what `parse` returns and `serialize` writes)."""
-        return cls(tuple(sorted(nodes, key=_node_key)), tuple(sorted(set(edges))))
+        return cls(tuple(sorted(nodes, key=_node_key)), tuple(sorted(set(edges), key=_edge_key)))
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ def serialize(graph: Graph) -> str:
     lines = [NODES_HEADER]
     lines += [node_line(n) for n in sorted(graph.nodes, key=_node_key)]
     lines.append(EDGES_HEADER)
-    lines += [edge_line(e) for e in sorted(set(graph.edges))]
+    lines += [edge_line(e) for e in sorted(set(graph.edges), key=_edge_key)]
     return "\n".join(lines) + "\n"
 
 
@@ -142,16 +142,30 @@ def serialize_diff(diff: Diff) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _edge_key(edge: Edge) -> tuple[str, str, str]:
+    # (a key of plain tuples sorts in C; the dataclass's own ordering runs Python per compare)
+    return (edge.src, edge.rel, edge.dst)
+
+
 def _node_key(node: Node) -> tuple[int, str, str]:
     return (_TYPE_ORDER.get(node.type, len(_TYPE_ORDER)), node.type, node.id)
 
 
+_ESCAPE_TABLE: Final = str.maketrans(_ESCAPES)
+_ID_ESCAPE_TABLE: Final = str.maketrans(_ID_ESCAPES)
+
+
+# Most fields need no escape: finding that out is a C-speed search, escaping a translate.
+_NEEDS_ESCAPE: Final = re.compile(r"[\\|\n\r\t]")
+_ID_NEEDS_ESCAPE: Final = re.compile(r"[\\|\n\r\t ]")
+
+
 def _escape(text: str) -> str:
-    return "".join(_ESCAPES.get(c, c) for c in text)
+    return text.translate(_ESCAPE_TABLE) if _NEEDS_ESCAPE.search(text) else text
 
 
 def _escape_id(text: str) -> str:
-    return "".join(_ID_ESCAPES.get(c, c) for c in text)
+    return text.translate(_ID_ESCAPE_TABLE) if _ID_NEEDS_ESCAPE.search(text) else text
 
 
 # --- reading ----------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ from memgraph_ops.memory.format_e import (
     serialize_diff,
 )
 from memgraph_ops.memory.graphs import GraphState
+from memgraph_ops.model import edge_key
 
 HISTORY = 256
 """Versions of a graph remembered for diffs written against an older one."""
@@ -108,9 +109,10 @@ Load = Callable[[str, str | None], tuple[GraphState, Hashable]]
 """(graph id, tenant) → the graph's state and the stamp it was read at."""
 Fresh = Callable[[str, Hashable], bool]
 """(graph id, stamp) → whether nothing that could change the graph happened since."""
-Commit = Callable[[list[dict[str, Any]], str, str, Hashable], None]
-"""(events, graph id, tenant, stamp the diff was checked at) → commit atomically, or raise
-StaleWriteError if the graph changed since the stamp."""
+Commit = Callable[[list[dict[str, Any]], str, str, Hashable], Hashable]
+"""(events, graph id, tenant, stamp the diff was checked at) → commit atomically and return
+the graph's stamp just after the commit, or raise StaleWriteError if the graph changed since
+the stamp."""
 
 
 class SharedGraphs:
@@ -167,6 +169,26 @@ class SharedGraphs:
                 self._entries.popitem(last=False)
         return fresh
 
+    def _after(
+        self, key: tuple[str, str | None], entry: _Entry, diff: Diff, owner: str, stamp: Hashable
+    ) -> Snapshot:
+        """The snapshot after a committed diff, from the one it was checked against (no
+        reading back: the stamp is the one the commit left, so any later write still shows)."""
+        before = entry.snapshot
+        graph = diffs.applied(before.graph, diff)
+        kept = set(graph.edges)
+        edge_ids = {e: i for e, i in before.state.edge_ids.items() if e in kept}
+        edge_ids |= {e: edge_key(e.src, e.rel, e.dst) for e in diff.add_edges}
+        nodes = {n.id: n for n in graph.nodes}
+        state = GraphState(graph, before.state.tenants | {owner}, edge_ids, nodes)
+        text = serialize(graph)
+        snapshot = Snapshot(key[0], before.tenant or owner, version_of(text), text, graph, state)
+        history = [*entry.history, (snapshot.version, diffs.Changes.between(before.graph, graph))]
+        with self._guard:
+            self._entries[key] = _Entry(stamp, snapshot, history[-HISTORY:])
+            self._entries.move_to_end(key)
+        return snapshot
+
     def node(self, graph_id: str, node_id: str, *, tenant: str | None = None) -> Node | None:
         """A node by its exact id (never a fuzzy match); None if the graph has no such id."""
         return self.snapshot(graph_id, tenant=tenant).node(node_id)
@@ -217,12 +239,11 @@ class SharedGraphs:
                     at=datetime.now(UTC),
                 )
                 try:
-                    self._commit(events, graph_id, owner, entry.stamp)
+                    stamp = self._commit(events, graph_id, owner, entry.stamp)
                 except StaleWriteError:
                     continue  # another writer changed the graph after the check: check again
-                applied = Applied(
-                    graph_id, self._rebuild(key).snapshot.version, diff.base, len(events), commuted
-                )
+                after = self._after(key, entry, diff, owner, stamp)
+                applied = Applied(graph_id, after.version, diff.base, len(events), commuted)
                 self._applied[retry] = applied
                 while len(self._applied) > HISTORY * 4:
                     self._applied.popitem(last=False)

@@ -276,6 +276,24 @@ class Store:
             for i, size in enumerate(sizes)
         ]
 
+    def ingest_checked(
+        self,
+        events: EventInput,
+        *,
+        session_id: str,
+        expect: Hashable,
+        owner: str,
+        source: str,
+    ) -> Hashable:
+        """Ingest all of `events` or none (RejectedError), only if the session's change stamp
+        is still `expect` (StaleWriteError), and return its stamp just after the commit: no
+        other write can come between the two."""
+        with self._using():
+            self.ingest_many(
+                [events], source=source, owner=owner, atomic=True, expect=(session_id, expect)
+            )
+            return self.change_stamp(session_id)
+
     def _note_changes(self, rows: pl.DataFrame) -> None:
         """Move the change stamps (`change_stamp`) of what a commit wrote."""
         if rows.is_empty():

@@ -175,6 +175,9 @@ def test_a_stale_base_applies_only_if_the_diff_commutes(system: Memgraph) -> Non
     with pytest.raises(GraphConflictError):
         system.apply_diff("payments", _diff(base, "- ProcessPayment.FN.001", rewrite.format("v3")), tenant="acme")  # fmt: skip
     assert "ProcessPayment.FN.001|v2" in system.snapshot("payments", tenant="acme").text
+    # the text kept after each diff (built from the graph it was checked against) is the
+    # graph as read afresh
+    assert system.snapshot("payments", tenant="acme").text == _fresh_text(system, "payments")
     # A base the server never had.
     with pytest.raises(GraphConflictError, match="not a version this server knows"):
         system.apply_diff("payments", _diff("0123456789abcdef", "+ X|FUNC|X.FN.009|"), tenant="acme")  # fmt: skip
