@@ -1,8 +1,9 @@
 """A session's lake rows as one JSON document, and large repeated strings as shared blocks.
 
-Format version 2 (UTF-8 JSON, one document per session)::
+Format version 3 (UTF-8 JSON, one document per session; version 2 is the same without the
+`created-at` rule)::
 
-    {"format": 2, "session_id": "s-1",
+    {"format": 3, "session_id": "s-1",
      "nodes": {"id": ["s-1", "s-1:m0", ...], "type": ["Session", "Prompt", ...], ...},
      "edges": {"id": [...], "src": [...], ...},
      "blocks": {"nodes": {"content": [[1, 0, "<sha256>"]], ...}}}
@@ -39,8 +40,8 @@ import pyarrow as pa
 from memgraph_ops.lake.tables import EDGES_SCHEMA, NODES_SCHEMA
 from memgraph_ops.model import JSON_FIELDS, imported_event_id
 
-FORMAT_VERSION: Final = 2
-READABLE_FORMATS: Final = (1, 2)
+FORMAT_VERSION: Final = 3
+READABLE_FORMATS: Final = (1, 2, 3)
 BLOCK_MIN_BYTES: Final = 1024
 """Strings at least this long that occur twice or are already stored become blocks."""
 _JSON_STYLES: Final[dict[str, dict[str, Any]]] = {
@@ -59,10 +60,11 @@ _ROW: Final = "_row"
 # never null, so every other column follows a comma; inside JSON strings `"` is escaped.)
 _NULL_COLUMN: Final = r',"[A-Za-z_]+":\[null(?:,null)*\]'
 _LEADING_NULL_COLUMNS: Final = r'^\{(?:"[A-Za-z_]+":\[null(?:,null)*\],)+'
-RULES: Final = {"id": "edge-key", "last_event_id": "import-chat"}
+RULES: Final = {"id": "edge-key", "last_event_id": "import-chat", "updated_at": "created-at"}
 """Columns left out of a session's document when every row's value follows the rule:
 `edge-key` = `src|type|dst`; `import-chat` = the event id `import-chat` gives (see
-`memgraph_ops.imports.chat.event_id`). The document's `derived` names them per table."""
+`memgraph_ops.imports.chat.event_id`); `created-at` = the row's `created_at` (an item never
+updated). The document's `derived` names them per table."""
 
 NODES = pl.Schema(pl.DataFrame(NODES_SCHEMA.empty_table()).schema)
 EDGES = pl.Schema(pl.DataFrame(EDGES_SCHEMA.empty_table()).schema)
@@ -106,8 +108,8 @@ def encode_sessions(
             columns = [c for c, b in zip(floats, bad, strict=True) if b]
             raise ValueError(f"cannot archive NaN or infinity (JSON has neither) in {columns}")
     rewrites, blocks = _long_repeats(nodes, edges, known_blocks)
-    slim_nodes, node_rules = _without_derivable(nodes, ("last_event_id",))
-    slim_edges, edge_rules = _without_derivable(edges, ("last_event_id", "id"))
+    slim_nodes, node_rules = _without_derivable(nodes, ("last_event_id", "updated_at"))
+    slim_edges, edge_rules = _without_derivable(edges, ("last_event_id", "id", "updated_at"))
     refs: dict[str, BlockRefs] = {}
     node_docs = _documents(_with_blocks(slim_nodes, rewrites, "nodes", refs), "nodes")
     edge_docs = _documents(_with_blocks(slim_edges, rewrites, "edges", refs), "edges")
@@ -154,7 +156,8 @@ def decode_session(payload: bytes, blocks: Mapping[str, bytes]) -> SessionRows:
             columns = _resolved_v1(doc.get(name) or {}, blocks)
         else:
             columns = _resolved(doc.get(name) or {}, refs.get(name, {}), blocks)
-        for column in ("id", "last_event_id"):  # an edge's event id derives from its id
+        # (in this order: an edge's event id derives from its id)
+        for column in ("id", "last_event_id", "updated_at"):
             if column in derived.get(name, {}):
                 columns[column] = _derive(derived[name][column], session, columns)
         tables.append(_frame(session, columns, schema))
@@ -189,6 +192,8 @@ def _without_derivable(
         expected: pl.Expr | pl.Series
         if column == "id":
             expected = pl.format("{}|{}|{}", "src", "type", "dst")
+        elif column == "updated_at":
+            expected = pl.col("created_at")
         else:  # only ids that look like import-chat's are worth hashing
             expected = pl.Series(
                 [
@@ -221,6 +226,8 @@ def _derive(rule: str, session: str, columns: Mapping[str, list[Any]]) -> list[A
         ]
     if rule == "import-chat":
         return [imported_event_id(session, i) for i in columns["id"]]
+    if rule == "created-at":
+        return list(columns["created_at"])
     raise ValueError(f"unknown derivation rule {rule!r}")
 
 

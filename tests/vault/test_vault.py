@@ -66,7 +66,7 @@ def test_archive_then_read_gives_back_every_node_and_edge(mg: Memgraph) -> None:
     index = mg.vault.index()
     assert set(index["session_id"]) == set(sessions)
     assert index.filter(pl.col("session_id") == "s0")["nodes"].item() == before["s0"][0].height
-    assert (index["format_version"] == 2).all()
+    assert (index["format_version"] == 3).all()
 
 
 def test_restore_puts_the_session_back_into_the_store_once(mg: Memgraph) -> None:
@@ -273,9 +273,9 @@ def test_the_documented_format_decodes_without_our_code(mg: Memgraph) -> None:
         return "chat-" + hashlib.sha256(text.encode()).hexdigest()[:32]
 
     entry = current[("session", "s3")]
-    assert entry["format_version"] == 2
+    assert entry["format_version"] == 3
     doc = json.loads(frame(entry))
-    assert doc["format"] == 2 and doc["session_id"] == "s3"
+    assert doc["format"] == 3 and doc["session_id"] == "s3"
     assert set(doc["blocks"]["nodes"]) == {"content", "attrs"}  # whole blocks and JSON members
     for table, expected in lake.items():
         columns = {name: list(values) for name, values in doc[table].items()}
@@ -285,8 +285,10 @@ def test_the_documented_format_decodes_without_our_code(mg: Memgraph) -> None:
                 block = frame(current[("block", digest)])
                 columns[name][row] = (value[:offset] + block + value[offset:]).decode()
         derived = doc.get("derived", {}).get(table, {})
-        for name in ("id", "last_event_id"):
-            if derived.get(name) == "edge-key":
+        for name in ("id", "last_event_id", "updated_at"):
+            if derived.get(name) == "created-at":
+                columns[name] = list(columns["created_at"])
+            elif derived.get(name) == "edge-key":
                 columns[name] = [
                     f"{s}|{t}|{d}"
                     for s, t, d in zip(columns["src"], columns["type"], columns["dst"], strict=True)
