@@ -15,8 +15,12 @@ $(UV_BOOT):
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet "uv>=0.9,<1"
 
+# Bytecode compiled at install: processes then start without compiling every module from
+# source (where PYTHONDONTWRITEBYTECODE is set, nothing else would ever write it), which cut
+# `memgraph-ops status` from 1.5 s to 0.65 s here.
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --python $(PYTHON) --compile-bytecode
+	$(PY) -m compileall -q memgraph_ops pipelines > /dev/null
 	touch $@
 
 setup: $(VENV)/.synced

@@ -23,8 +23,6 @@ from typing import TYPE_CHECKING, Any, cast
 import polars as pl
 
 from memgraph_ops.config import Settings, load_settings
-from memgraph_ops.erasure import Request, Subject, erase
-from memgraph_ops.erasure import plan as plan_erasure
 from memgraph_ops.events import EventInput
 from memgraph_ops.graph_types import TypeRegistry
 from memgraph_ops.imports.files import iter_event_batches
@@ -35,8 +33,6 @@ from memgraph_ops.memory.graphs import GraphState, state_of
 from memgraph_ops.memory.relevant import Relevant, relevant
 from memgraph_ops.memory.shared import Applied, SharedGraphs, Snapshot
 from memgraph_ops.privacy.pseudonyms import Pseudonymizer, key_status
-from memgraph_ops.privacy.redact import PrivacyConfig
-from memgraph_ops.privacy.redact import Redactor as PiiRedactor
 from memgraph_ops.retention import (
     RetentionPlan,
     RetentionPolicy,
@@ -52,6 +48,8 @@ from memgraph_ops.vault import ArchiveReport, RestoreResult, Vault
 
 if TYPE_CHECKING:
     from memgraph_ops.client import RemoteStore
+    from memgraph_ops.erasure import Request, Subject
+    from memgraph_ops.privacy.redact import Redactor as PiiRedactor
 
 Progress = Callable[[int, int], None]
 
@@ -159,6 +157,10 @@ class Memgraph:
         if not self.settings.redaction:
             return no_redaction
         if self._redactor is None:
+            # Presidio and spaCy load here, when compaction first needs them, not on import.
+            from memgraph_ops.privacy.redact import PrivacyConfig
+            from memgraph_ops.privacy.redact import Redactor as PiiRedactor
+
             self._redactor = PiiRedactor(
                 Pseudonymizer.from_environment(self.settings.home),
                 PrivacyConfig.from_mapping(self.settings.privacy),
@@ -383,11 +385,15 @@ class Memgraph:
 
     def plan_erasure(self, subject: Subject) -> dict[str, Any]:
         """What erasing `subject` would remove or re-redact, per layer (changes nothing)."""
+        from memgraph_ops.erasure import plan as plan_erasure
+
         return plan_erasure(self, subject)
 
     def erase(self, subject: Subject) -> Request:
         """Erase `subject` from every layer, verify byte by byte, and sign a receipt (see
         `memgraph_ops.erasure`). Raises ErasureFailed if it cannot finish; rerun to resume."""
+        from memgraph_ops.erasure import erase
+
         return erase(self, subject)
 
     def _held(self, session_ids: Sequence[str]) -> list[str]:

@@ -19,9 +19,8 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
-from memgraph_ops import api
 from memgraph_ops.errors import ConfigError, InputError, MemgraphError
-from memgraph_ops.privacy.redact import Redactor as PiiRedactor
+from memgraph_ops.home import open_home
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -317,7 +316,7 @@ def _ingest_report(result: Any, what: str) -> list[str]:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    with api.open(args.home) as mg, _bar("ingest", "events") as progress:
+    with open_home(args.home) as mg, _bar("ingest", "events") as progress:
         result = mg.ingest_file(args.file, batch_rows=args.batch, progress=progress)
     _emit(args, result.as_dict(), _ingest_report(result, str(args.file)))
     return EXIT_BAD_INPUT if result.quarantined else EXIT_OK
@@ -326,7 +325,7 @@ def _ingest(args: argparse.Namespace) -> int:
 def _import_chat(args: argparse.Namespace) -> int:
     from memgraph_ops.imports.chat import import_chat_file
 
-    with api.open(args.home) as mg, _bar("import-chat", "conversations") as progress:
+    with open_home(args.home) as mg, _bar("import-chat", "conversations") as progress:
         report = import_chat_file(mg.store, args.file, tenant=args.tenant, progress=progress)
     data = report.as_dict()
     lines = [
@@ -349,7 +348,7 @@ def _import_chat(args: argparse.Namespace) -> int:
 def _import_otel(args: argparse.Namespace) -> int:
     from memgraph_ops.imports.traces import import_otel_file
 
-    with api.open(args.home) as mg, _bar("import-otel", "spans") as progress:
+    with open_home(args.home) as mg, _bar("import-otel", "spans") as progress:
         report = import_otel_file(mg.store, args.file, tenant=args.tenant, progress=progress)
     lines = [
         f"{args.file}: {report.spans} spans in {report.traces} traces, {report.events} events "
@@ -363,7 +362,7 @@ def _import_otel(args: argparse.Namespace) -> int:
 
 
 def _compact(args: argparse.Namespace) -> int:
-    with api.open(args.home) as mg, _bar("compact", "events") as progress:
+    with open_home(args.home) as mg, _bar("compact", "events") as progress:
         report = mg.compact(progress=progress, batch_rows=args.batch, adopt_store=args.adopt_store)
     data = report.as_dict()
     lines = [
@@ -381,8 +380,10 @@ def _compact(args: argparse.Namespace) -> int:
 def _pii_scan(args: argparse.Namespace) -> int:
     from memgraph_ops.privacy.scan import scan_jsonl
 
-    mg = api.open(args.home)
+    mg = open_home(args.home)
     redactor = mg.redactor()
+    from memgraph_ops.privacy.redact import Redactor as PiiRedactor
+
     if not isinstance(redactor, PiiRedactor):
         raise ConfigError("redaction is off in this data root's settings (MEMGRAPH_REDACTION)")
     target = args.out.open("w", encoding="utf-8") if args.out else sys.stdout
@@ -415,7 +416,7 @@ def _keygen(args: argparse.Namespace) -> int:
 def _archive(args: argparse.Namespace) -> int:
     if args.session and args.inactive_days is not None:
         raise InputError("give either --session or --inactive-days, not both")
-    with api.open(args.home) as mg, _bar("archive", "sessions") as progress:
+    with open_home(args.home) as mg, _bar("archive", "sessions") as progress:
         report = mg.archive(
             args.session, inactive_days=args.inactive_days, dry_run=args.dry_run, progress=progress
         )
@@ -435,7 +436,7 @@ def _archive(args: argparse.Namespace) -> int:
 
 
 def _restore(args: argparse.Namespace) -> int:
-    with api.open(args.home) as mg:
+    with open_home(args.home) as mg:
         result = mg.restore(args.session)
     state = "restored" if result.restored else "already restored (nothing changed)"
     _emit(
@@ -451,7 +452,7 @@ def _restore(args: argparse.Namespace) -> int:
 
 
 def _retention(args: argparse.Namespace) -> int:
-    with api.open(args.home) as mg:
+    with open_home(args.home) as mg:
         report = mg.retention(dry_run=args.dry_run)
     plan = report.plan
     verb = "would" if report.dry_run else "did"
@@ -486,7 +487,7 @@ def _retention(args: argparse.Namespace) -> int:
 
 
 def _vault_compact(args: argparse.Namespace) -> int:
-    with api.open(args.home) as mg:
+    with open_home(args.home) as mg:
         report = mg.vault.compact(min_dead_fraction=args.min_dead, dry_run=args.dry_run)
     verb = "would rewrite" if report.dry_run else "rewrote"
     _emit(
@@ -502,7 +503,7 @@ def _vault_compact(args: argparse.Namespace) -> int:
 
 
 def _vault_rebuild_index(args: argparse.Namespace) -> int:
-    with api.open(args.home) as mg:
+    with open_home(args.home) as mg:
         report = mg.vault.rebuild_index(dry_run=args.dry_run)
     verb = "would recover" if report.dry_run else "recovered"
     lines = [
@@ -522,7 +523,7 @@ def _vault_rebuild_index(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    with api.open(args.home) as mg:
+    with open_home(args.home) as mg:
         data = mg.status()
     hot, lake = data["hot"], data["lake"]["tables"]
     key = data["pseudonym_key"]
@@ -634,7 +635,7 @@ def _verify(args: argparse.Namespace) -> int:
     from memgraph_ops.verify import LAYERS, verify
 
     layers = tuple(dict.fromkeys(args.layer)) if args.layer else LAYERS
-    with api.open(args.home) as mg, contextlib.ExitStack() as bars:
+    with open_home(args.home) as mg, contextlib.ExitStack() as bars:
         report = verify(
             mg.settings,
             layers=layers,

@@ -7,16 +7,28 @@ coming back through any door (`memgraph_ops.tombstones`: the store and the vault
 when they open). See `memgraph_ops.erasure.run` for the steps.
 """
 
-from memgraph_ops.erasure.keys import ErasureKeys
-from memgraph_ops.erasure.receipt import read as receipts
-from memgraph_ops.erasure.request import Queue, Request, Subject
-from memgraph_ops.erasure.run import (
-    ErasureFailed,
-    drain,
-    erase,
-    plan,
-    run,
-    submit,
+from typing import TYPE_CHECKING
+
+from memgraph_ops._lazy import exports
+
+if TYPE_CHECKING:
+    from memgraph_ops.erasure.keys import ErasureKeys
+    from memgraph_ops.erasure.receipt import read as receipts
+    from memgraph_ops.erasure.request import Queue, Request, Subject
+    from memgraph_ops.erasure.run import ErasureFailed, drain, erase, plan, run, submit
+
+# Imported on first use: `memgraph_ops.erasure.cli` (the parser) must not pull in the steps.
+__getattr__ = exports(
+    __name__,
+    {
+        "ErasureKeys": "memgraph_ops.erasure.keys",
+        "receipts": "memgraph_ops.erasure.receipt:read",
+        **{n: "memgraph_ops.erasure.request" for n in ("Queue", "Request", "Subject")},
+        **{
+            n: "memgraph_ops.erasure.run"
+            for n in ("ErasureFailed", "drain", "erase", "plan", "run", "submit")
+        },
+    },
 )
 
 __all__ = [

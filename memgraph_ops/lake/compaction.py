@@ -39,7 +39,7 @@ from memgraph_ops.lake.tables import (
     PII_FINDINGS_SCHEMA,
     Lake,
 )
-from memgraph_ops.privacy.redact import FINDINGS_SCHEMA, Redaction
+from memgraph_ops.privacy.redaction import FINDINGS_SCHEMA, Redaction
 from memgraph_ops.state import latest_state
 from memgraph_ops.store import Store
 

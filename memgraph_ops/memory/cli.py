@@ -13,8 +13,8 @@ import json
 import sys
 from pathlib import Path
 
-from memgraph_ops import api
 from memgraph_ops.errors import InputError
+from memgraph_ops.home import open_home
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
 _GRAPH_HELP = "the graph id (a session id, or a system graph's id)"
@@ -97,7 +97,7 @@ def _read(path: Path) -> str:
 
 
 def _export(args: argparse.Namespace) -> int:
-    with api.open(args.home) as mg:
+    with open_home(args.home) as mg:
         snapshot = mg.snapshot(args.graph_id, tenant=args.tenant)
     if not snapshot.graph.nodes:
         print(
@@ -120,7 +120,7 @@ def _import(args: argparse.Namespace) -> int:
     from memgraph_ops.memory.format_e import parse
 
     text = _read(args.file)
-    with api.open(args.home) as mg:
+    with open_home(args.home) as mg:
         if args.dry_run:
             wanted, current = parse(text), mg.snapshot(args.graph_id, tenant=args.tenant).graph
             add = set(wanted.nodes) - set(current.nodes)
@@ -137,7 +137,7 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _apply(args: argparse.Namespace) -> int:
-    with api.open(args.home) as mg:
+    with open_home(args.home) as mg:
         applied = mg.apply_diff(args.graph_id, _read(args.file), tenant=args.tenant)
     moved = " (the graph had moved; the diff commuted)" if applied.commuted else ""
     print(
@@ -149,7 +149,7 @@ def _apply(args: argparse.Namespace) -> int:
 def _node(args: argparse.Namespace) -> int:
     from memgraph_ops.memory.format_e import node_line
 
-    with api.open(args.home) as mg:
+    with open_home(args.home) as mg:
         node = mg.graph_node(args.graph_id, args.node_id, tenant=args.tenant)
     if node is None:
         print(f"graph {args.graph_id!r} has no node {args.node_id!r}", file=sys.stderr)
@@ -159,7 +159,7 @@ def _node(args: argparse.Namespace) -> int:
 
 
 def _relevant(args: argparse.Namespace) -> int:
-    with api.open(args.home) as mg:
+    with open_home(args.home) as mg:
         found = mg.relevant(
             args.graph_id, args.query, node_types=args.node_types, max_nodes=args.max_nodes,
             max_tokens=args.max_tokens, tenant=args.tenant,
@@ -175,7 +175,7 @@ def _relevant(args: argparse.Namespace) -> int:
 
 
 def _types(args: argparse.Namespace) -> int:
-    with api.open(args.home) as mg:
+    with open_home(args.home) as mg:
         if args.register is not None:
             try:
                 definition = json.loads(_read(args.register))

@@ -11,10 +11,7 @@ import json
 import sys
 from typing import Any
 
-import polars as pl
-
-from memgraph_ops import api
-from memgraph_ops.observatory import history, lineage, tables
+from memgraph_ops.home import open_home
 
 EXIT_OK = 0
 
@@ -55,7 +52,9 @@ def _emit(args: argparse.Namespace, payload: Any, lines: list[str]) -> None:
 
 
 def run_metrics(args: argparse.Namespace) -> int:
-    mg = api.open(args.home, read_only=True)
+    from memgraph_ops.observatory import tables
+
+    mg = open_home(args.home, read_only=True)
     print("observatory: computing new day partitions and snapshots…", file=sys.stderr)
 
     def progress(done: int, total: int) -> None:
@@ -78,7 +77,11 @@ def run_metrics(args: argparse.Namespace) -> int:
 
 
 def run_lineage(args: argparse.Namespace) -> int:
-    lake = api.open(args.home, read_only=True).lake
+    import polars as pl
+
+    from memgraph_ops.observatory import history, lineage
+
+    lake = open_home(args.home, read_only=True).lake
     if args.template is None:
         nodes, edges = history.frames_as_of(lake, args.as_of)
         table = lineage.template_table(nodes, edges)

@@ -23,6 +23,7 @@ import polars as pl
 from memgraph_ops.errors import ConfigError
 from memgraph_ops.privacy.pseudonyms import Pseudonymizer
 from memgraph_ops.privacy.recognizers import NAME_WORD, PERSON_KEYS, looks_like_name
+from memgraph_ops.privacy.redaction import FINDINGS_SCHEMA, Redaction
 from memgraph_ops.privacy.scanner import Scanner, Span
 
 Operator = Literal["pseudonym", "tag"]
@@ -41,12 +42,6 @@ DEFAULT_ENTITIES = frozenset(
         "URL_CREDENTIALS", "API_KEY", "JWT", "PRIVATE_KEY", "BEARER_TOKEN", "PASSWORD",
     }
 )  # fmt: skip
-
-FINDINGS_SCHEMA = {
-    "seq": pl.Int64, "event_id": pl.String, "tenant": pl.String, "session_id": pl.String,
-    "kind": pl.String, "type": pl.String, "id": pl.String, "field": pl.String,
-    "entity_type": pl.String, "count": pl.Int64, "max_score": pl.Float64,
-}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -126,12 +121,6 @@ def _policy(raw: Mapping[str, Any], base: PrivacyPolicy, where: str) -> PrivacyP
         allow_list=frozenset(v.casefold() for v in raw.get("allow_list", base.allow_list)),
         operator=operator,
     )
-
-
-@dataclass
-class Redaction:
-    events: pl.DataFrame
-    findings: pl.DataFrame
 
 
 @dataclass

@@ -10,7 +10,8 @@ import polars as pl
 from memgraph_ops import Memgraph, observatory
 from memgraph_ops.lake.tables import TABLES
 from memgraph_ops.privacy.pseudonyms import Pseudonymizer
-from memgraph_ops.privacy.redact import FINDINGS_SCHEMA, JSON_FIELDS, TEXT_FIELDS, Redaction
+from memgraph_ops.privacy.redact import JSON_FIELDS, TEXT_FIELDS
+from memgraph_ops.privacy.redaction import FINDINGS_SCHEMA, Redaction
 from memgraph_ops.vault import Vault
 from tests.conftest import TEST_KEY
 from tests.factories import event, session
