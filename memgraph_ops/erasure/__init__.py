@@ -4,7 +4,7 @@ Requests (by user id, session id or identifier value) are queued under `<home>/e
 a keyed subject hash, never the subject in clear. `plan` is the dry run; `erase` / `run` /
 `drain` execute with resume after a crash; the tombstones it leaves keep erased data from
 coming back through any door (`memgraph_ops.tombstones`: the store and the vault read them
-when they open). See `memgraph_ops.erasure.run` for the steps.
+when they open). See `memgraph_ops.erasure.steps` for the steps.
 """
 
 from typing import TYPE_CHECKING
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from memgraph_ops.erasure.keys import ErasureKeys
     from memgraph_ops.erasure.receipt import read as receipts
     from memgraph_ops.erasure.request import Queue, Request, Subject
-    from memgraph_ops.erasure.run import ErasureFailed, drain, erase, plan, run, submit
+    from memgraph_ops.erasure.steps import ErasureFailed, drain, erase, plan, run, submit
 
 # Imported on first use: `memgraph_ops.erasure.cli` (the parser) must not pull in the steps.
 __getattr__ = exports(
@@ -25,7 +25,7 @@ __getattr__ = exports(
         "receipts": "memgraph_ops.erasure.receipt:read",
         **{n: "memgraph_ops.erasure.request" for n in ("Queue", "Request", "Subject")},
         **{
-            n: "memgraph_ops.erasure.run"
+            n: "memgraph_ops.erasure.steps"
             for n in ("ErasureFailed", "drain", "erase", "plan", "run", "submit")
         },
     },

@@ -17,7 +17,7 @@ import pytest
 import memgraph_ops
 from memgraph_ops import Memgraph, cli
 from memgraph_ops.erasure import Queue, Subject, drain, erase, plan, submit
-from memgraph_ops.erasure.run import scan
+from memgraph_ops.erasure.steps import scan
 from memgraph_ops.erasure.verify import scan_root
 from memgraph_ops.vault import Vault
 from tests.conftest import TEST_KEY

@@ -25,7 +25,7 @@ from memgraph_ops.erasure import (
     receipts,
     submit,
 )
-from memgraph_ops.erasure.run import scan
+from memgraph_ops.erasure.steps import scan
 from memgraph_ops.errors import NotArchivedError, RestoreRefusedError
 from memgraph_ops.vault import Vault
 from tests.conftest import TEST_KEY

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from memgraph_ops import Memgraph
 from memgraph_ops.erasure import Subject, erase
-from memgraph_ops.erasure.run import scan
+from memgraph_ops.erasure.steps import scan
 from memgraph_ops.imports.traces import import_spans
 from tests.erasure.conftest import EMAIL, SUBJECT
 from tests.imports.otel_helpers import hex_id, span

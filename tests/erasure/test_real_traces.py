@@ -12,7 +12,7 @@ import pytest
 
 from memgraph_ops import Memgraph
 from memgraph_ops.cli import main
-from memgraph_ops.erasure.run import scan
+from memgraph_ops.erasure.steps import scan
 from memgraph_ops.imports import import_chat_file
 from memgraph_ops.vault import Vault
 

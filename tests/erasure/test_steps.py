@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from memgraph_ops.erasure.run import STEPS, Progress
+from memgraph_ops.erasure.steps import STEPS, Progress
 
 # what a request queued by the version whose `_execute` kept a plain dict had on disk
 OLD_PROGRESS = {
