@@ -50,13 +50,37 @@ def session(path: Path) -> tuple[Graph, str]:
     return graph_of(nodes, edges), request_of(history)
 
 
-def evaluate() -> dict[str, Any]:
-    rows = []
+def openhands_sessions() -> list[tuple[str, Graph, str]]:
+    """The OpenHands evaluation runs (mapped to chat messages as `benchmarks.vault_real` does),
+    with the user's first message as the request."""
+    from benchmarks.vault_real import _openhands
+
+    out = []
+    for conversation in _openhands():
+        messages = conversation["messages"]
+        if not any(m.get("tool_calls") for m in messages):
+            continue
+        events, _ = conversation_events(conversation)
+        nodes = [e for e in events if e["kind"] == "node"]
+        edges = [e for e in events if e["kind"] == "edge"]
+        first = next((_text(m.get("content")) for m in messages if m["role"] == "user"), "")
+        out.append((f"openhands/{conversation['id']}", graph_of(nodes, edges), first))
+    return out
+
+
+def _sessions() -> list[tuple[str, Graph, str]]:
+    out = []
     for path in sorted(TRACES.rglob("*.traj")):
         history = json.loads(path.read_text(encoding="utf-8")).get("history", [])
-        if not any(m.get("tool_calls") for m in history):
-            continue
-        graph, request = session(path)
+        if any(m.get("tool_calls") for m in history):
+            graph, request = session(path)
+            out.append((str(path.relative_to(TRACES)), graph, request))
+    return out + openhands_sessions()
+
+
+def evaluate() -> dict[str, Any]:
+    rows = []
+    for trace, graph, request in _sessions():
         names = entities(request)
         needed = {
             n.id
@@ -64,7 +88,7 @@ def evaluate() -> dict[str, Any]:
             if n.type == "ToolInvocation" and any(e in n.description for e in names)
         }
         row: dict[str, Any] = {
-            "trace": str(path.relative_to(TRACES)),
+            "trace": trace,
             "nodes": len(graph.nodes),
             "needed": len(needed),
             "entities": sorted(names)[:20],

@@ -4,9 +4,10 @@
    exact name the question uses (`entities`: file names, identifiers, codes) that the node
    holds.
 2. Expand: the neighbours of the hits, `hops` edges away in either direction.
-3. Rerank: the hits first, by their normalised BM25 score. Their neighbours follow, ranked by
-   the best score of the hits they are near, halved per edge between them. A node that names
-   what the question names (a tool call's parameters) always comes before mere context.
+3. Rerank: first the tool invocations that name what the question names (in their
+   parameters or results), then the other hits, by their normalised BM25 score with the
+   bonus. Their neighbours follow, ranked by the best score of the hits they are near, halved
+   per edge between them.
 4. Cut: nodes in that order until `max_nodes`, or until the Format E text would pass
    `max_tokens`. Tokens are estimated at four characters each (`estimate_tokens`).
 
@@ -82,16 +83,22 @@ def relevant(
     candidates = [n for n in graph.nodes if node_types is None or n.type in node_types]
     scores = _bm25(candidates, query)
     names = entities(query)
+    calls: set[str] = set()  # tool invocations that name what the question names
     if names:  # what the question names exactly counts more than its prose
         for n in candidates:
             text = f"{n.id} {n.name} {n.description}"
             named = sum(1 for e in names if e in text)
             if named:
                 scores[n.id] = scores.get(n.id, 0.0) + ENTITY_WEIGHT * named / len(names)
+                if n.type == "ToolInvocation":
+                    calls.add(n.id)
     hits = {node_id: s for node_id, s in scores.items() if s > 0}
     ranked = _spread(graph, hits, hops)
     by_id = {n.id: n for n in graph.nodes}
-    order = sorted(ranked, key=lambda i: (i not in hits, -ranked[i], i))
+    # Those calls first, whatever their prose scores: a long prompt that repeats the question
+    # must not crowd out the call that acted on what it names. Then the other hits, then
+    # their neighbours.
+    order = sorted(ranked, key=lambda i: (i not in calls, i not in hits, -ranked[i], i))
     chosen: list[Node] = []
     used = estimate_tokens("## Nodes\n## Edges\n")
     for node_id in order:

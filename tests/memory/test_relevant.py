@@ -39,6 +39,24 @@ def test_the_tool_call_naming_the_entity_comes_with_its_context() -> None:
     assert parse(found.text) == found.graph  # valid Format E
 
 
+def test_calls_on_what_the_request_names_come_before_prose_that_repeats_it() -> None:
+    """An issue-style request names many identifiers; long prompts and responses repeat them
+    all, while each tool call names one. The calls still come first (on real OpenHands runs the
+    prose took every slot of a 20-node budget)."""
+    names = [f"parse_field_{i}" for i in range(12)]
+    request = "Fix the crash in " + ", ".join(names) + " when the schema is nested."
+    graph = Graph.of(
+        [
+            Node("p1", "Prompt", "", request),
+            *[Node(f"r{i}", "Response", "gpt", request + f" Let me look, step {i}.") for i in range(6)],
+            *[Node(f"t{i}", "ToolInvocation", "grep", f'{{"pattern": "{n}"}} -> src/fields.py') for i, n in enumerate(names[:4])],
+        ],
+        [Edge("r0", "RESPONDS_TO", "p1"), *[Edge("r0", "INVOKES", f"t{i}") for i in range(4)]],
+    )  # fmt: skip
+    found = relevant(graph, request, max_nodes=4)
+    assert {n.id for n in found.graph.nodes} == {"t0", "t1", "t2", "t3"}
+
+
 def test_the_budget_holds_in_nodes_and_tokens() -> None:
     found = relevant(GRAPH, "unrelated chatter", max_nodes=50)
     assert len(found.graph.nodes) == 30  # every match, and no neighbour (they have none)
