@@ -107,15 +107,12 @@ class TypeRegistry:
         }
 
     def reasons(self, event: Mapping[str, Any]) -> list[str]:
-        """Why an event of a custom type (one of this registry's) may not be stored."""
-        if event.get("op") != "upsert":
+        """Why an upsert of one of this registry's node types may not be stored (an edge's
+        checks need its endpoints' types: `endpoint_reason`)."""
+        spec = self.nodes.get(str(event.get("type")))
+        if event.get("op") != "upsert" or event.get("kind") != "node" or spec is None:
             return []
-        kind, type_ = event.get("kind"), str(event.get("type"))
-        if kind == "node" and type_ in self.nodes:
-            return _node_reasons(self.nodes[type_], event)
-        if kind == "edge" and type_ in self.edges:
-            return []  # endpoint types: `endpoint_reason`, which knows the endpoints' types
-        return []
+        return _node_reasons(spec, event)
 
     def endpoint_reason(self, edge_type: str, end: str, node_type: str | None) -> str | None:
         """Why a custom edge may not start (`end="src"`) or end at a node of `node_type`

@@ -115,23 +115,3 @@ def traversal_index(source: Source, *, as_of: AsOf = None) -> TraversalIndex:
     """An index for repeated bounded traversals (`index.traverse(id, depth=5)`)."""
     nodes, edges = history.frames_as_of(_lake(source), as_of)
     return TraversalIndex(encode(nodes, edges))
-
-
-__all__ = [
-    "Impact",
-    "RefreshReport",
-    "TemplateLineage",
-    "TraversalIndex",
-    "handled_by_duration",
-    "impact",
-    "lineage_diff",
-    "prompts_from_template",
-    "recent_context",
-    "refresh",
-    "session_chains",
-    "table",
-    "template_lineage",
-    "templates",
-    "tool_success_rate",
-    "traversal_index",
-]
