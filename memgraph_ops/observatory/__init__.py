@@ -21,11 +21,10 @@ from typing import TYPE_CHECKING
 from memgraph_ops._lazy import exports
 
 if TYPE_CHECKING:
+    from memgraph_ops.observatory.graph import TraversalIndex
+    from memgraph_ops.observatory.history import TemplateLineage
+    from memgraph_ops.observatory.lineage import Impact
     from memgraph_ops.observatory.notebook import (
-        Impact,
-        RefreshReport,
-        TemplateLineage,
-        TraversalIndex,
         handled_by_duration,
         impact,
         lineage_diff,
@@ -39,6 +38,7 @@ if TYPE_CHECKING:
         tool_success_rate,
         traversal_index,
     )
+    from memgraph_ops.observatory.tables import RefreshReport
 
 __all__ = [
     "Impact",
