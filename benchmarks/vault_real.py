@@ -250,8 +250,9 @@ def measure(name: str, conversations: list[dict[str, Any]]) -> dict[str, Any]:
                 "blocks",
             )
         }
-        out["vault"]["session_frame_bytes"] = archived.frame_bytes
-        out["vault"]["block_frame_bytes"] = archived.block_bytes
+        out["vault"]["frames"] = archived.frames
+        out["vault"]["frame_bytes"] = archived.frame_bytes
+        out["vault"]["new_block_bytes_uncompressed"] = archived.block_bytes
         sizes["vault_all_in"] = stats["physical_bytes"]
         sizes["vault_frames_only"] = stats["pack_bytes"]
         restore = []

@@ -63,7 +63,9 @@ class Memgraph:
         # Owner-only before anything writes below it: HOT holds raw personal data.
         settings.secure_home(create=not read_only)
         self.lake = Lake(settings.lake_uri)
-        self.vault = Vault(settings.vault_path, home=settings.home)
+        self.vault = Vault(
+            settings.vault_path, home=settings.home, group_bytes=settings.vault_group_bytes
+        )
         self._store: Store | None = None
         self._redactor: PiiRedactor | None = None
         self._graphs: SharedGraphs | None = None

@@ -13,6 +13,7 @@ file (`$MEMGRAPH_CONFIG`, else `<home>/memgraph.toml`), defaults. Nothing is rea
 | `dedupe_days` (days a compacted event id is remembered) | `MEMGRAPH_DEDUPE_DAYS` | 30 |
 | `redaction` before the lake (`on`/`off`) | `MEMGRAPH_REDACTION` | on |
 | `duckdb_memory_limit` of the store | `MEMGRAPH_DUCKDB_MEMORY_LIMIT` | 1GB |
+| `vault_group_kib` (KiB of sessions per vault frame, before compression; 0: one each) | `MEMGRAPH_VAULT_GROUP_KIB` | 1024 |
 
 The whole file is one validated model (`ConfigFile`) that refuses unknown tables and keys: a
 misspelt setting is an error naming the file, the table, the key and the accepted keys, never a
@@ -81,6 +82,7 @@ class MemgraphSection(_Section):
     dedupe_days: NonNegative = 30.0
     redaction: bool = True
     duckdb_memory_limit: str = "1GB"
+    vault_group_kib: Count = 1024
 
 
 ENV: Final = {
@@ -91,6 +93,7 @@ ENV: Final = {
     "dedupe_days": "MEMGRAPH_DEDUPE_DAYS",
     "redaction": "MEMGRAPH_REDACTION",
     "duckdb_memory_limit": "MEMGRAPH_DUCKDB_MEMORY_LIMIT",
+    "vault_group_kib": "MEMGRAPH_VAULT_GROUP_KIB",
 }
 """`[memgraph]` key -> the environment variable that overrides it."""
 
@@ -176,6 +179,8 @@ class Settings:
     dedupe_window: timedelta = timedelta(days=30)
     redaction: bool = True
     duckdb_memory_limit: str = "1GB"
+    vault_group_bytes: int = 1 << 20
+    """Bytes of sessions (before compression) one vault frame holds."""
     privacy: Mapping[str, Any] = field(default_factory=dict)
     retention: Mapping[str, Any] = field(default_factory=dict)
     service: Mapping[str, Any] = field(default_factory=dict)
@@ -255,6 +260,7 @@ def load_settings(home: str | Path | None = None, **overrides: Any) -> Settings:
         dedupe_window=timedelta(days=merged.dedupe_days),
         redaction=merged.redaction,
         duckdb_memory_limit=merged.duckdb_memory_limit,
+        vault_group_bytes=merged.vault_group_kib * 1024,
         privacy=document.privacy.model_dump(exclude_unset=True),
         retention=document.retention.model_dump(exclude_unset=True),
         service=document.service.model_dump(exclude_unset=True),

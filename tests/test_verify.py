@@ -39,6 +39,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as env:
         env.setenv("MEMGRAPH_HOT_WINDOW_HOURS", "0")
         env.setenv("MEMGRAPH_PSEUDONYM_KEY", TEST_KEY)
+        env.setenv("MEMGRAPH_VAULT_GROUP_KIB", "0")  # a frame per session: dictionaries apply
         env.delenv("MEMGRAPH_FAILPOINT", raising=False)
         with memgraph_ops.open(root) as mg:
             events = []

@@ -52,18 +52,37 @@ def find(vault: Vault, identity: Identity) -> VaultHits:
     needles = [n.encode() for n in identity.needles]
     if not needles:
         return hits
-    found = [
-        (pack, offset)
+    found = {
+        (pack, offset): content
         for pack, offset, content in vault.frames()
-        if any(n in content or n in content.lower() for n in needles)
-    ]
+        if _holds(content, needles)
+    }
     if not found:
         return hits
-    where = pl.DataFrame(found, schema={"pack": pl.String, "offset": pl.Int64}, orient="row")
-    sessions = index.join(where, on=["pack", "offset"], how="semi")["session_id"].to_list()
-    hits.others = sorted(set(sessions) - own)
-    hits.blocks = len(found) - len(sessions)
+    # A group frame holds many sessions: a hit counts for the session whose bytes hold it; a
+    # hit in no session's bytes is in a block (or a dead member awaiting compaction).
+    where = pl.DataFrame(list(found), schema={"pack": pl.String, "offset": pl.Int64}, orient="row")
+    members = index.join(where, on=["pack", "offset"], how="semi").sort("member_offset")
+    by_frame = members.partition_by("pack", "offset", as_dict=True)
+    sessions: set[str] = set()
+    for frame, content in found.items():
+        rest, at = [], 0
+        rows = by_frame.get(frame)
+        for row in rows.iter_rows(named=True) if rows is not None else []:
+            start = int(row["member_offset"])
+            end = start + int(row["raw_bytes"])
+            if _holds(content[start:end], needles):
+                sessions.add(row["session_id"])
+            rest.append(content[at:start])
+            at = end
+        rest.append(content[at:])
+        hits.blocks += _holds(b"\x00".join(rest), needles)
+    hits.others = sorted(sessions - own)
     return hits
+
+
+def _holds(content: bytes, needles: list[bytes]) -> bool:
+    return any(n in content or n in content.lower() for n in needles)
 
 
 def erase(vault: Vault, identity: Identity, hits: VaultHits, *, re_redact: bool) -> dict[str, Any]:

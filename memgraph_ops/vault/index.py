@@ -47,6 +47,10 @@ INDEX_SCHEMA: Final = pa.schema(
         pa.field("format_version", pa.int32(), nullable=False),
         pa.field("archived_at", TS, nullable=False),
         pa.field("blocks", pa.list_(pa.string())),
+        # Added with group frames (a frame holds several members); an index written before
+        # them reads 0 and `raw_bytes`: the member is the whole frame.
+        pa.field("member_offset", pa.int64()),
+        pa.field("frame_raw_bytes", pa.int64()),
     ]
 )
 # Only harmless columns carry file statistics: no user pseudonym in `_delta_log`.
@@ -67,7 +71,7 @@ def read_index(root: Path) -> tuple[int, pl.DataFrame, pl.DataFrame]:
     if table is None:
         empty = pl.DataFrame(INDEX_SCHEMA.empty_table())
         return -1, empty, empty
-    frame = pl.DataFrame(pa.table(table.to_pyarrow_table()))
+    frame = conform(pl.DataFrame(pa.table(table.to_pyarrow_table())))
     live = (
         frame.sort("generation")
         .unique(["entry", "key"], keep="last", maintain_order=True)
@@ -76,11 +80,24 @@ def read_index(root: Path) -> tuple[int, pl.DataFrame, pl.DataFrame]:
     return table.version(), frame, live
 
 
+def conform(rows: pl.DataFrame) -> pl.DataFrame:
+    """Rows in the index schema, whichever version of it they were written with."""
+    missing = [
+        pl.lit(None, dtype=pl.Int64).alias(name)
+        for name in ("member_offset", "frame_raw_bytes")
+        if name not in rows.columns
+    ]
+    return rows.with_columns(missing).with_columns(
+        pl.col("member_offset").fill_null(0),
+        pl.col("frame_raw_bytes").fill_null(pl.col("raw_bytes")),
+    )
+
+
 def append(root: Path, rows: pl.DataFrame, *, what: str) -> None:
     """Add rows in one commit (creating the table on first use)."""
     data = _arrow(root, rows)
     delta.with_retries(
-        lambda: write_deltalake(str(root / "index"), data, mode="append"),
+        lambda: write_deltalake(str(root / "index"), data, mode="append", schema_mode="merge"),
         what=what,
         table=str(root / "index"),
     )
@@ -91,7 +108,9 @@ def replace(root: Path, rows: pl.DataFrame, *, what: str) -> None:
     sessions that were removed)."""
     data = _arrow(root, rows)
     delta.with_retries(
-        lambda: write_deltalake(str(root / "index"), data, mode="overwrite"),
+        lambda: write_deltalake(
+            str(root / "index"), data, mode="overwrite", schema_mode="merge"
+        ),
         what=what,
         table=str(root / "index"),
     )
@@ -121,11 +140,13 @@ def salvage(root: Path) -> tuple[pl.DataFrame, list[Path]]:
     frames, unreadable = [], []
     for path in files:
         try:
-            table = pq.read_table(path).select(INDEX_SCHEMA.names).cast(INDEX_SCHEMA)
-        except (pa.ArrowException, OSError, KeyError):
+            table = pq.read_table(path)
+            rows = conform(pl.DataFrame(table)).select(INDEX_SCHEMA.names)
+            rows = pl.DataFrame(rows.to_arrow().cast(INDEX_SCHEMA))
+        except (pa.ArrowException, pl.exceptions.PolarsError, OSError, KeyError):
             unreadable.append(path)
             continue
-        frames.append(pl.DataFrame(table))
+        frames.append(rows)
     if not frames:
         return pl.DataFrame(INDEX_SCHEMA.empty_table()), unreadable
     rows = pl.concat(frames).unique(["entry", "key", "generation"], maintain_order=True)

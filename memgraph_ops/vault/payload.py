@@ -29,6 +29,7 @@ reference in band, as a string starting with U+0000 `blk:` (a whole block) or U+
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,8 +41,8 @@ import pyarrow as pa
 from memgraph_ops.lake.tables import EDGES_SCHEMA, NODES_SCHEMA
 from memgraph_ops.model import JSON_FIELDS, imported_event_id
 
-FORMAT_VERSION: Final = 3
-READABLE_FORMATS: Final = (1, 2, 3)
+FORMAT_VERSION: Final = 4
+READABLE_FORMATS: Final = (1, 2, 3, 4)
 BLOCK_MIN_BYTES: Final = 1024
 """Strings at least this long that occur twice or are already stored become blocks."""
 _JSON_STYLES: Final[dict[str, dict[str, Any]]] = {
@@ -65,6 +66,17 @@ RULES: Final = {"id": "edge-key", "last_event_id": "import-chat", "updated_at": 
 `edge-key` = `src|type|dst`; `import-chat` = the event id `import-chat` gives (see
 `memgraph_ops.imports.chat.event_id`); `created-at` = the row's `created_at` (an item never
 updated). The document's `derived` names them per table."""
+ENCODINGS: Final = {
+    "session-prefix": (
+        "id", "src", "dst", "prompt_id", "response_id", "parent_id", "forked_from"
+    ),
+    "delta": ("created_at", "updated_at", "last_seq"),
+}  # fmt: skip
+"""Format 4 stores these columns, in a session where every value allows it, in a form that
+compresses better: `session-prefix` = every non-null value starts with the session id, which
+is left out; `delta` = no value is null, and each one after the first is stored as its
+difference from the one before (timestamps as microseconds). The document's `encoded` names
+them per table."""
 
 NODES = pl.Schema(pl.DataFrame(NODES_SCHEMA.empty_table()).schema)
 EDGES = pl.Schema(pl.DataFrame(EDGES_SCHEMA.empty_table()).schema)
@@ -110,6 +122,8 @@ def encode_sessions(
     rewrites, blocks = _long_repeats(nodes, edges, known_blocks)
     slim_nodes, node_rules = _without_derivable(nodes, ("last_event_id", "updated_at"))
     slim_edges, edge_rules = _without_derivable(edges, ("last_event_id", "id", "updated_at"))
+    slim_nodes, node_codes = _encoded(slim_nodes)
+    slim_edges, edge_codes = _encoded(slim_edges)
     refs: dict[str, BlockRefs] = {}
     node_docs = _documents(_with_blocks(slim_nodes, rewrites, "nodes", refs), "nodes")
     edge_docs = _documents(_with_blocks(slim_edges, rewrites, "edges", refs), "edges")
@@ -125,12 +139,18 @@ def encode_sessions(
             for table, rules in (("nodes", node_rules), ("edges", edge_rules))
         }
         derived = {table: columns for table, columns in derived.items() if columns}
+        codes = {
+            table: {c: rule for c, (rule, sessions) in columns.items() if session in sessions}
+            for table, columns in (("nodes", node_codes), ("edges", edge_codes))
+        }
+        codes = {table: columns for table, columns in codes.items() if columns}
         session_refs = refs.get(session)
         body = (
             f'{{"format":{FORMAT_VERSION},"session_id":{json.dumps(session, ensure_ascii=False)},'
             f'"nodes":{node_json or "{}"},"edges":{edge_json or "{}"}'
             + (f',"blocks":{_compact(session_refs)}' if session_refs else "")
             + (f',"derived":{json.dumps(derived)}' if derived else "")
+            + (f',"encoded":{json.dumps(codes)}' if codes else "")
             + "}"
         )
         payloads[session] = body.encode()
@@ -156,6 +176,8 @@ def decode_session(payload: bytes, blocks: Mapping[str, bytes]) -> SessionRows:
             columns = _resolved_v1(doc.get(name) or {}, blocks)
         else:
             columns = _resolved(doc.get(name) or {}, refs.get(name, {}), blocks)
+        for column, rule in doc.get("encoded", {}).get(name, {}).items():
+            columns[column] = _decoded(rule, session, columns[column])
         # (in this order: an edge's event id derives from its id)
         for column in ("id", "last_event_id", "updated_at"):
             if column in derived.get(name, {}):
@@ -216,6 +238,43 @@ def _without_derivable(
         out[column] = set(frame.filter(same)["session_id"].unique().to_list())
         frame = frame.with_columns(pl.when(same).then(None).otherwise(pl.col(column)).alias(column))
     return frame, out
+
+
+def _encoded(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, tuple[str, set[str]]]]:
+    """Store the `ENCODINGS` columns encoded in the sessions where every row allows it;
+    returns, per column, the rule and those sessions. (Rows are in session order.)"""
+    out: dict[str, tuple[str, set[str]]] = {}
+    session = pl.col("session_id")
+    for rule, columns in ENCODINGS.items():
+        for column in columns:
+            if column not in frame.columns or frame[column].null_count() == frame.height:
+                continue
+            value = pl.col(column)
+            if rule == "session-prefix":
+                allowed = value.is_null() | value.str.starts_with(session)
+                stored = value.str.strip_prefix(session)
+            else:
+                if isinstance(frame.schema[column], pl.Datetime):
+                    value = value.dt.epoch("us")
+                allowed = value.is_not_null()
+                stored = value.diff().over(session).fill_null(value)
+            # (the `encoded` entry costs more than it saves on fewer than three values)
+            ok = (allowed.fill_null(False).all() & (value.is_not_null().sum() >= 3)).over(session)
+            mask = frame.select(ok.alias("ok")).to_series()
+            if not mask.any():
+                continue
+            out[column] = (rule, set(frame.filter(mask)["session_id"].unique().to_list()))
+            # (a timestamp column becomes integers: the document holds them so either way)
+            frame = frame.with_columns(pl.when(mask).then(stored).otherwise(value).alias(column))
+    return frame, out
+
+
+def _decoded(rule: str, session: str, values: list[Any]) -> list[Any]:
+    if rule == "session-prefix":
+        return [None if v is None else session + v for v in values]
+    if rule == "delta":
+        return list(itertools.accumulate(values))
+    raise ValueError(f"unknown column encoding {rule!r}")
 
 
 def _derive(rule: str, session: str, columns: Mapping[str, list[Any]]) -> list[Any]:

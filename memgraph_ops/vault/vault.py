@@ -73,6 +73,9 @@ RestoreGuard = Callable[[str], "str | None"]
 MIN_DICTIONARY_SAMPLES = 64
 DICTIONARY_SIZES = (16_384, 65_536, 112_640, 262_144, 1_048_576)
 BLOCK_CACHE_BYTES = 64 << 20
+GROUP_BYTES = 1 << 20
+"""Default bytes (before compression) of the sessions one frame holds: zstd's window then sees
+what neighbouring sessions repeat, and a restore decompresses at most this much (~1-2 ms)."""
 
 
 @dataclass
@@ -90,9 +93,13 @@ class ArchiveReport:
     nodes: int = 0
     edges: int = 0
     payload_bytes: int = 0
+    """Bytes before compression: the sessions' payloads and the new blocks."""
+    frames: int = 0
     frame_bytes: int = 0
+    """Bytes of the frames written (sessions and blocks)."""
     new_blocks: int = 0
     block_bytes: int = 0
+    """Bytes of the new blocks before compression."""
     dictionary_id: int = 0
     packs: list[str] = field(default_factory=list)
     lake_rows_deleted: dict[str, int] = field(default_factory=dict)
@@ -161,10 +168,14 @@ class Vault:
         >>> vault.restore(store, "session-1")                  # vault -> HOT (read copy)
     """
 
-    def __init__(self, root: Path, *, home: Path | None = None) -> None:
+    def __init__(
+        self, root: Path, *, home: Path | None = None, group_bytes: int = GROUP_BYTES
+    ) -> None:
         """`home` is the data root whose erasure tombstones restore enforces (default: the
-        vault's parent directory, where the data root keeps it)."""
+        vault's parent directory, where the data root keeps it). New frames hold sessions up
+        to `group_bytes` before compression (0: one session per frame)."""
         self.root = root
+        self.group_bytes = group_bytes
         self.pack_dir = root / "packs"
         self.dict_dir = root / "dicts"
         # Erased sessions never come back, whoever opened the vault (see `tombstones`).
@@ -176,6 +187,7 @@ class Vault:
         self._blocks: dict[str, dict[str, Any]] = {}
         self._dictionaries: dict[int, zstandard.ZstdCompressionDict] = {}
         self._block_text: OrderedDict[str, bytes] = OrderedDict()
+        self._frame_text: dict[str, bytes] = {}
         self._lock = FileLock(root / ".lock", mode=0o600)
 
     # reading ----------------------------------------------------------------------------------
@@ -310,50 +322,69 @@ class Vault:
         report: ArchiveReport,
         retrain: bool,
     ) -> None:
-        known = frozenset(self._blocks)
-        encoded = encode_sessions(nodes, edges, known_blocks=known)
-        sessions = sorted(encoded.payloads)
-        payloads = [encoded.payloads[s] for s in sessions]
-        dictionary = self._dictionary(payloads, retrain)
+        encoded = encode_sessions(nodes, edges, known_blocks=frozenset(self._blocks))
+        summaries = _summaries(nodes, edges)
+        summary = summaries.rows_by_key("session_id", named=True, unique=True)
+        # Sessions of one tenant and user sit side by side, so that a group frame's zstd
+        # window sees what they repeat (system prompts, tool schemas, phrasing).
+        order = summaries.sort("tenant", "user_id", "first_at", "session_id", nulls_last=True)
+        members = [("block", k, encoded.blocks[k]) for k in sorted(encoded.blocks)] + [
+            ("session", s, encoded.payloads[s]) for s in order["session_id"].to_list()
+        ]
+        groups = _groups(members, self.group_bytes)
+        singles = [g[0][2] for g in groups if len(g) == 1 and g[0][0] == "session"]
+        dictionary = self._dictionary(singles, retrain) if singles else None
         dictionary_id = dictionary.dict_id() if dictionary is not None else 0
-        block_keys = sorted(encoded.blocks)
-        frames = _compress_all([encoded.blocks[k] for k in block_keys], None) + _compress_all(
-            payloads, dictionary
-        )
-        ids = [0] * len(block_keys) + [dictionary_id] * len(sessions)
+        # A dictionary helps a frame that holds one small session; a group frame has its own
+        # context, and blocks never use one (see docs/vault-format.md).
+        with_dictionary = [
+            dictionary is not None and len(g) == 1 and g[0][0] == "session" for g in groups
+        ]
+        contents = [b"".join(m[2] for m in g) for g in groups]
+        frames = _compress_frames(contents, with_dictionary, dictionary)
         self.pack_dir.mkdir(parents=True, exist_ok=True)
         name = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.zst"
         pending = self._pending(name)
         pending.touch()
+        ids = [dictionary_id if d else 0 for d in with_dictionary]
         refs = write_pack(self.pack_dir / name, frames, dictionary_ids=ids)
         failpoint("vault:archive:after_pack")
         now = datetime.now(UTC)
-        summary = _summaries(nodes, edges).rows_by_key("session_id", named=True, unique=True)
-        rows = [
-            _block_row(k, ref, len(encoded.blocks[k]), now)
-            for k, ref in zip(block_keys, refs, strict=False)
-        ]
-        for session, payload, ref in zip(sessions, payloads, refs[len(block_keys) :], strict=True):
-            rows.append(
-                {
-                    **summary[session],
-                    "entry": "session",
-                    "key": session,
-                    "generation": int(prior[session]["generation"]) + 1 if session in prior else 1,
-                    "raw_bytes": len(payload),
+        rows: list[dict[str, Any]] = []
+        for group, content, ref in zip(groups, contents, refs, strict=True):
+            at = 0
+            for entry, key, payload in group:
+                where = {
                     **_ref_columns(ref),
+                    "raw_bytes": len(payload),
+                    "member_offset": at,
+                    "frame_raw_bytes": len(content),
                     "archived_at": now,
-                    "blocks": encoded.refs.get(session, []),
                 }
-            )
+                at += len(payload)
+                if entry == "block":
+                    rows.append({"entry": "block", "key": key, "generation": 1, **where, "blocks": []})
+                    continue
+                generation = int(prior[key]["generation"]) + 1 if key in prior else 1
+                rows.append(
+                    {
+                        **summary[key],
+                        "entry": "session",
+                        "key": key,
+                        "generation": generation,
+                        **where,
+                        "blocks": encoded.refs.get(key, []),
+                    }
+                )
         vault_index.append(
             self.root, pl.DataFrame(rows, infer_schema_length=None), what="archive sessions"
         )
         pending.unlink()
-        report.frame_bytes += sum(r.length for r in refs[len(block_keys) :])
-        report.payload_bytes += sum(map(len, payloads))
-        report.new_blocks += len(block_keys)
-        report.block_bytes += sum(r.length for r in refs[: len(block_keys)])
+        report.frames += len(frames)
+        report.frame_bytes += sum(r.length for r in refs)
+        report.payload_bytes += sum(map(len, contents))
+        report.new_blocks += len(encoded.blocks)
+        report.block_bytes += sum(map(len, encoded.blocks.values()))
         report.dictionary_id = dictionary_id
         report.packs.append(name)
         self._refresh()
@@ -431,7 +462,7 @@ class Vault:
         # `_sweep`) or, with the index damaged, the only copy of sessions (never touched).
         named = set(self._all["pack"].to_list())
         sizes = {p.name: p.stat().st_size for p in self._packs() if p.name in named}
-        live_bytes = dict(live.group_by("pack").agg(pl.col("length").sum()).iter_rows())
+        live_bytes = _live_bytes(live)
         doomed = sorted(
             p
             for p, size in sizes.items()
@@ -452,23 +483,15 @@ class Vault:
             i for i in self._dictionary_files() if i not in used_dicts
         )
         if dry_run:
-            report.bytes_after = report.bytes_before - sum(
-                sizes[p] - live_bytes.get(p, 0) for p in doomed
+            report.bytes_after = report.bytes_before - round(
+                sum(sizes[p] - live_bytes.get(p, 0) for p in doomed)
             )
             return report
         if moving.height:
-            refs = [_ref(row) for row in moving.iter_rows(named=True)]
-            frames = [read_bytes(self.pack_dir, ref) for ref in refs]
             name = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.zst"
             self._pending(name).touch()
-            new_refs = write_pack(
-                self.pack_dir / name, frames, dictionary_ids=[r.dictionary_id for r in refs]
-            )
+            moved = self._repack(moving, name)
             failpoint("vault:rewrite:after_pack")
-            moved = moving.with_columns(
-                pack=pl.lit(name),
-                offset=pl.Series([r.offset for r in new_refs], dtype=pl.Int64),
-            )
             live = pl.concat([live.filter(~pl.col("pack").is_in(doomed)), moved])
         for pack in doomed:  # to be deleted once the index no longer names them
             self._pending(pack).touch()
@@ -486,6 +509,61 @@ class Vault:
         self._refresh()
         report.bytes_after = sum(p.stat().st_size for p in self._packs())
         return report
+
+    def _repack(self, moving: pl.DataFrame, name: str) -> pl.DataFrame:
+        """Write the frames of these live rows into a new pack `name`; returns the rows
+        pointing there. A frame whose members are all live is copied byte for byte; one that
+        holds dead members (removed or superseded sessions, unused blocks) is decompressed and
+        compressed again with only the live ones, so that nothing of the dead stays on disk."""
+        frames: list[bytes] = []
+        ids: list[int] = []
+        parts = []
+        for rows in moving.sort("pack", "offset", "member_offset").partition_by(
+            "pack", "offset", maintain_order=True
+        ):
+            first = rows.row(0, named=True)
+            ref = _ref(first)
+            if int(rows["raw_bytes"].sum()) == int(first["frame_raw_bytes"]):
+                frames.append(read_bytes(self.pack_dir, ref))
+                parts.append(rows.with_columns(_frame=pl.lit(len(frames) - 1)))
+            else:
+                self._frame_text.clear()
+                members = [self._read(row) for row in rows.iter_rows(named=True)]
+                self._frame_text.clear()
+                content = b"".join(members)
+                dictionary = (
+                    self._load_dictionary(ref.dictionary_id) if ref.dictionary_id else None
+                )
+                frames.append(compress(content, dictionary))
+                starts = list(itertools.accumulate(map(len, members), initial=0))[:-1]
+                parts.append(
+                    rows.with_columns(
+                        _frame=pl.lit(len(frames) - 1),
+                        member_offset=pl.Series(starts, dtype=pl.Int64),
+                        frame_raw_bytes=pl.lit(len(content), dtype=pl.Int64),
+                    )
+                )
+            ids.append(ref.dictionary_id)
+        refs = write_pack(self.pack_dir / name, frames, dictionary_ids=ids)
+        placed = pl.DataFrame(
+            {
+                "_frame": range(len(refs)),
+                "offset": [r.offset for r in refs],
+                "length": [r.length for r in refs],
+                "sha256": [r.sha256 for r in refs],
+            },
+            schema={"_frame": pl.Int32, "offset": pl.Int64, "length": pl.Int64,
+                    "sha256": pl.String},
+        )  # fmt: skip
+        return (
+            pl.concat(parts)
+            .with_columns(pl.col("_frame").cast(pl.Int32))
+            .drop("offset", "length", "sha256")
+            .join(placed, on="_frame")
+            .drop("_frame")
+            .with_columns(pack=pl.lit(name))
+            .select(moving.columns)
+        )
 
     def _sweep(self) -> None:
         """Delete what a crashed writer left: temp files, and packs marked pending that no
@@ -590,7 +668,7 @@ class Vault:
             else 0
         )
         index_bytes = _tree_bytes(self.root / "index")
-        live_frames = int(sessions["length"].sum() or 0) + int(blocks["length"].sum() or 0)
+        live_frames = sum(_live_bytes(pl.concat([sessions, blocks])).values())
         used_dicts = set(pl.concat([sessions, blocks])["dictionary_id"].to_list()) - {0}
         return {
             "root": str(self.root),
@@ -608,7 +686,7 @@ class Vault:
             "index_bytes": index_bytes,
             "reclaimable_bytes": packs
             - stray_bytes
-            - live_frames
+            - round(live_frames)
             + sum(
                 (self.dict_dir / f"{i}.dict").stat().st_size
                 for i in self._dictionary_files()
@@ -642,8 +720,12 @@ class Vault:
         return entry
 
     def _decode(self, entry: dict[str, Any]) -> SessionRows:
-        payload = self._frame(entry)
-        blocks = {digest: self._block(digest) for digest in entry["blocks"] or []}
+        self._frame_text.clear()
+        try:
+            payload = self._frame(entry)
+            blocks = {digest: self._block(digest) for digest in entry["blocks"] or []}
+        finally:
+            self._frame_text.clear()
         try:
             return decode_session(payload, blocks)
         except (ValueError, KeyError) as exc:
@@ -673,10 +755,28 @@ class Vault:
                 ) from None
 
     def _read(self, entry: dict[str, Any]) -> bytes:
-        ref = _ref(entry)
+        """The member's bytes: its slice of the decompressed frame (the whole frame for a
+        frame of one)."""
+        content = self._content(_ref(entry))
+        start = int(entry["member_offset"] or 0)
+        end = start + int(entry["raw_bytes"])
+        if end > len(content):
+            raise VaultCorruptError(
+                f"pack {entry['pack']} at offset {entry['offset']}: the frame holds "
+                f"{len(content):,} bytes, the index places {entry['entry']} {entry['key']!r} "
+                f"at {start:,}-{end:,}"
+            )
+        return content[start:end]
+
+    def _content(self, ref: FrameRef) -> bytes:
+        """A frame decompressed, once per `_decode`: a session and the blocks it uses often sit
+        in one group frame. (Not kept longer: every read checks the bytes on disk.)"""
+        content = self._frame_text.get(ref.sha256)
+        if content is not None:
+            return content
         dictionary = self._load_dictionary(ref.dictionary_id) if ref.dictionary_id else None
         try:
-            return read_frame(self.pack_dir, ref, dictionary=dictionary)
+            content = read_frame(self.pack_dir, ref, dictionary=dictionary)
         except VaultCorruptError as exc:
             if dictionary is None or "cannot decompress" not in str(exc):
                 raise
@@ -686,6 +786,8 @@ class Vault:
                 f"the frame at {ref.pack} offset {ref.offset} matches its sha256 but does not "
                 f"decompress with it ({exc}); run `memgraph-ops verify`"
             ) from exc
+        self._frame_text[ref.sha256] = content
+        return content
 
     def _block(self, digest: str) -> bytes:
         text = self._block_text.get(digest)
@@ -879,6 +981,50 @@ def _summaries(nodes: pl.DataFrame, edges: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _live_bytes(live: pl.DataFrame) -> dict[str, float]:
+    """Per pack, the compressed bytes that live rows need: each frame's length in proportion
+    to the share of its content that live members hold."""
+    frames = live.group_by("pack", "offset").agg(
+        pl.col("length").first(),
+        (pl.col("raw_bytes").sum() / pl.col("frame_raw_bytes").first()).clip(0, 1).alias("share"),
+    )
+    return dict(
+        frames.group_by("pack").agg((pl.col("length") * pl.col("share")).sum()).iter_rows()
+    )
+
+
+Member = tuple[str, str, bytes]
+"""What a frame holds: (entry, key, bytes), as in the index."""
+
+
+def _groups(members: list[Member], group_bytes: int) -> list[list[Member]]:
+    """Members in order, cut into frames of at most `group_bytes` (a larger member alone)."""
+    groups: list[list[Member]] = []
+    size = 0
+    for member in members:
+        if not groups or size + len(member[2]) > group_bytes:
+            groups.append([])
+            size = 0
+        groups[-1].append(member)
+        size += len(member[2])
+    return groups
+
+
+def _compress_frames(
+    contents: list[bytes],
+    with_dictionary: list[bool],
+    dictionary: zstandard.ZstdCompressionDict | None,
+) -> list[bytes]:
+    """Each content as one frame, with the dictionary where `with_dictionary` says so."""
+    frames: list[bytes] = [b""] * len(contents)
+    for use in (True, False):
+        at = [i for i, d in enumerate(with_dictionary) if d is use]
+        done = _compress_all([contents[i] for i in at], dictionary if use else None)
+        for i, frame in zip(at, done, strict=True):
+            frames[i] = frame
+    return frames
+
+
 def _compress_all(
     payloads: list[bytes], dictionary: zstandard.ZstdCompressionDict | None
 ) -> list[bytes]:
@@ -912,18 +1058,6 @@ def _ref_columns(ref: FrameRef) -> dict[str, Any]:
         "sha256": ref.sha256,
         "dictionary_id": ref.dictionary_id,
         "format_version": FORMAT_VERSION,
-    }
-
-
-def _block_row(key: str, ref: FrameRef, raw_bytes: int, now: datetime) -> dict[str, Any]:
-    return {
-        "entry": "block",
-        "key": key,
-        "generation": 1,
-        "raw_bytes": raw_bytes,
-        **_ref_columns(ref),
-        "archived_at": now,
-        "blocks": [],
     }
 
 

@@ -107,7 +107,11 @@ def _check_pack(
 ) -> None:
     path = root / "packs" / pack
     report.count("packs")
-    report.count("frames", len(rows))
+    # Rows of one group frame share its bytes: the frame is checked once, for all of them.
+    frames: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        frames.setdefault(int(row["offset"]), []).append(row)
+    report.count("frames", len(frames))
     if not path.exists():
         report.problems.append(
             Problem("vault", relative(path, home), "is missing", _pack_repair(path, rows))
@@ -115,21 +119,29 @@ def _check_pack(
         return
     found = packs.setdefault(pack, _Pack())
     with open(path, "rb") as handle:
-        for row in rows:
-            handle.seek(int(row["offset"]))
+        for offset, members in frames.items():
+            row = members[0]
+            handle.seek(offset)
             frame = handle.read(int(row["length"]))
             report.count("bytes", len(frame))
             if len(frame) != row["length"] or hashlib.sha256(frame).hexdigest() != row["sha256"]:
-                found.damaged.append(row)
+                found.damaged.extend(members)
                 continue
             dictionary_id = int(row["dictionary_id"])
             dictionary = dictionaries.get(dictionary_id) if dictionary_id else None
             if dictionary_id and dictionary is None:
                 continue  # the dictionary is reported; the frame's own bytes are intact
             try:
-                zstandard.ZstdDecompressor(dict_data=dictionary).decompress(frame)
+                content = zstandard.ZstdDecompressor(dict_data=dictionary).decompress(frame)
             except zstandard.ZstdError as exc:
-                found.undecodable.append({**row, "error": str(exc)})
+                found.undecodable.extend({**m, "error": str(exc)} for m in members)
+                continue
+            found.undecodable.extend(
+                {**m, "error": f"the frame holds {len(content):,} bytes, the index places "
+                               f"this member past them"}
+                for m in members
+                if int(m["member_offset"]) + int(m["raw_bytes"]) > len(content)
+            )  # fmt: skip
 
 
 def _dictionary_blame(

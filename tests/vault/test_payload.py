@@ -167,7 +167,7 @@ def test_block_references_are_out_of_band_so_no_user_string_is_read_as_one() -> 
     encoded = encode_sessions(nodes, edges)
     assert set(encoded.blocks) == {SYSTEM_DIGEST, TOOLS_DIGEST}
     doc = json.loads(encoded.payloads["s0"])
-    assert doc["format"] == 3
+    assert doc["format"] == 4
     assert doc["nodes"]["content"][:2] == ["", lookalike]  # the user's text is kept verbatim
     attrs = nodes["attrs"].to_list()
     assert doc["blocks"] == {
@@ -243,8 +243,8 @@ def test_format_1_payloads_in_existing_vaults_still_decode_as_they_were_written(
         ("s0-p|FOLLOWS|x", "s0-p", "FOLLOWS", "x")
     ]
     assert block_digests(FORMAT_1_PAYLOAD) == sorted(blocks)
-    with pytest.raises(ValueError, match="unknown vault payload format 4"):
-        decode_session(FORMAT_1_PAYLOAD.replace(b'"format":1', b'"format":4'), blocks)
+    with pytest.raises(ValueError, match="unknown vault payload format 5"):
+        decode_session(FORMAT_1_PAYLOAD.replace(b'"format":1', b'"format":5'), blocks)
 
 
 def test_long_repeated_strings_are_stored_once_as_blocks() -> None:
@@ -276,7 +276,7 @@ def test_payload_is_plain_column_major_json_without_null_columns() -> None:
     payload = encode_sessions(nodes, _frame([], EDGES)).payloads["s1"]
     doc = json.loads(payload)
     assert doc == {
-        "format": 3,
+        "format": 4,
         "session_id": "s1",
         "nodes": {"id": ["s1"], "type": ["Session"], "user_id": ["u"]},
         "edges": {},

@@ -66,7 +66,7 @@ def test_archive_then_read_gives_back_every_node_and_edge(mg: Memgraph) -> None:
     index = mg.vault.index()
     assert set(index["session_id"]) == set(sessions)
     assert index.filter(pl.col("session_id") == "s0")["nodes"].item() == before["s0"][0].height
-    assert (index["format_version"] == 3).all()
+    assert (index["format_version"] == 4).all()
 
 
 def test_restore_puts_the_session_back_into_the_store_once(mg: Memgraph) -> None:
@@ -103,19 +103,28 @@ def test_restore_of_unknown_or_refused_sessions_fails_clearly(mg: Memgraph) -> N
     assert mg.restore("s3").restored
 
 
-def test_a_flipped_byte_names_pack_and_offset_and_restores_nothing(mg: Memgraph) -> None:
+@pytest.mark.parametrize("group_bytes", [0, 6_000], ids=["frame-per-session", "group-frames"])
+def test_a_flipped_byte_names_pack_and_offset_and_restores_nothing(
+    mg: Memgraph, group_bytes: int
+) -> None:
+    mg.vault.group_bytes = group_bytes
     mg.archive(_build(mg))
-    entry = mg.vault.index().filter(pl.col("session_id") == "s4").row(0, named=True)
+    index = mg.vault.index()
+    entry = index.filter(pl.col("session_id") == "s4").row(0, named=True)
+    same = index.filter((pl.col("pack") == entry["pack"]) & (pl.col("offset") == entry["offset"]))
+    assert same.height == (1 if group_bytes == 0 else 2)
     pack = mg.settings.vault_path / "packs" / entry["pack"]
     data = bytearray(pack.read_bytes())
     data[entry["offset"] + entry["length"] // 2] ^= 0x40
     pack.write_bytes(bytes(data))
-    with pytest.raises(
-        VaultCorruptError, match=rf"pack {entry['pack']} at offset {entry['offset']}"
-    ):
-        mg.restore("s4")
+    for session in same["session_id"]:  # every session of a damaged frame is refused
+        with pytest.raises(
+            VaultCorruptError, match=rf"pack {entry['pack']} at offset {entry['offset']}"
+        ):
+            mg.restore(session)
     assert mg.store.counts()["restored_events"] == 0
-    assert mg.restore("s3").restored  # its neighbours are fine
+    for session in set(index["session_id"]) - set(same["session_id"]):
+        assert mg.restore(session).restored  # the other frames are fine
 
 
 def test_new_events_for_an_archived_session_are_merged_into_a_new_generation(
@@ -266,16 +275,23 @@ def test_the_documented_format_decodes_without_our_code(mg: Memgraph) -> None:
         if row["dictionary_id"]:
             raw = (vault / "dicts" / f"{row['dictionary_id']}.dict").read_bytes()
             dictionary = zstandard.ZstdCompressionDict(raw)
-        return zstandard.ZstdDecompressor(dict_data=dictionary).decompress(data)
+        content = zstandard.ZstdDecompressor(dict_data=dictionary).decompress(data)
+        assert len(content) == row["frame_raw_bytes"]
+        return content[row["member_offset"] : row["member_offset"] + row["raw_bytes"]]
 
     def import_chat(session_id: str, row_id: str) -> str:
         text = "\x1f".join((session_id, row_id, "import-chat"))
         return "chat-" + hashlib.sha256(text.encode()).hexdigest()[:32]
 
     entry = current[("session", "s3")]
-    assert entry["format_version"] == 3
+    assert entry["format_version"] == 4
+    members = [r for r in current.values() if (r["pack"], r["offset"]) == (entry["pack"], entry["offset"])]  # fmt: skip
+    assert len(members) == len(sessions) + 2  # one group frame: every session and both blocks
     doc = json.loads(frame(entry))
-    assert doc["format"] == 3 and doc["session_id"] == "s3"
+    assert doc["format"] == 4 and doc["session_id"] == "s3"
+    assert doc["encoded"]["nodes"].items() >= {
+        "id": "session-prefix", "created_at": "delta", "last_seq": "delta"
+    }.items()  # fmt: skip
     assert set(doc["blocks"]["nodes"]) == {"content", "attrs"}  # whole blocks and JSON members
     for table, expected in lake.items():
         columns = {name: list(values) for name, values in doc[table].items()}
@@ -284,6 +300,11 @@ def test_the_documented_format_decodes_without_our_code(mg: Memgraph) -> None:
                 value = columns[name][row].encode()
                 block = frame(current[("block", digest)])
                 columns[name][row] = (value[:offset] + block + value[offset:]).decode()
+        for name, rule in doc.get("encoded", {}).get(table, {}).items():
+            if rule == "session-prefix":
+                columns[name] = [None if v is None else "s3" + v for v in columns[name]]
+            elif rule == "delta":
+                columns[name] = [sum(columns[name][: i + 1]) for i in range(len(columns[name]))]
         derived = doc.get("derived", {}).get(table, {})
         for name in ("id", "last_event_id", "updated_at"):
             if derived.get(name) == "created-at":
