@@ -13,7 +13,7 @@ file (`$MEMGRAPH_CONFIG`, else `<home>/memgraph.toml`), defaults. Nothing is rea
 | `dedupe_days` (days a compacted event id is remembered) | `MEMGRAPH_DEDUPE_DAYS` | 30 |
 | `redaction` before the lake (`on`/`off`) | `MEMGRAPH_REDACTION` | on |
 | `duckdb_memory_limit` of the store | `MEMGRAPH_DUCKDB_MEMORY_LIMIT` | 1GB |
-| `vault_group_kib` (KiB of sessions per vault frame, before compression; 0: one each) | `MEMGRAPH_VAULT_GROUP_KIB` | 1024 |
+| `vault_group_kib` (KiB of sessions per vault frame) | `MEMGRAPH_VAULT_GROUP_KIB` | 1024 |
 
 The whole file is one validated model (`ConfigFile`) that refuses unknown tables and keys: a
 misspelt setting is an error naming the file, the table, the key and the accepted keys, never a

@@ -97,7 +97,13 @@ def append(root: Path, rows: pl.DataFrame, *, what: str) -> None:
     """Add rows in one commit (creating the table on first use)."""
     data = _arrow(root, rows)
     delta.with_retries(
-        lambda: write_deltalake(str(root / "index"), data, mode="append", schema_mode="merge"),
+        lambda: write_deltalake(
+            str(root / "index"),
+            data,
+            mode="append",
+            schema_mode="merge",
+            writer_properties=delta.WRITER,
+        ),
         what=what,
         table=str(root / "index"),
     )
@@ -109,7 +115,11 @@ def replace(root: Path, rows: pl.DataFrame, *, what: str) -> None:
     data = _arrow(root, rows)
     delta.with_retries(
         lambda: write_deltalake(
-            str(root / "index"), data, mode="overwrite", schema_mode="merge"
+            str(root / "index"),
+            data,
+            mode="overwrite",
+            schema_mode="merge",
+            writer_properties=delta.WRITER,
         ),
         what=what,
         table=str(root / "index"),

@@ -1,11 +1,12 @@
 """Vault pack files: independent zstd frames, each readable alone by (pack, offset, length).
 
-A pack is the concatenation of zstd frames, one per archived session, each written with a content
-checksum, optionally compressed with a trained dictionary. The index (kept elsewhere, e.g. a Delta
-table) stores for each frame: pack name, byte offset, byte length, sha256 of the frame bytes and
-the dictionary id. A frame is read back by seeking to its offset and decompressing exactly its
-bytes: `zstandard.decompress()` of concatenated frames silently returns only the first one, so the
-reader never hands it more than one frame.
+A pack is the concatenation of zstd frames (each holding one or more archived sessions and shared
+blocks; the index says which bytes of the decompressed frame are whose), each written with a
+content checksum, optionally compressed with a trained dictionary. The index (kept elsewhere,
+e.g. a Delta table) stores for each frame: pack name, byte offset, byte length, sha256 of the
+frame bytes and the dictionary id. A frame is read back by seeking to its offset and
+decompressing exactly its bytes: `zstandard.decompress()` of concatenated frames silently
+returns only the first one, so the reader never hands it more than one frame.
 
 Packs are written whole to a temporary file and renamed into place (atomic on POSIX): a crash
 leaves either no pack or a complete one, never half a pack that an index entry points into.

@@ -1,12 +1,13 @@
 """A session's lake rows as one JSON document, and large repeated strings as shared blocks.
 
-Format version 3 (UTF-8 JSON, one document per session; version 2 is the same without the
-`created-at` rule)::
+Format version 4 (UTF-8 JSON, one document per session; version 3 is the same without
+`encoded`, version 2 also without the `created-at` rule)::
 
-    {"format": 3, "session_id": "s-1",
+    {"format": 4, "session_id": "s-1",
      "nodes": {"id": ["s-1", "s-1:m0", ...], "type": ["Session", "Prompt", ...], ...},
      "edges": {"id": [...], "src": [...], ...},
-     "blocks": {"nodes": {"content": [[1, 0, "<sha256>"]], ...}}}
+     "blocks": {"nodes": {"content": [[1, 0, "<sha256>"]], ...}},
+     "encoded": {"nodes": {"id": "session-prefix", "created_at": "delta"}}}
 
 - Column-major: each key of `nodes`/`edges` is a column of the lake's `nodes`/`edges` table and
   holds one value per row (null for missing). Grouping a column's values keeps similar text

@@ -3,7 +3,9 @@
 Layout under the vault root (default `<home>/vault`), documented for decoding without this code
 in `docs/vault-format.md`:
 
-- `packs/*.zst`: packs of independent zstd frames (see `packs`), one per session or shared block;
+- `packs/*.zst`: packs of independent zstd frames (see `packs`); a frame holds sessions and
+  shared blocks one after another (a group frame, up to `group_bytes` before compression), each
+  member found by its byte range in the decompressed frame;
 - `dicts/<id>.dict`: trained zstd dictionaries, by dictionary id;
 - `index/`: the Delta table saying where each frame is (see `index`).
 
@@ -363,7 +365,8 @@ class Vault:
                 }
                 at += len(payload)
                 if entry == "block":
-                    rows.append({"entry": "block", "key": key, "generation": 1, **where, "blocks": []})
+                    block = {"entry": "block", "key": key, "generation": 1, "blocks": []}
+                    rows.append({**block, **where})
                     continue
                 generation = int(prior[key]["generation"]) + 1 if key in prior else 1
                 rows.append(
@@ -531,9 +534,7 @@ class Vault:
                 members = [self._read(row) for row in rows.iter_rows(named=True)]
                 self._frame_text.clear()
                 content = b"".join(members)
-                dictionary = (
-                    self._load_dictionary(ref.dictionary_id) if ref.dictionary_id else None
-                )
+                dictionary = self._load_dictionary(ref.dictionary_id) if ref.dictionary_id else None
                 frames.append(compress(content, dictionary))
                 starts = list(itertools.accumulate(map(len, members), initial=0))[:-1]
                 parts.append(
@@ -988,9 +989,7 @@ def _live_bytes(live: pl.DataFrame) -> dict[str, float]:
         pl.col("length").first(),
         (pl.col("raw_bytes").sum() / pl.col("frame_raw_bytes").first()).clip(0, 1).alias("share"),
     )
-    return dict(
-        frames.group_by("pack").agg((pl.col("length") * pl.col("share")).sum()).iter_rows()
-    )
+    return dict(frames.group_by("pack").agg((pl.col("length") * pl.col("share")).sum()).iter_rows())
 
 
 Member = tuple[str, str, bytes]

@@ -6,6 +6,7 @@ Real engines throughout: a lake, packs on disk, the Delta index.
 from __future__ import annotations
 
 import json
+
 import polars as pl
 import pytest
 from deltalake import DeltaTable, write_deltalake
@@ -25,7 +26,7 @@ ADVERSARIAL = [
     "\x00blk:" + "0" * 64,
     "line one\nline two\r\n\u2028\u2029",
     "\x00\x01\x1f\x7f",
-    "\\u0000 \\n \\\" ",
+    '\\u0000 \\n \\" ',
     "\ud7ff\ue000\U0001f600 ünïcødé",
     "",
 ]

@@ -117,14 +117,14 @@ def test_a_flipped_byte_names_pack_and_offset_and_restores_nothing(
     data = bytearray(pack.read_bytes())
     data[entry["offset"] + entry["length"] // 2] ^= 0x40
     pack.write_bytes(bytes(data))
-    for session in same["session_id"]:  # every session of a damaged frame is refused
+    for sid in same["session_id"]:  # every session of a damaged frame is refused
         with pytest.raises(
             VaultCorruptError, match=rf"pack {entry['pack']} at offset {entry['offset']}"
         ):
-            mg.restore(session)
+            mg.restore(sid)
     assert mg.store.counts()["restored_events"] == 0
-    for session in set(index["session_id"]) - set(same["session_id"]):
-        assert mg.restore(session).restored  # the other frames are fine
+    for sid in set(index["session_id"]) - set(same["session_id"]):
+        assert mg.restore(sid).restored  # the other frames are fine
 
 
 def test_new_events_for_an_archived_session_are_merged_into_a_new_generation(
