@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from benchmarks._common import ROOT, machine, percentiles
 from benchmarks.service import served
 from benchmarks.vault import BENCH_KEY, CLI
@@ -126,7 +128,10 @@ def main() -> int:
         out["build"] = build(home, args.sessions)
         print(json.dumps(out["build"], default=str), flush=True)
     rng = random.Random(16)
-    picks = rng.sample([f"c{i:06d}" for i in range(args.sessions)], 2 * SAMPLES + 2 * CLI_RUNS)
+    with duckdb.connect(str(home / "hot.duckdb"), read_only=True) as con:
+        done = {s for (s,) in con.execute("SELECT session_id FROM vault_restores").fetchall()}
+    fresh = [f"c{i:06d}" for i in range(args.sessions) if f"c{i:06d}" not in done]
+    picks = rng.sample(fresh, 2 * SAMPLES + 2 * CLI_RUNS)  # never restored before
     out["embedded"] = _restores(home, picks[:SAMPLES])
     out["cli_embedded"] = _cli(home, picks[2 * SAMPLES : 2 * SAMPLES + CLI_RUNS])
     with served(home, WORK / "server.log"):
