@@ -260,7 +260,7 @@ def _predicate(identity: Identity, names: list[str], strings: list[str]) -> str:
         for needle in identity.needles:
             like = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             parts.append(f"{delta.sql_ident(column)} LIKE {delta.sql_string('%' + like + '%')}")
-    return " OR ".join(parts)
+    return delta.sql_any(parts) if parts else ""
 
 
 def scrub_history(path: Path, *, request_id: str) -> list[str]:

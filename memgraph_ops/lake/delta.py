@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
@@ -58,6 +58,16 @@ def sql_list(values: Iterable[str]) -> str:
     """Distinct values as sorted string literals, for `column IN (…)` (never empty: callers
     skip the predicate when there is nothing to match)."""
     return ", ".join(sql_string(v) for v in sorted(set(values)))
+
+
+def sql_any(conditions: Sequence[str]) -> str:
+    """`conditions` joined by OR as a balanced tree: delta-rs's planner recurses once per level
+    of a left-deep `a OR b OR c …`, and 3,000 terms overflowed its stack (a segfault, not an
+    error; erasing a user with many identifiers across many text columns got there)."""
+    if len(conditions) <= 16:
+        return " OR ".join(f"({c})" for c in conditions)
+    middle = len(conditions) // 2
+    return f"({sql_any(conditions[:middle])}) OR ({sql_any(conditions[middle:])})"
 
 
 def open_table(
