@@ -1,31 +1,59 @@
-"""`make demo`: the main job on the embedded default data root.
+"""`make demo`: the whole pipeline on the embedded default data root, stage by stage.
 
-Generates a seeded workload, ingests it into the operational store, runs the compaction assets
-as a real Dagster run (recorded in `<data root>/dagster`, visible in `dagster dev`), checks that
-no PII value the generator planted reached any file of the lake, and prints what was done.
+1. generate a seeded workload (outside the data root: it holds the planted PII in clear) and
+   ingest it into the operational store;
+2. compact it with redaction (Dagster `compaction_job`), show one message before and after, and
+   check that no planted PII value reached any lake file;
+3. compute the Observatory's metrics and lineage (Dagster `observatory_job`);
+4. archive the sessions into the vault (Dagster `retention_job`, with a demo policy that archives
+   every inactive session and deletes nothing) and show the compression;
+5. restore one session (Dagster `restore_session_job`) and show its context;
+6. erase one user (Dagster `erasure_job`), show the receipt and check its signature;
+7. say what to open next.
+
+Every Dagster run is recorded in `<data root>/dagster` and visible in `dagster dev`.
 
     python -m pipelines.demo [--sessions N] [--home DIR]
 """
 
 import argparse
+import json
 import os
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import polars as pl
 
-from memgraph_ops import load_settings
+from memgraph_ops import erasure, load_settings
 from memgraph_ops import open as open_memgraph
+from memgraph_ops.erasure.receipt import verify
 from memgraph_ops.errors import InputError
 from memgraph_ops.privacy import find_leaks
-from memgraph_ops.privacy.pseudonyms import KEY_ENV, KEY_FILE_ENV, default_key_path, write_key_file
+from memgraph_ops.privacy.pseudonyms import (
+    KEY_ENV,
+    KEY_FILE_ENV,
+    default_key_path,
+    load_master_key,
+    write_key_file,
+)
 from memgraph_ops.workload import pii_sidecar_path, write_workload
 from pipelines.definitions import defs
 from pipelines.instance import prepare_dagster_home
 
 DEFAULT_SESSIONS = 5_000
+DEMO_POLICY = """# written by `make demo`: archive sessions idle for a day (the generated ones
+# are months old), delete nothing
+[retention]
+archive_after_days = 1
+"""
+LOGS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+"""Dagster's console at INFO: each step's start, end and progress, without the debug events."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,57 +69,195 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["MEMGRAPH_HOME"] = str(settings.home)
     _ensure_pseudonym_key()
     prepare_dagster_home(settings)
-    timings: dict[str, float] = {}
+    with (
+        tempfile.TemporaryDirectory(prefix="memgraph-demo-") as scratch,
+        _demo_policy(settings.home, Path(scratch)),
+    ):
+        return _stages(settings.home, Path(scratch) / "workload.jsonl", args)
 
-    started = time.perf_counter()
-    workload = Path(settings.home) / "workload.jsonl"
-    summary = write_workload(workload, args.sessions, seed=args.seed)
-    timings["generate"] = time.perf_counter() - started
-    _say(f"generated {summary.events:,} events for {args.sessions:,} sessions → {workload}")
 
-    started = time.perf_counter()
-    with open_memgraph(settings.home) as mg:
-        ingested = mg.ingest_file(workload)
-    timings["ingest"] = time.perf_counter() - started
-    _say(
-        f"ingested: accepted {ingested.accepted:,}, duplicates {ingested.duplicates:,}, "
-        f"quarantined {ingested.quarantined:,}"
-    )
-
-    started = time.perf_counter()
+def _stages(home: Path, workload: Path, args: argparse.Namespace) -> int:
     instance = dg.DagsterInstance.get()
-    job = defs.resolve_job_def("compaction_job")
-    result = job.execute_in_process(
-        instance=instance, run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}}
-    )
-    timings["compact (dagster run)"] = time.perf_counter() - started
-    if not result.success:
-        _say(f"the Dagster run {result.run_id} failed; see `dagster dev` for its logs")
-        return 1
-
-    mg = open_memgraph(settings.home)
-    status = mg.status()
-    nodes = mg.lake.scan("nodes").group_by("type").len().sort("type").collect()
-    edges = mg.lake.scan("edges").group_by("type").len().sort("type").collect()
-    lake_root = Path(mg.lake.root)
-    mg.close()
-    _report(result.run_id, status, nodes, edges, ingested.quarantined, timings)
-    checks = result.get_asset_check_evaluations()
-    failed = [c for c in checks if not c.passed]
-    _say(f"asset checks:   {len(checks) - len(failed)}/{len(checks)} passed")
-    for check in failed:
-        _say(f"  FAILED {check.check_name}: {dict(check.metadata)}")
-    leaks = planted_pii_leaks(workload, lake_root)
-    if leaks.is_empty():
-        _say("planted PII:    no planted value found in any lake file")
-    else:
-        # which files and columns leak, never the values themselves
-        where = sorted(set(leaks["column"].drop_nulls().to_list()))
+    with _stage("1/7 generate and ingest"):
+        summary = write_workload(workload, args.sessions, seed=args.seed)
+        _say(f"generated {summary.events:,} events for {args.sessions:,} sessions")
+        with open_memgraph(home) as mg:
+            ingested = mg.ingest_file(workload)
         _say(
-            f"  FAILED planted PII: {leaks['value'].n_unique()} planted values found in "
-            f"{leaks['file'].n_unique()} lake files (columns: {', '.join(where) or 'none'})"
+            f"ingested: accepted {ingested.accepted:,}, duplicates {ingested.duplicates:,}, "
+            f"quarantined {ingested.quarantined:,}"
         )
-    return 1 if failed or not leaks.is_empty() else 0
+
+    with _stage("2/7 compact with redaction (Dagster compaction_job)"):
+        result = _run(instance, "compaction_job")
+        if not result.success:
+            return 1
+        with open_memgraph(home) as mg:
+            status = mg.status()
+            nodes = mg.lake.scan("nodes").group_by("type").len().sort("type").collect()
+            edges = mg.lake.scan("edges").group_by("type").len().sort("type").collect()
+            lake_root = Path(mg.lake.root)
+            _before_after(mg, workload)
+        _report(status, nodes, edges)
+        checks = result.get_asset_check_evaluations()
+        failed = [c for c in checks if not c.passed]
+        _say(f"asset checks:   {len(checks) - len(failed)}/{len(checks)} passed")
+        for check in failed:
+            _say(f"  FAILED {check.check_name}: {dict(check.metadata)}")
+        leaks = planted_pii_leaks(workload, lake_root)
+        if leaks.is_empty():
+            _say("planted PII:    no planted value found in any lake file")
+        else:
+            # which files and columns leak, never the values themselves
+            where = sorted(set(leaks["column"].drop_nulls().to_list()))
+            _say(
+                f"  FAILED planted PII: {leaks['value'].n_unique()} planted values found in "
+                f"{leaks['file'].n_unique()} lake files (columns: {', '.join(where) or 'none'})"
+            )
+        if failed or not leaks.is_empty():
+            return 1
+
+    with _stage("3/7 metrics and lineage (Dagster observatory_job)"):
+        if not _run(instance, "observatory_job").success:
+            return 1
+
+    with _stage("4/7 archive inactive sessions (Dagster retention_job)"):
+        result = _run(instance, "retention_job")
+        if not result.success:
+            return 1
+        with open_memgraph(home) as mg:
+            stats = mg.vault.stats()
+            archived = mg.vault.index()
+        ratio = stats["logical_bytes"] / max(stats["physical_bytes"], 1)
+        _say(
+            f"vault:          {stats['sessions']:,} sessions: {stats['logical_bytes']:,} bytes "
+            f"of rows (as JSON) in {stats['physical_bytes']:,} bytes on disk ({ratio:.1f}:1)"
+        )
+        if archived.is_empty():
+            _say("nothing was archived: restore and erasure need archived sessions; stopping")
+            return 1
+
+    session = str(archived.sort("nodes", descending=True)["session_id"][0])
+    with _stage(f"5/7 restore session {session} (Dagster restore_session_job)"):
+        config = {"ops": {"restore_session": {"config": {"session_id": session}}}}
+        if not _run(instance, "restore_session_job", config).success:
+            return 1
+        with open_memgraph(home) as mg:
+            _show_context(mg.store.context(session, last=2))
+
+    # a user whose sessions are archived, by the id the agents sent (the sidecar has it)
+    planted = pl.read_ndjson(pii_sidecar_path(workload))
+    archived_ids = set(archived["session_id"].to_list()) - {session}
+    user = str(planted.filter(pl.col("session_id").is_in(archived_ids))["user_id"][0])
+    with _stage(f"6/7 erase user {user} (Dagster erasure_job)"):
+        with open_memgraph(home) as mg:
+            sessions = mg.store.sessions(user).height
+            request = erasure.submit(mg, erasure.Subject("user", user))
+        _say(f"queued {request.request_id}: {sessions} sessions of {user}")
+        config = {
+            "ops": {
+                "run_erasure_request": {
+                    "config": {
+                        "request_id": request.request_id,
+                        "subject_hash": request.subject_hash,
+                    }
+                }
+            }
+        }
+        if not _run(instance, "erasure_job", config).success:
+            return 1
+        if not _show_receipt(home, request.request_id):
+            return 1
+
+    _stage_next(home)
+    return 0
+
+
+@contextmanager
+def _stage(title: str) -> Iterator[None]:
+    _say(f"\n== {title}")
+    started = time.perf_counter()
+    yield
+    _say(f"   ({time.perf_counter() - started:.1f} s)")
+
+
+def _run(
+    instance: dg.DagsterInstance, job: str, config: dict[str, Any] | None = None
+) -> dg.ExecuteInProcessResult:
+    """One real Dagster run of `job`, its materialization metadata printed."""
+    result = defs.resolve_job_def(job).execute_in_process(
+        instance=instance, run_config={**LOGS, **(config or {})}, raise_on_error=False
+    )
+    _say(f"Dagster run {result.run_id} of {job}: {'succeeded' if result.success else 'FAILED'}")
+    for event in result.get_asset_materialization_events():
+        materialization = event.materialization
+        shown = {
+            k: v.value
+            for k, v in materialization.metadata.items()
+            if isinstance(v.value, int | float | str) and len(str(v.value)) < 40
+        }
+        _say(f"  {materialization.asset_key.to_user_string()}: {_compact(shown)}")
+    if not result.success:
+        _say("  see `make dagster-dev` (Runs) for its logs")
+    return result
+
+
+def _before_after(mg: Any, workload: Path) -> None:
+    """One message as the agent sent it (HOT keeps it raw) and as the lake holds it."""
+    planted = pl.read_ndjson(pii_sidecar_path(workload)).filter(pl.col("field") == "content")
+    for node_id, value in planted.select("node_id", "value").iter_rows():
+        raw = mg.store.node(node_id)
+        lake = mg.lake.nodes().filter(pl.col("id") == node_id)
+        if lake.is_empty():
+            continue
+        redacted = str(lake["content"][0])
+        before = _around(str(raw["content"]) if raw else "", value)
+        _say("redaction, one message:")
+        if before:
+            _say(f"  before (HOT, raw): …{before}…")
+        _say(f"  after (lake):      …{_around(redacted, '<')}…")
+        return
+
+
+def _around(text: str, needle: str, width: int = 60) -> str:
+    at = max(text.find(needle), 0)
+    return text[max(at - width // 2, 0) : at + width].replace("\n", " ")
+
+
+def _show_context(context: list[dict[str, Any]]) -> None:
+    _say("its context now in the store (the last 2 prompts):")
+    for prompt in context:
+        text = prompt.get("content") or f"(from template {prompt.get('template_id')})"
+        _say(f"  prompt:   {str(text)[:90]!r}")
+        for response in prompt.get("responses", []):
+            _say(f"  response: {str(response.get('content') or '')[:90]!r}")
+
+
+def _show_receipt(home: Path, request_id: str) -> bool:
+    request = erasure.Queue(home).get(request_id)
+    receipt = request.receipt or {}
+    verification = receipt.get("verification", {})
+    _say(f"erasure {request_id}: {request.status}")
+    _say(f"  counts:       {_compact(receipt.get('counts', {}))}")
+    _say(f"  files:        {len(receipt.get('files', []))} rewritten or deleted")
+    passed = verification.get("passed")
+    _say(f"  verification: every file under the data root scanned; passed: {passed}")
+    keys = erasure.ErasureKeys(load_master_key(home))
+    verdict = verify(receipt, public_key=keys.public_key)
+    _say(f"  signature:    {verdict.outcome} ({verdict.algorithm}, key {verdict.checked_with})")
+    return bool(verification.get("passed")) and verdict.outcome == "valid"
+
+
+def _stage_next(home: Path) -> None:
+    _say("\n== 7/7 what to open next")
+    _say("  make dagster-dev                      the Dagster UI: these runs, the asset graph")
+    _say("  notebooks/                            the analyst notebooks (Observatory, lineage)")
+    _say(f"  memgraph-ops serve --home {home}   the store as a service for agent processes")
+    _say(f"  memgraph-ops status --home {home}  what every layer holds")
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(", ", "="), default=str)[:300]
 
 
 def planted_pii_leaks(workload: Path, lake_root: Path) -> pl.DataFrame:
@@ -109,6 +275,24 @@ def planted_pii_leaks(workload: Path, lake_root: Path) -> pl.DataFrame:
     return find_leaks(lake_root, planted.to_list())
 
 
+@contextmanager
+def _demo_policy(home: Path, scratch: Path) -> Iterator[None]:
+    """Archive every session idle for a day (the default waits 30), for the demo's runs only;
+    unless the user has a config of their own: then theirs decides."""
+    if os.environ.get("MEMGRAPH_CONFIG") or (home / "memgraph.toml").exists():
+        _say("retention: your own config decides what is archived (the demo's policy would "
+             "archive every session idle for a day)")  # fmt: skip
+        yield
+        return
+    policy = scratch / "demo.toml"
+    policy.write_text(DEMO_POLICY)
+    os.environ["MEMGRAPH_CONFIG"] = str(policy)
+    try:
+        yield
+    finally:
+        del os.environ["MEMGRAPH_CONFIG"]
+
+
 def _ensure_pseudonym_key() -> None:
     """Redaction needs a key kept outside the data root; the demo makes one on first run."""
     if os.environ.get(KEY_ENV) or os.environ.get(KEY_FILE_ENV):
@@ -124,29 +308,13 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
-def _report(
-    run_id: str,
-    status: dict,  # type: ignore[type-arg]
-    nodes: pl.DataFrame,
-    edges: pl.DataFrame,
-    quarantined: int,
-    timings: dict[str, float],
-) -> None:
+def _report(status: dict[str, Any], nodes: pl.DataFrame, edges: pl.DataFrame) -> None:
     tables = status["lake"]["tables"]
-    _say("")
-    _say(f"Dagster run {run_id} succeeded (storage: {status['home']}/dagster)")
-    _say(f"events in the lake: {tables['event_log']['rows']:,}   quarantined: {quarantined:,}")
+    _say(f"events in the lake: {tables['event_log']['rows']:,}")
     _say("nodes by type:  " + ", ".join(f"{t} {n:,}" for t, n in nodes.iter_rows()))
     _say("edges by type:  " + ", ".join(f"{t} {n:,}" for t, n in edges.iter_rows()))
-    _say(
-        "lake versions:  "
-        + ", ".join(
-            f"{name} v{t['version']} ({t['bytes'] / 1e6:.1f} MB)" for name, t in tables.items()
-        )
-    )
-    findings = status["lake"]["tables"].get("pii_findings", {}).get("rows", 0)
+    findings = tables.get("pii_findings", {}).get("rows", 0)
     _say(f"redaction:      {findings:,} findings recorded in pii_findings (values never stored)")
-    _say("seconds:        " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
 
 
 if __name__ == "__main__":
