@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pyarrow as pa
@@ -58,6 +59,12 @@ def sql_list(values: Iterable[str]) -> str:
     """Distinct values as sorted string literals, for `column IN (…)` (never empty: callers
     skip the predicate when there is nothing to match)."""
     return ", ".join(sql_string(v) for v in sorted(set(values)))
+
+
+def digests_dir(table_dir: Path) -> Path:
+    """Where the size and sha256 of a local table's files are recorded (`verify` checks them):
+    a table moved to another path takes this folder along."""
+    return _integrity.digest_dir(table_dir)
 
 
 def sql_any(conditions: Sequence[str]) -> str:

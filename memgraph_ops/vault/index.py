@@ -174,6 +174,12 @@ def install(root: Path, rows: pl.DataFrame) -> None:
     if index.exists():
         index.rename(root / f"{_SALVAGED}{time.time_ns()}")
     (staging / "index").rename(index)
+    # the new table's checksums go with it (a crash here leaves them unrecorded: `verify`
+    # warns, and the next write records them)
+    shutil.rmtree(delta.digests_dir(index), ignore_errors=True)
+    if delta.digests_dir(staging / "index").exists():
+        delta.digests_dir(index).parent.mkdir(parents=True, exist_ok=True)
+        delta.digests_dir(staging / "index").rename(delta.digests_dir(index))
     shutil.rmtree(staging, ignore_errors=True)
     for old in root.glob(_SALVAGED + "*"):
         shutil.rmtree(old)
