@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup demo test test-heavy check fmt dagster-dev bench clean-store
+.PHONY: setup demo test test-heavy browser check fmt dagster-dev bench clean-store
 
 $(UV_BOOT):
 	$(PYTHON) -m venv .tools
@@ -31,8 +31,16 @@ demo: setup
 test: setup
 	$(PY) -m pytest -m "not heavy"
 
-test-heavy: setup
+test-heavy: setup browser
 	$(PY) -m pytest
+
+# Debian's Chromium for the browser test of the Dagster UI (tests/pipelines/test_ui.py, heavy):
+# Playwright drives it; nothing is downloaded at run time.
+browser:
+	@command -v chromium > /dev/null || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends chromium \
+		|| { $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends chromium; }; }
 
 check: setup
 	$(VENV)/bin/ruff check .

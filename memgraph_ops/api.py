@@ -135,9 +135,10 @@ class Memgraph:
         return self.store.ingest(events, source=source)
 
     def ingest_file(
-        self, path: Path, *, batch_rows: int = 50_000, progress: Progress | None = None
+        self, path: str | Path, *, batch_rows: int = 50_000, progress: Progress | None = None
     ) -> IngestResult:
         """Stream a JSONL or Parquet event file into HOT; returns the totals."""
+        path = Path(path)
         totals: dict[str, Any] = {
             "received": 0, "accepted": 0, "duplicates": 0, "quarantined": 0,
             "first_seq": None, "last_seq": None, "reasons": {},

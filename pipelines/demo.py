@@ -46,7 +46,7 @@ from memgraph_ops.workload import pii_sidecar_path, write_workload
 from pipelines.definitions import defs
 from pipelines.instance import prepare_dagster_home
 
-DEFAULT_SESSIONS = 5_000
+DEFAULT_SESSIONS = 2_000
 DEMO_POLICY = """# written by `make demo`: archive sessions idle for a day (the generated ones
 # are months old), delete nothing
 [retention]
