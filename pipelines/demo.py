@@ -225,12 +225,18 @@ def _around(text: str, needle: str, width: int = 60) -> str:
 
 
 def _show_context(context: list[dict[str, Any]]) -> None:
-    _say("its context now in the store (the last 2 prompts):")
-    for prompt in context:
-        text = prompt.get("content") or f"(from template {prompt.get('template_id')})"
-        _say(f"  prompt:   {str(text)[:90]!r}")
-        for response in prompt.get("responses", []):
-            _say(f"  response: {str(response.get('content') or '')[:90]!r}")
+    _say("its context now in the store (the last 2 prompts, each with its responses):")
+    for turn in context:
+        _say(f"  prompt:   {_line(turn['prompt'].get('content'))}")
+        for response in turn["responses"]:
+            calls = len(response.get("tool_calls", []))
+            more = f"  (+{calls} tool call{'s' if calls > 1 else ''})" if calls else ""
+            _say(f"  response: {_line(response.get('content'))}{more}")
+
+
+def _line(text: Any, width: int = 90) -> str:
+    flat = " ".join(str(text or "").split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
 def _show_receipt(home: Path, request_id: str) -> bool:

@@ -54,6 +54,9 @@ def test_demo_runs_every_stage_through_dagster_and_ends_with_a_valid_receipt(
     assert "planted PII:    no planted value found in any lake file" in out
     assert "after (lake):" in out and "<" in out.split("after (lake):")[1].splitlines()[0]
     assert "vault:          6 sessions" in out
+    context = out.split("its context now in the store")[1].split("==")[0]
+    assert "  prompt:   " in context and "  response: " in context
+    assert "  prompt:   \n" not in context  # the prompt's text is shown
     assert "passed: True" in out and "signature:    valid (Ed25519" in out
     # the workload (planted PII in clear) never lands in the data root, so erasure's scan of
     # every file there can pass; the demo policy stayed out of the user's config
