@@ -98,23 +98,23 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
 
     p = sub.add_parser("generate", parents=[common], help="write a seeded synthetic workload")
-    p.add_argument("--sessions", type=_positive_int, required=True)
+    p.add_argument("--sessions", type=_positive_int, required=True, help="how many sessions")
     p.add_argument("--out", type=Path, required=True, help=".jsonl or .parquet")
-    p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--tenants", type=_positive_int, default=3)
-    p.add_argument("--pii-rate", type=float, default=0.3)
+    p.add_argument("--seed", type=int, default=7, help="same seed, same events (default 7)")
+    p.add_argument("--tenants", type=_positive_int, default=3, help="tenants to spread them over")
+    p.add_argument("--pii-rate", type=float, default=0.3, help="share of messages with planted PII")
     p.set_defaults(run=_generate)
 
     p = sub.add_parser("ingest", parents=[common], help="ingest an event file (JSONL/Parquet)")
-    p.add_argument("file", type=Path)
+    p.add_argument("file", type=Path, help="events as JSONL or Parquet")
     p.add_argument("--batch", type=_positive_int, default=50_000, help="events per batch")
     p.set_defaults(run=_ingest)
 
     p = sub.add_parser(
         "import-chat", parents=[common], help="import OpenAI-format conversations (JSONL)"
     )
-    p.add_argument("file", type=Path)
-    p.add_argument("--tenant", default="default")
+    p.add_argument("file", type=Path, help="conversations, one JSON object per line")
+    p.add_argument("--tenant", default="default", help="tenant of the imported sessions")
     p.set_defaults(run=_import_chat)
 
     p = sub.add_parser(
@@ -122,8 +122,10 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common],
         help="import OpenTelemetry traces (OTLP/JSON: a whole request, or one per line)",
     )
-    p.add_argument("file", type=Path)
-    p.add_argument("--tenant", default="default")
+    p.add_argument(
+        "file", type=Path, help="OTLP/JSON traces, as the Collector's file exporter writes them"
+    )
+    p.add_argument("--tenant", default="default", help="tenant of the imported sessions")
     p.set_defaults(run=_import_otel)
 
     p = sub.add_parser("compact", parents=[common], help="compact HOT events into the lake")
@@ -140,7 +142,7 @@ def _parser() -> argparse.ArgumentParser:
     scan = pii.add_parser(
         "scan", parents=[common], help='detect and redact PII in {"id","text"} JSONL'
     )
-    scan.add_argument("file", type=Path)
+    scan.add_argument("file", type=Path, help='{"id","text"} JSONL to scan')
     scan.add_argument("--out", type=Path, default=None, help="output JSONL (default: stdout)")
     scan.add_argument("--tenant", default="default", help="whose policy and key to use")
     scan.set_defaults(run=_pii_scan)
@@ -191,14 +193,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     compact.add_argument("--min-dead", type=float, default=0.25,
                          help="rewrite packs with at least this share of dead bytes")  # fmt: skip
-    compact.add_argument("--dry-run", action="store_true")
+    compact.add_argument("--dry-run", action="store_true", help="say what would be reclaimed")
     compact.set_defaults(run=_vault_compact)
     rebuild = vault.add_parser(
         "rebuild-index",
         parents=[common],
         help="recover a damaged vault index from its data files, checking every frame",
     )
-    rebuild.add_argument("--dry-run", action="store_true")
+    rebuild.add_argument("--dry-run", action="store_true", help="say what would be installed")
     rebuild.set_defaults(run=_vault_rebuild_index)
 
     from memgraph_ops.erasure.cli import register as register_erasure
@@ -235,7 +237,7 @@ def _parser() -> argparse.ArgumentParser:
     listing = keys.add_parser("list", parents=[common], help="keys and their state (no secrets)")
     listing.set_defaults(run=_keys_list)
     revoke = keys.add_parser("revoke", parents=[common], help="revoke a key at once")
-    revoke.add_argument("key_id")
+    revoke.add_argument("key_id", help="the id `keys list` shows")
     revoke.set_defaults(run=_keys_revoke)
 
     p = sub.add_parser(

@@ -97,3 +97,22 @@ def test_options_before_the_subcommand_are_kept(tmp_path: Path, capsys: pytest.C
     assert json.loads(capsys.readouterr().out)["home"] == str(root)
     assert main(["status", "--home", str(root)]) == 0
     assert f"data root: {root}" in capsys.readouterr().out
+
+
+def test_every_cli_option_and_argument_has_help_text() -> None:
+    import argparse
+
+    from memgraph_ops.cli import _parser
+
+    missing = []
+
+    def walk(parser: argparse.ArgumentParser, path: list[str]) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, [*path, name])
+            elif not action.help and action.dest != "help":
+                missing.append(" ".join([*path, *(action.option_strings or [action.dest])]))
+
+    walk(_parser(), ["memgraph-ops"])
+    assert missing == []

@@ -69,7 +69,7 @@ def register(
     r = actions.add_parser(
         "receipt", parents=[common], help="print or write the signed receipt of a finished request"
     )
-    r.add_argument("request_id", metavar="REQUEST_ID")
+    r.add_argument("request_id", metavar="REQUEST_ID", help="as `erase` printed it")
     r.add_argument("--out", type=Path, default=None, help="write it to this JSON file")
     r.set_defaults(run=_receipt)
     k = actions.add_parser(
@@ -83,7 +83,7 @@ def register(
         help="check a receipt file with the public key alone (exit 0 valid, 1 invalid, 2 "
         "cannot check)",
     )  # fmt: skip
-    v.add_argument("receipt_file", type=Path, metavar="RECEIPT_FILE")
+    v.add_argument("receipt_file", type=Path, metavar="RECEIPT_FILE", help="a receipt (JSON)")
     v.add_argument(
         "--public-key", type=Path, default=None, metavar="FILE",
         help="the PEM (or raw base64) public key from `erase public-key`; without it, the key "
