@@ -46,6 +46,7 @@ check: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/dg check defs
 
 fmt: setup
 	$(VENV)/bin/ruff check --fix .
@@ -53,7 +54,7 @@ fmt: setup
 
 dagster-dev: setup
 	$(PY) -c "from memgraph_ops import load_settings; from pipelines.instance import prepare_dagster_home; prepare_dagster_home(load_settings())"
-	DAGSTER_HOME=$(CURDIR)/store/dagster $(VENV)/bin/dagster dev -m pipelines.definitions
+	DAGSTER_HOME=$(CURDIR)/store/dagster VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/dg dev
 
 bench: setup
 	$(PY) -m benchmarks.run

@@ -10,7 +10,7 @@ import dagster as dg
 from memgraph_ops import Memgraph
 from memgraph_ops.erasure import Queue, Subject, submit
 from memgraph_ops.erasure.steps import scan
-from pipelines.assets.erasure import erasure_job, erasure_queue_sensor
+from pipelines.defs.erasure.jobs import erasure_job, erasure_queue_sensor
 from pipelines.resources import StoreResource
 from tests.factories import session
 

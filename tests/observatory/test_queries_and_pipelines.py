@@ -12,8 +12,11 @@ import polars as pl
 import memgraph_ops
 from memgraph_ops import observatory
 from memgraph_ops.lake import Lake
-from pipelines.assets import observatory as assets
+from pipelines.defs.observatory import assets
 from pipelines.resources import LakeResource, PrivacyResource, StoreResource
+
+OBSERVATORY_ASSETS = [assets.observatory_daily, assets.observatory_snapshots]
+OBSERVATORY_CHECKS = [assets.daily_totals_match_lake, assets.snapshot_totals_match_lake]
 
 
 def test_example_queries(lake: Lake) -> None:
@@ -55,10 +58,10 @@ def test_facade_accepts_a_memgraph(generated_home: Path) -> None:
 
 def test_definitions_with_observatory_resolve_every_job() -> None:
     defs = dg.Definitions(
-        assets=assets.assets,
-        asset_checks=assets.checks,
-        jobs=assets.jobs,
-        schedules=assets.schedules,
+        assets=OBSERVATORY_ASSETS,
+        asset_checks=OBSERVATORY_CHECKS,
+        jobs=[assets.observatory_job],
+        schedules=[assets.observatory_schedule],
         resources={"store": StoreResource(), "lake": LakeResource(), "privacy": PrivacyResource()},
     )
     for job in defs.resolve_all_job_defs():
@@ -75,13 +78,13 @@ def test_materialize_twice_checks_pass_and_second_run_is_a_no_op(writable_home: 
     resources = {"lake": LakeResource(home=str(writable_home))}
     with dg.instance_for_test() as instance:
         first = dg.materialize(
-            [*assets.assets, *assets.checks], resources=resources, instance=instance
+            [*OBSERVATORY_ASSETS, *OBSERVATORY_CHECKS], resources=resources, instance=instance
         )
         assert first.success
         checks = first.get_asset_check_evaluations()
         assert len(checks) == 2 and all(c.passed for c in checks)
         second = dg.materialize(
-            [*assets.assets, *assets.checks], resources=resources, instance=instance
+            [*OBSERVATORY_ASSETS, *OBSERVATORY_CHECKS], resources=resources, instance=instance
         )
         assert second.success
         events = second.get_asset_materialization_events()

@@ -7,8 +7,15 @@ import dagster as dg
 import pytest
 
 import memgraph_ops
-from pipelines.assets.compaction import LAKE_TABLES, lake_tables
-from pipelines.definitions import build_definitions, defs
+import pipelines.definitions
+from pipelines.definitions import defs
+from pipelines.defs.compaction.assets import (
+    LAKE_TABLES,
+    edges_unique,
+    event_log_exactly_once,
+    lake_tables,
+    nodes_unique,
+)
 from pipelines.resources import LakeResource, PrivacyResource, StoreResource
 from tests.factories import edge, session
 
@@ -39,16 +46,13 @@ def test_every_asset_check_resolves_and_none_is_demo_only() -> None:
 
 def test_schedule_interval_comes_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEMGRAPH_COMPACT_EVERY_MINUTES", "5")
-    assert build_definitions().resolve_schedule_def("compaction_schedule").cron_schedule == (
-        "*/5 * * * *"
-    )
+    again = dg.load_from_defs_folder(path_within_project=Path(pipelines.definitions.__file__))
+    assert again.resolve_schedule_def("compaction_schedule").cron_schedule == "*/5 * * * *"
 
 
 def _materialize(home: Path, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
-    from pipelines.assets.compaction import checks
-
     return dg.materialize(
-        [lake_tables, *checks],
+        [lake_tables, nodes_unique, edges_unique, event_log_exactly_once],
         resources={
             "store": StoreResource(home=str(home)),
             "lake": LakeResource(home=str(home)),

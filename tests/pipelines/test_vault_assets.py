@@ -7,8 +7,9 @@ import dagster as dg
 
 import memgraph_ops
 from memgraph_ops.lake import no_redaction
-from pipelines.assets.vault import restore_session_job, vault
 from pipelines.definitions import defs
+from pipelines.defs.restore.jobs import restore_session_job
+from pipelines.defs.retention.assets import vault
 from pipelines.resources import StoreResource
 from tests.factories import session
 
@@ -60,7 +61,7 @@ def test_retention_asset_reports_counts_and_restore_job_takes_the_session(home: 
 
 def test_observatory_totals_still_match_after_sessions_move_to_the_vault(home: Path) -> None:
     from memgraph_ops import observatory
-    from pipelines.assets.observatory import daily_totals_match_lake
+    from pipelines.defs.observatory.assets import daily_totals_match_lake
     from pipelines.resources import LakeResource
 
     with memgraph_ops.open(home) as mg:

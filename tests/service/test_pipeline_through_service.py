@@ -15,7 +15,12 @@ import pytest
 
 from memgraph_ops import Lake, load_settings
 from memgraph_ops.client import Client
-from pipelines.assets.compaction import checks, lake_tables
+from pipelines.defs.compaction.assets import (
+    edges_unique,
+    event_log_exactly_once,
+    lake_tables,
+    nodes_unique,
+)
 from pipelines.resources import LakeResource, PrivacyResource, StoreResource
 from tests.service.conftest import Keys, Server
 
@@ -40,7 +45,7 @@ print(json.dumps(acked))
 
 def _compact(home: Path, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [lake_tables, *checks],
+        [lake_tables, nodes_unique, edges_unique, event_log_exactly_once],
         resources={
             "store": StoreResource(home=str(home)),
             "lake": LakeResource(home=str(home)),

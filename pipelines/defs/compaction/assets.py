@@ -136,6 +136,3 @@ def event_log_exactly_once(lake: LakeResource) -> dg.AssetCheckResult:
         metadata={"rows": rows, "distinct_event_ids": ids, "distinct_seqs": seqs,
                   "watermark": watermark},
     )  # fmt: skip
-
-
-checks = [nodes_unique, edges_unique, event_log_exactly_once]

@@ -9,9 +9,6 @@ from typing import Any
 
 import dagster as dg
 
-# Public type of define_asset_job()'s result; `dagster` does not re-export it at runtime.
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
-
 from memgraph_ops import load_settings
 from memgraph_ops.errors import TransientError
 from memgraph_ops.observatory import tables
@@ -116,8 +113,3 @@ observatory_schedule = dg.ScheduleDefinition(
     cron_schedule="5 * * * *",
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
-
-assets = [observatory_daily, observatory_snapshots]
-checks = [daily_totals_match_lake, snapshot_totals_match_lake]
-jobs: list[UnresolvedAssetJobDefinition | dg.JobDefinition] = [observatory_job]
-schedules = [observatory_schedule]

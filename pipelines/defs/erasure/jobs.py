@@ -8,9 +8,6 @@ from typing import Any
 
 import dagster as dg
 
-# Public type of define_asset_job()'s result; `dagster` does not re-export it at runtime.
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
-
 import memgraph_ops
 from memgraph_ops import erasure
 from memgraph_ops.errors import TransientError
@@ -96,7 +93,3 @@ def erasure_queue_sensor(
         ],
         skip_reason=None if requests else "no pending erasure requests",
     )
-
-
-jobs: list[UnresolvedAssetJobDefinition | dg.JobDefinition] = [erasure_job]
-sensors = [erasure_queue_sensor]

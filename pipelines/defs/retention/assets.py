@@ -1,12 +1,9 @@
-"""Vault assets and jobs: daily retention (archive inactive sessions, delete expired ones) and
-restore on demand."""
+"""Retention: the vault asset (archive inactive sessions, delete expired ones) and its daily
+job and schedule."""
 
 from typing import Any
 
 import dagster as dg
-
-# Public type of define_asset_job()'s result; `dagster` does not re-export it at runtime.
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from memgraph_ops.errors import TransientError
 from pipelines.resources import StoreResource
@@ -72,38 +69,3 @@ retention_schedule = dg.ScheduleDefinition(
     description="Daily retention (archive, delete at expiry). Starts stopped: its runs delete "
     "what the [retention] policy has expired; turn it on once the policy is what you want.",
 )
-
-
-class RestoreConfig(dg.Config):
-    session_id: str
-
-
-@dg.op(description="Restore one archived session into the operational store.")
-def restore_session(
-    context: dg.OpExecutionContext, config: RestoreConfig, store: StoreResource
-) -> None:
-    with store.memgraph() as mg:
-        result = mg.restore(config.session_id)
-    context.add_output_metadata(
-        {
-            "restored": result.restored,
-            "nodes": result.nodes,
-            "edges": result.edges,
-            "generation": result.generation,
-            "expires_at": result.expires_at.isoformat(),
-            "milliseconds": round(result.seconds * 1000, 2),
-        }
-    )
-
-
-@dg.job(description="Restore one session (run config: ops.restore_session.config.session_id).")
-def restore_session_job() -> None:
-    restore_session()
-
-
-jobs: list[UnresolvedAssetJobDefinition | dg.JobDefinition] = [
-    retention_job,
-    restore_session_job,
-]
-schedules = [retention_schedule]
-assets = [vault]
