@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import dagster as dg
+from pydantic import PrivateAttr
 
 import memgraph_ops
 from memgraph_ops import Lake, Settings, Store, load_settings
@@ -48,9 +49,18 @@ class PrivacyResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """
 
     home: str | None = None
+    _memgraph: memgraph_ops.Memgraph | None = PrivateAttr(default=None)
 
     def redactor(self) -> Redactor:
-        return memgraph_ops.open(self.home).redactor()
+        if self._memgraph is None:
+            self._memgraph = memgraph_ops.open(self.home)
+        return self._memgraph.redactor()
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        """Stop the NER worker processes the redactor started (each holds a spaCy model)."""
+        if self._memgraph is not None:
+            self._memgraph.close()
+            self._memgraph = None
 
 
 class LakeResource(dg.ConfigurableResource):  # type: ignore[type-arg]

@@ -17,7 +17,7 @@ from pipelines.defs.compaction.assets import (
     nodes_unique,
 )
 from pipelines.resources import LakeResource, PrivacyResource, StoreResource
-from tests.factories import edge, session
+from tests.factories import edge, event, session
 
 
 def test_definitions_load_and_every_job_resolves() -> None:
@@ -88,3 +88,25 @@ def test_materialize_twice_is_idempotent_and_checks_pass(home: Path) -> None:
         assert again["event_log"]["events_compacted"].value == 0
         assert again["nodes"]["rows"].value == 10
         assert all(c.passed for c in second.get_asset_check_evaluations())
+
+
+@pytest.mark.heavy
+def test_a_compaction_run_stops_the_ner_workers_it_started(home: Path) -> None:
+    """Redaction of a large batch starts spaCy worker processes; the run's end stops them
+    (they stayed alive in the process after every run before)."""
+    import multiprocessing
+
+    names = ["Alice", "Bruno", "Chiara", "Dmitri", "Esther", "Farid", "Greta", "Hiro"]
+    events = []
+    for i in range(2_400):
+        who = f"{names[i % 8]} {names[(i // 8) % 8]}son{i}"
+        events.append(
+            event(f"e-n{i}", "Prompt", f"n{i}", session_id=f"s{i % 40}",
+                  content=f"Please call {who} in Lisbon about order {i}.")
+        )  # fmt: skip
+    with memgraph_ops.open(home) as mg:
+        mg.ingest(events)
+    assert not multiprocessing.active_children()
+    with dg.instance_for_test() as instance:
+        assert _materialize(home, instance).success
+    assert not multiprocessing.active_children()
