@@ -67,6 +67,15 @@ def digests_dir(table_dir: Path) -> Path:
     return _integrity.digest_dir(table_dir)
 
 
+def regex_literal(text: str) -> str:
+    """`text` as a regular expression (Rust's `regex` syntax, which delta-rs's `regexp_like`
+    uses) matching exactly itself: its meta characters escaped, as `regex::escape` does."""
+    return "".join(f"\\{c}" if c in _REGEX_META else c for c in text)
+
+
+_REGEX_META = frozenset("\\.+*?()|[]{}^$#&-~")
+
+
 def sql_any(conditions: Sequence[str]) -> str:
     """`conditions` joined by OR as a balanced tree: delta-rs's planner recurses once per level
     of a left-deep `a OR b OR c …`, and 3,000 terms overflowed its stack (a segfault, not an

@@ -50,3 +50,23 @@ print(table.delete(delta.sql_any(terms))["num_deleted_rows"])
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["1"]  # "needle-4321 " only: "needle-9" has no space after
     assert delta.sql_any(["a", "b"]) == "(a) OR (b)"
+
+
+def test_a_regex_literal_matches_exactly_itself_in_a_delta_delete(tmp_path: Path) -> None:
+    """Erasure deletes rows holding any of the subject's values with one `regexp_like` per
+    column: every value must match only itself, whatever characters it holds."""
+    import pyarrow as pa
+    from deltalake import DeltaTable, write_deltalake
+
+    values = [".*", "a+b", "o'brien", "back\\slash", "ünï cødé", "[x]", "$5", "a b",
+              "#tag", "x-y", "~z", "(1|2)", "^start", "end$", "{3}", "q?", "&amp"]  # fmt: skip
+    decoys = ["anything", "aab", "obrien", "backslash", "x", "5", "ab", "tag", "xy", "z", "1",
+              "2", "start", "end", "333", "q", "amp"]  # fmt: skip
+    rows = [f"text with {v} inside" for v in values] + [f"text {d}" for d in decoys]
+    write_deltalake(str(tmp_path / "t"), pa.table({"content": rows}))
+    table = DeltaTable(str(tmp_path / "t"))
+    pattern = delta.sql_string("|".join(map(delta.regex_literal, values)))
+    deleted = table.delete(f"regexp_like(content, {pattern})")["num_deleted_rows"]
+    left = DeltaTable(str(tmp_path / "t")).to_pyarrow_table()["content"].to_pylist()
+    assert deleted == len(values)
+    assert sorted(left) == sorted(f"text {d}" for d in decoys)
