@@ -18,6 +18,7 @@ from typing import Any
 import polars as pl
 
 from memgraph_ops.erasure.identity import Identity
+from memgraph_ops.erasure.verify import holds
 from memgraph_ops.vault import SessionRows, Vault
 
 
@@ -55,34 +56,28 @@ def find(vault: Vault, identity: Identity) -> VaultHits:
     found = {
         (pack, offset): content
         for pack, offset, content in vault.frames()
-        if _holds(content, needles)
+        if holds([content], needles)[0]
     }
     if not found:
         return hits
     # A group frame holds many sessions: a hit counts for the session whose bytes hold it; a
     # hit in no session's bytes is in a block (or a dead member awaiting compaction).
     where = pl.DataFrame(list(found), schema={"pack": pl.String, "offset": pl.Int64}, orient="row")
-    members = index.join(where, on=["pack", "offset"], how="semi").sort("member_offset")
-    by_frame = members.partition_by("pack", "offset", as_dict=True)
+    located = index.join(where, on=["pack", "offset"], how="semi").sort("member_offset")
+    by_frame = located.partition_by("pack", "offset", as_dict=True)
     sessions: set[str] = set()
     for frame, content in found.items():
-        rest, at = [], 0
         rows = by_frame.get(frame)
-        for row in rows.iter_rows(named=True) if rows is not None else []:
-            start = int(row["member_offset"])
-            end = start + int(row["raw_bytes"])
-            if _holds(content[start:end], needles):
-                sessions.add(row["session_id"])
-            rest.append(content[at:start])
-            at = end
-        rest.append(content[at:])
-        hits.blocks += _holds(b"\x00".join(rest), needles)
+        members = list(rows.iter_rows(named=True)) if rows is not None else []
+        ranges = [(int(r["member_offset"]), int(r["member_offset"]) + int(r["raw_bytes"]))
+                  for r in members]  # fmt: skip
+        edges = [0, *(i for r in ranges for i in r), len(content)]
+        rest = b"\x00".join(content[a:b] for a, b in zip(edges[::2], edges[1::2], strict=True))
+        *inside, outside = holds([content[a:b] for a, b in ranges] + [rest], needles)
+        sessions.update(r["session_id"] for r, hit in zip(members, inside, strict=True) if hit)
+        hits.blocks += outside
     hits.others = sorted(sessions - own)
     return hits
-
-
-def _holds(content: bytes, needles: list[bytes]) -> bool:
-    return any(n in content or n in content.lower() for n in needles)
 
 
 def erase(vault: Vault, identity: Identity, hits: VaultHits, *, re_redact: bool) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import gzip
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,8 +112,19 @@ def scan_file(
 
 def _holds(data: bytes, needles: list[bytes]) -> bool:
     """Whether `data` holds any needle (lower-cased ones in any ASCII letter case)."""
-    lowered = data.lower()
-    return any(n in lowered or n in data for n in needles)
+    return holds([data], needles)[0]
+
+
+def holds(texts: Sequence[bytes], needles: Sequence[bytes]) -> list[bool]:
+    """For each of `texts`, whether it holds any needle, ASCII letters in any case: one
+    Aho-Corasick pass over each text (polars' `contains_any`), not one search per needle, which
+    took 25 minutes for a user with thousands of values on a 5,000-session data root. Bytes
+    are read as Latin-1, one character per byte, so any byte sequence matches exactly."""
+    if not texts or not needles:
+        return [False] * len(texts)
+    column = pl.Series([t.decode("latin-1") for t in texts], dtype=pl.String)
+    patterns = [n.decode("latin-1") for n in needles]
+    return column.str.contains_any(patterns, ascii_case_insensitive=True).to_list()
 
 
 def _parquet_columns(path: Path, needles: list[str]) -> list[str]:
@@ -170,6 +181,6 @@ def _plain(kind: pa.DataType) -> bool:
 def _contains(array: pa.Array, needles: list[str]) -> bool:
     if pa.types.is_large_binary(array.type):
         raw = [n.encode() for n in needles]
-        return any(v is not None and _holds(v, raw) for v in array.to_pylist())
+        return any(holds([v for v in array.to_pylist() if v is not None], raw))
     series = pl.Series(pc.cast(array, pa.large_string()))
     return bool(series.str.contains_any(needles, ascii_case_insensitive=True).any())

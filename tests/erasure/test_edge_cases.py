@@ -183,3 +183,21 @@ def test_a_user_id_repeated_in_session_metadata_is_pseudonymised_and_erased(
     assert request.status == "done", request.error
     assert scan(mg, [user, token[-13:-1]]) == []
     assert vault.read_session("d-other").nodes.height > 0
+
+
+def test_the_byte_scan_finds_values_in_any_ascii_case_and_among_binary_bytes() -> None:
+    """`holds` is one Aho-Corasick pass per text; it must find what one `in` per needle found:
+    ASCII letters in any case, other characters as given, inside bytes that are not UTF-8."""
+    from memgraph_ops.erasure.verify import holds
+
+    needles = [b"alice@example.com", "zoë".encode(), b"<EMAIL_ADDRESS:ab12>"]
+    texts = [
+        b"\xff\xfe\x00 ALICE@Example.COM \x80",  # binary around, letters in another case
+        "notes: Zoë".encode()[:-2] + "zoë".encode(),  # the non-ASCII value exactly
+        b"\xc3 zo\xc3",  # a cut UTF-8 sequence is not the value
+        b"token <EMAIL_ADDRESS:ab12> here",
+        b"alice@example.org",
+        b"",
+    ]
+    assert holds(texts, needles) == [True, True, False, True, False, False]
+    assert holds([b"anything"], []) == [False] and holds([], needles) == []
