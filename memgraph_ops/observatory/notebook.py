@@ -1,20 +1,5 @@
-"""The Observatory's functions for notebooks (re-exported by `memgraph_ops.observatory`).
-
-Every function takes a `Lake` or anything with a `.lake` (a `Memgraph`), so notebooks call
-them directly:
-
-    >>> import memgraph_ops
-    >>> from memgraph_ops import observatory
-    >>> mg = memgraph_ops.open("store")                                  # doctest: +SKIP
-    >>> observatory.refresh(mg)                       # new day partitions + snapshots
-    >>> observatory.table(mg, "activity")             # read a result table
-    >>> observatory.template_lineage(mg, "CodeReview.TPL.006", as_of=3)
-    >>> observatory.lineage_diff(mg, before="2025-05-20")
-
-Modules: `facts` (joined fact frames), `metrics` (daily metrics), `structure` and `graph`
-(degrees, components, PageRank, traversal), `lineage`, `history` (time travel), `queries`,
-`tables` (the Delta tables and their incremental refresh), `cli`.
-"""
+"""The Observatory's functions for notebooks, re-exported by `memgraph_ops.observatory`
+(whose docstring shows them in use)."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 import polars as pl
 import pyarrow as pa
@@ -95,38 +95,29 @@ def conform(rows: pl.DataFrame) -> pl.DataFrame:
 
 def append(root: Path, rows: pl.DataFrame, *, what: str) -> None:
     """Add rows in one commit (creating the table on first use)."""
-    data = _arrow(root, rows)
-    delta.with_retries(
-        lambda: write_deltalake(
-            str(root / "index"),
-            data,
-            mode="append",
-            schema_mode="merge",
-            writer_properties=delta.WRITER,
-        ),
-        what=what,
-        table=str(root / "index"),
-    )
+    _write(root, rows, "append", what)
 
 
 def replace(root: Path, rows: pl.DataFrame, *, what: str) -> None:
     """Make `rows` the whole index in one commit, then drop the old data files (they may hold
     sessions that were removed)."""
+    _write(root, rows, "overwrite", what)
+    table = open_index(root)
+    assert table is not None
+    table.vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False, full=True)
+
+
+def _write(root: Path, rows: pl.DataFrame, mode: Literal["append", "overwrite"], what: str) -> None:
+    """One commit of `rows`; columns added since the table was created are merged in."""
     data = _arrow(root, rows)
     delta.with_retries(
         lambda: write_deltalake(
-            str(root / "index"),
-            data,
-            mode="overwrite",
-            schema_mode="merge",
+            str(root / "index"), data, mode=mode, schema_mode="merge",
             writer_properties=delta.WRITER,
         ),
         what=what,
         table=str(root / "index"),
-    )
-    table = open_index(root)
-    assert table is not None
-    table.vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False, full=True)
+    )  # fmt: skip
 
 
 def _arrow(root: Path, rows: pl.DataFrame) -> pa.Table:
