@@ -15,7 +15,6 @@ there: those versions held the subject.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from deltalake import CommitProperties, DeltaTable, write_deltalake
 
 from memgraph_ops._files import fsync_dir
 from memgraph_ops.erasure.identity import Identity
-from memgraph_ops.lake import delta
+from memgraph_ops.lake import delta, objects
 
 RECEIPT_TABLE = "erasure_log"
 GRAPH_TABLES = ("nodes", "edges")
@@ -62,15 +61,16 @@ class TableHits:
         }
 
 
-def delta_tables(root: Path) -> dict[str, Path]:
-    """Every Delta table under the lake root, by its path relative to the root."""
-    if not root.exists():
-        return {}
-    return {
-        str(log.parent.relative_to(root)): log.parent
-        for log in sorted(root.rglob("_delta_log"))
-        if log.is_dir()
-    }
+def delta_tables(root: str) -> dict[str, str]:
+    """Every Delta table under the lake root (a local path or an object-store URI), by its
+    path relative to the root."""
+    tables: dict[str, str] = {}
+    for entry in objects.list_files(root):
+        parts = objects.relative(entry.uri, root).split("/")
+        if "_delta_log" in parts[:-1]:
+            name = "/".join(parts[: parts.index("_delta_log")])
+            tables.setdefault(name, delta.join(root, name))
+    return dict(sorted(tables.items()))
 
 
 def _rows(
@@ -118,17 +118,17 @@ def _mentions(identity: Identity, strings: list[str]) -> pl.Expr:
     return pl.any_horizontal(pl.col(c).str.contains_any(needles).fill_null(False) for c in strings)
 
 
-def find(identity: Identity, name: str, path: Path, *, mentions: bool = True) -> TableHits:
+def find(identity: Identity, name: str, path: str, *, mentions: bool = True) -> TableHits:
     """The subject's rows, other people's rows with the subject's values, and their files.
 
     `mentions=False` looks only for the subject's own rows (by session and user), without
     reading text columns: for the re-check after execution, where the byte scan reads them."""
-    hits = TableHits(name, str(path))
-    table = delta.open_table(str(path))
+    hits = TableHits(name, path)
+    table = delta.open_table(path)
     if table is None:
         return hits
     quoted = [f'"{s}"' for s in identity.sessions]
-    hits.log_hits = _log_mentions(path / "_delta_log", identity.needles + quoted)
+    hits.log_hits = _log_mentions(delta.join(path, "_delta_log"), identity.needles + quoted)
     current = table.file_uris()
     hits.total_files = len(current)
     old = _superseded(path, current)
@@ -160,19 +160,21 @@ def find(identity: Identity, name: str, path: Path, *, mentions: bool = True) ->
     return hits
 
 
-def has_traces(identity: Identity, path: Path) -> bool:
+def has_traces(identity: Identity, path: str) -> bool:
     """Whether a table's current rows, superseded files or log hold the subject."""
-    hits = find(identity, path.name, path)
+    hits = find(identity, path.rstrip("/").rsplit("/", 1)[-1], path)
     return bool(hits.rows or hits.others or hits.log_hits or hits.superseded)
 
 
-def _superseded(path: Path, current: list[str]) -> list[str]:
-    live = {os.path.normpath(u.removeprefix("file://")) for u in current}
-    return sorted(
-        str(p)
-        for p in path.rglob("*.parquet")
-        if "_delta_log" not in p.parts and os.path.normpath(str(p)) not in live
-    )
+def _superseded(path: str, current: list[str]) -> list[str]:
+    live = {objects.normalize(u) for u in current}
+    return [
+        objects.normalize(e.uri)
+        for e in objects.list_files(path)
+        if e.uri.endswith(".parquet")
+        and "_delta_log" not in objects.relative(e.uri, path).split("/")
+        and objects.normalize(e.uri) not in live
+    ]
 
 
 def erase(identity: Identity, hits: TableHits, *, re_redact: bool, why: str) -> dict[str, int]:
@@ -265,11 +267,11 @@ def _predicate(identity: Identity, names: list[str], strings: list[str]) -> str:
     return delta.sql_any(parts) if parts else ""
 
 
-def scrub_history(path: Path, *, request_id: str) -> list[str]:
+def scrub_history(path: str, *, request_id: str) -> list[str]:
     """Make the table's current version its only one: vacuum everything unreferenced (old data
     files and `_change_data`), commit a marker, checkpoint, delete older log entries. Returns
     the files deleted."""
-    table = delta.open_table(str(path))
+    table = delta.open_table(path)
     if table is None:
         return []
     removed = list(
@@ -284,36 +286,30 @@ def scrub_history(path: Path, *, request_id: str) -> list[str]:
     table.update_incremental()
     table.create_checkpoint()
     version = table.version()
-    log = path / "_delta_log"
-    for entry in sorted(log.iterdir()):
-        head = entry.name.split(".", 1)[0]
-        if entry.is_file() and head.isdigit() and int(head) < version:
-            entry.unlink()
-            removed.append(f"_delta_log/{entry.name}")
-    for leftover in path.rglob("*"):
+    log = delta.join(path, "_delta_log")
+    for entry in objects.list_files(log):
+        name = objects.relative(entry.uri, log)
+        head = name.split(".", 1)[0]
+        if "/" not in name and head.isdigit() and int(head) < version:
+            objects.delete(entry.uri)
+            removed.append(f"_delta_log/{name}")
+    for entry in objects.list_files(path):
         # an interrupted writer's temporary files are not in the log, so vacuum skips them
-        if (
-            leftover.is_file()
-            and leftover.name.startswith(".")
-            and "_delta_log" not in str(leftover)
-        ):
-            leftover.unlink()
-            removed.append(str(leftover.relative_to(path)))
-    fsync_dir(log)
+        name = objects.relative(entry.uri, path)
+        if name.rsplit("/", 1)[-1].startswith(".") and "_delta_log" not in name.split("/"):
+            objects.delete(entry.uri)
+            removed.append(name)
+    if objects.is_local(log):
+        fsync_dir(Path(objects.normalize(log)))
     return removed
 
 
-def _log_mentions(log: Path, needles: list[str]) -> int:
-    if not log.exists() or not needles:
+def _log_mentions(log: str, needles: list[str]) -> int:
+    if not needles:
         return 0
-    raw = [n.encode() for n in needles]
-    count = 0
-    for entry in log.iterdir():
-        if entry.is_file() and not entry.name.endswith(".parquet"):
-            data = entry.read_bytes()
-            count += any(n in data for n in raw)
-        elif entry.name.endswith(".parquet"):
-            from memgraph_ops.erasure.verify import scan_file
+    from memgraph_ops.erasure.verify import scan_bytes
 
-            count += bool(scan_file(entry, needles))
-    return count
+    return sum(
+        bool(scan_bytes(entry.uri, objects.read(entry.uri), needles))
+        for entry in objects.list_files(log)
+    )

@@ -35,8 +35,9 @@ from memgraph_ops.erasure.identity import Identity, identifiers_in, resolve, wit
 from memgraph_ops.erasure.keys import ErasureKeys, is_legacy_seal
 from memgraph_ops.erasure.layers import Layers
 from memgraph_ops.erasure.request import Queue, Request, Sealed, Subject, file_lock
-from memgraph_ops.erasure.verify import Hit, SqlScan, scan_root
+from memgraph_ops.erasure.verify import Hit, SqlScan, scan_objects, scan_root
 from memgraph_ops.errors import MemgraphError
+from memgraph_ops.lake import objects
 from memgraph_ops.lake.compaction import COMPACTION_LOCK
 from memgraph_ops.privacy.pseudonyms import Pseudonymizer, load_master_key
 from memgraph_ops.privacy.redact import PrivacyConfig
@@ -98,7 +99,7 @@ class _Target:
 
     identity: Identity
     ids: hot.SubjectIds
-    lake_tables: dict[str, Path]
+    lake_tables: dict[str, str]
 
 
 @dataclass
@@ -167,8 +168,8 @@ def _keys(layers: Layers) -> tuple[ErasureKeys, Pseudonymizer]:
     return ErasureKeys(master), Pseudonymizer(master)
 
 
-def _lake_root(layers: Layers) -> Path:
-    return Path(layers.settings.lake_uri)
+def _lake_root(layers: Layers) -> str:
+    return layers.settings.lake_uri
 
 
 def _resolve(
@@ -445,7 +446,7 @@ def _erase_lake(ctx: _Context, progress: Progress) -> None:
                 why = f"erasure {ctx.request.request_id}"
                 result = lake.erase(identity, hits, re_redact=ctx.re_redact, why=why)
                 progress.add("pii_findings" if name == "pii_findings" else f"lake.{name}", result)
-                progress.files += [f"{name}/{Path(f).relative_to(hits.path)}" for f in hits.files]
+                progress.files += [f"{name}/{objects.relative(f, hits.path)}" for f in hits.files]
             if hits.rows or hits.others or hits.log_hits or hits.superseded:
                 progress.dirty_tables = sorted({*progress.dirty_tables, name})
                 ctx.save()
@@ -556,4 +557,13 @@ def scan(layers: Layers, needles: list[str]) -> list[Hit]:
     databases: dict[Path, SqlScan] = {}
     if store is not None:
         databases[layers.settings.store_path] = store.places
-    return scan_root(layers.settings.home, needles, databases=databases)
+    found = scan_root(layers.settings.home, needles, databases=databases)
+    if not _under(layers.settings.lake_uri, layers.settings.home):
+        found += scan_objects(layers.settings.lake_uri, needles)
+    return found
+
+
+def _under(uri: str, home: Path) -> bool:
+    if not objects.is_local(uri):
+        return False
+    return Path(objects.normalize(uri)).is_relative_to(home.resolve())

@@ -12,7 +12,6 @@ review.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -41,9 +40,9 @@ class VaultHits:
         }
 
 
-def delta_tables(vault: Vault) -> list[Path]:
+def delta_tables(vault: Vault) -> list[str]:
     index = vault.root / "index"
-    return [index] if (index / "_delta_log").exists() else []
+    return [str(index)] if (index / "_delta_log").exists() else []
 
 
 def find(vault: Vault, identity: Identity) -> VaultHits:

@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from memgraph_ops.errors import StoreError
+from memgraph_ops.lake import objects
 from memgraph_ops.store import file_places
 from memgraph_ops.vault.dictionaries import dictionaries_under
 from memgraph_ops.vault.packs import FRAME_MAGIC, Dictionaries, iter_frames
@@ -79,26 +80,8 @@ def scan_file(
         data = path.read_bytes()
     except FileNotFoundError:  # removed while we walked (a concurrent vacuum)
         return []
-    # ASCII needles are matched in any letter case; others also exactly as given (bytes.lower()
-    # folds ASCII letters only)
-    raw = sorted(
-        {n.lower().encode() for n in needles} | {n.encode() for n in needles if not n.isascii()}
-    )
-    hits = [Hit(str(path), "raw")] if _holds(data, raw) else []
-    head = data[:16]
-    if head.startswith(PARQUET_MAGIC):
-        hits += [Hit(str(path), f"parquet:{c}") for c in _parquet_columns(path, needles)]
-    elif head.startswith(FRAME_MAGIC):
-        hits += [
-            Hit(str(path), f"zstd:frame@{offset}")
-            for offset, content in iter_frames(data, dictionaries or {})
-            if _holds(content, raw)
-        ]
-    elif head.startswith(GZIP_MAGIC):
-        content = gzip.decompress(data)
-        if _holds(content, raw):
-            hits.append(Hit(str(path), "gzip"))
-    elif head[8:12] == DUCKDB_MAGIC:
+    if data[8:12] == DUCKDB_MAGIC:
+        hits = [Hit(str(path), "raw")] if _holds(data, _raw(needles)) else []
         scanner = (databases or {}).get(path)
         try:
             places = scanner(needles) if scanner else file_places(path, needles)
@@ -106,8 +89,56 @@ def scan_file(
             # a database that cannot be opened (a copy cut short by a crash) cannot be shown
             # to be clean: it counts as a place holding the subject
             places = ["<unreadable>"]
-        hits += [Hit(str(path), f"sql:{p}") for p in places]
+        return hits + [Hit(str(path), f"sql:{p}") for p in places]
+    return scan_bytes(str(path), data, needles, dictionaries=dictionaries)
+
+
+def scan_objects(root: str, needles: Iterable[str]) -> list[Hit]:
+    """Every object under a lake URI (an object store: the lake outside the data root)
+    holding any needle, searched as `scan_file` searches a file."""
+    words = sorted({n for n in needles if n})
+    if not words:
+        return []
+    entries = objects.list_files(root)
+    with ThreadPoolExecutor(max_workers=max(4, os.cpu_count() or 1)) as pool:
+        found = pool.map(lambda e: scan_bytes(e.uri, _read_object(e.uri), words), entries)
+        return [hit for hits in found for hit in hits]
+
+
+def _read_object(uri: str) -> bytes:
+    try:
+        return objects.read(uri)
+    except FileNotFoundError:  # removed while we listed (a concurrent vacuum)
+        return b""
+
+
+def scan_bytes(
+    name: str, data: bytes, needles: list[str], *, dictionaries: Dictionaries | None = None
+) -> list[Hit]:
+    """The places in one file's bytes (`name` labels the hits) holding any needle: the raw
+    bytes, and the decoded content of Parquet, zstd and gzip."""
+    hits = [Hit(name, "raw")] if _holds(data, _raw(needles)) else []
+    head = data[:16]
+    if head.startswith(PARQUET_MAGIC):
+        hits += [Hit(name, f"parquet:{c}") for c in _parquet_columns(data, needles)]
+    elif head.startswith(FRAME_MAGIC):
+        raw = _raw(needles)
+        hits += [
+            Hit(name, f"zstd:frame@{offset}")
+            for offset, content in iter_frames(data, dictionaries or {})
+            if _holds(content, raw)
+        ]
+    elif head.startswith(GZIP_MAGIC) and _holds(gzip.decompress(data), _raw(needles)):
+        hits.append(Hit(name, "gzip"))
     return hits
+
+
+def _raw(needles: list[str]) -> list[bytes]:
+    # ASCII needles are matched in any letter case; others also exactly as given (bytes.lower()
+    # folds ASCII letters only)
+    return sorted(
+        {n.lower().encode() for n in needles} | {n.encode() for n in needles if not n.isascii()}
+    )
 
 
 def _holds(data: bytes, needles: list[bytes]) -> bool:
@@ -127,12 +158,12 @@ def holds(texts: Sequence[bytes], needles: Sequence[bytes]) -> list[bool]:
     return column.str.contains_any(patterns, ascii_case_insensitive=True).to_list()
 
 
-def _parquet_columns(path: Path, needles: list[str]) -> list[str]:
-    schema = pq.read_schema(path)
+def _parquet_columns(data: bytes, needles: list[str]) -> list[str]:
+    schema = pq.read_schema(pa.BufferReader(data))
     text = [f.name for f in schema if not _plain(f.type)]
     if not text:
         return []
-    table = pq.read_table(path, columns=text)
+    table = pq.read_table(pa.BufferReader(data), columns=text)
     found = []
     for name in table.column_names:
         for leaf in _string_leaves(table.column(name)):

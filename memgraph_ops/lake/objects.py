@@ -1,0 +1,86 @@
+"""The files under a lake URI, on local disk or an object store, through one interface.
+
+Erasure lists, reads and deletes a lake's files itself (superseded data files, log entries a
+vacuum leaves, the byte scan of every object), and delta-rs offers no such listing; pyarrow's
+filesystems do, for local paths and `s3://` alike. S3 credentials and endpoint come from the
+standard AWS environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`,
+`AWS_ENDPOINT_URL`, or a profile), as delta-rs and polars read them.
+
+Paths here are always URIs as delta-rs writes them (`s3://bucket/key`, or a local path), so
+they compare with `DeltaTable.file_uris()`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from functools import cache
+
+import pyarrow.fs as pafs
+
+
+@dataclass(frozen=True)
+class Entry:
+    uri: str
+    size: int
+
+
+def is_local(uri: str) -> bool:
+    return "://" not in uri or uri.startswith("file://")
+
+
+def _split(uri: str) -> tuple[pafs.FileSystem, str, str]:
+    """(filesystem, path inside it, the URI prefix that path is written under)."""
+    if is_local(uri):
+        path = os.path.abspath(uri.removeprefix("file://"))
+        return _local(), path, ""
+    scheme = uri.split("://", 1)[0]
+    filesystem, path = _remote(uri)
+    return filesystem, path.rstrip("/"), f"{scheme}://"
+
+
+@cache
+def _local() -> pafs.FileSystem:
+    return pafs.LocalFileSystem()
+
+
+def _remote(uri: str) -> tuple[pafs.FileSystem, str]:
+    filesystem, path = pafs.FileSystem.from_uri(uri)
+    return filesystem, path
+
+
+def list_files(uri: str) -> list[Entry]:
+    """Every file under `uri` (recursively), sorted; none if there is nothing there."""
+    filesystem, path, prefix = _split(uri)
+    selector = pafs.FileSelector(path, recursive=True, allow_not_found=True)
+    found = [
+        Entry(prefix + info.path, int(info.size or 0))
+        for info in filesystem.get_file_info(selector)
+        if info.type == pafs.FileType.File
+    ]
+    return sorted(found, key=lambda e: e.uri)
+
+
+def read(uri: str) -> bytes:
+    filesystem, path, _ = _split(uri)
+    with filesystem.open_input_stream(path) as stream:
+        return bytes(stream.read())
+
+
+def delete(uri: str) -> None:
+    """Delete one file; one already gone is no error (a rerun after a crash)."""
+    filesystem, path, _ = _split(uri)
+    with contextlib.suppress(FileNotFoundError):
+        filesystem.delete_file(path)
+
+
+def normalize(uri: str) -> str:
+    """One spelling per file: `file://` and relative local paths become absolute paths."""
+    if is_local(uri):
+        return os.path.normpath(os.path.abspath(uri.removeprefix("file://")))
+    return uri
+
+
+def relative(uri: str, root: str) -> str:
+    return normalize(uri).removeprefix(normalize(root).rstrip("/") + "/")
