@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup demo test test-heavy browser check fmt dagster-dev bench clean-store
+.PHONY: setup demo test test-heavy browser postgres check fmt dagster-dev bench clean-store
 
 $(UV_BOOT):
 	$(PYTHON) -m venv .tools
@@ -31,7 +31,7 @@ demo: setup
 test: setup
 	$(PY) -m pytest -m "not heavy"
 
-test-heavy: setup browser
+test-heavy: setup browser postgres
 	$(PY) -m pytest
 
 # Debian's Chromium for the browser test of the Dagster UI (tests/pipelines/test_ui.py, heavy):
@@ -41,6 +41,14 @@ browser:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends chromium \
 		|| { $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends chromium; }; }
+
+# Debian's PostgreSQL server binaries, for the tests of Dagster on PostgreSQL (heavy): each test
+# starts its own cluster in a temporary folder (tests/servers.py); no system service is used.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/postgres > /dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends postgresql \
+		|| { $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends postgresql; }; }
 
 check: setup
 	$(VENV)/bin/ruff check .

@@ -122,7 +122,8 @@ class Postgres:
 
     @property
     def url(self) -> str:
-        return f"postgresql://postgres@/postgres?host={self.folder}"
+        # psycopg2, the driver dagster-postgres speaks (see pipelines/instance.py)
+        return f"postgresql+psycopg2://postgres@/postgres?host={self.folder}"
 
     def _as_owner(self, argv: list[str]) -> list[str]:
         if os.geteuid() != 0:
