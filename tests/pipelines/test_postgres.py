@@ -97,7 +97,7 @@ def test_runs_schedules_and_sensors_survive_a_restart_of_postgres_and_dagster(
     after = _python(READ_STATE)
     assert after.returncode == 0, after.stderr
     assert [run_id, "compaction_job", "SUCCESS"] in _lines(after.stdout, "RUN")
-    states = dict(map(tuple, _lines(after.stdout, "STATE")))  # type: ignore[arg-type]
+    states = {name: status for name, status in _lines(after.stdout, "STATE")}
     assert states.get("retention_schedule") == "RUNNING", states
     assert states.get("erasure_queue_sensor") == "STOPPED", states
     # nothing went to SQLite beside it
