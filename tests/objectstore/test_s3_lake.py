@@ -23,6 +23,7 @@ import memgraph_ops
 from memgraph_ops import observatory
 from memgraph_ops.erasure import Subject, erase
 from memgraph_ops.erasure.steps import scan
+from memgraph_ops.errors import StoreMismatchError
 from memgraph_ops.lake import no_redaction
 from tests.erasure.conftest import EMAIL, OTHER_USERS, SUBJECT, build, pseudonyms, subject_token
 from tests.factories import edge, session
@@ -188,3 +189,27 @@ def test_engines_other_than_ours_read_the_s3_lake(home: Path, s3_lake: str) -> N
     assert sum(n for _, n in edges.fetchall()) > 0
     activity = pl.read_delta(f"{s3_lake}/observatory/activity")
     assert activity.height > 0
+
+
+def test_two_hot_nodes_on_one_s3_lake_the_older_one_is_refused_and_loses_nothing(
+    home: Path, s3_lake: str, tmp_path: Path
+) -> None:
+    """One store per lake, across machines too. A new store opened on a lake that has data
+    starts its seqs above the lake's watermark and takes the lake over (as a replaced
+    `hot.duckdb` does); the store that compacted before is then refused, before it writes
+    anything, and keeps its events in HOT."""
+    with memgraph_ops.open(home) as first:
+        first.ingest(session("a1", 2))
+        first.compact()
+    with memgraph_ops.open(tmp_path / "other-node") as second:
+        assert second.settings.lake_uri == s3_lake
+        second.ingest(session("b1", 2))
+        second.compact()
+    with memgraph_ops.open(home) as first:
+        first.ingest(session("a2", 2))
+        versions = {name: first.lake.version(name) for name in ("event_log", "nodes", "edges")}
+        with pytest.raises(StoreMismatchError, match="one lake takes events from one store"):
+            first.compact()
+        assert {n: first.lake.version(n) for n in versions} == versions
+        assert set(first.lake.nodes(types=["Session"])["id"].to_list()) == {"a1", "b1"}
+        assert first.store.context("a2"), "the refused events stay in HOT"
