@@ -12,8 +12,10 @@ Per round and per place: a fresh data root ingests the same generated workload, 
   object), seconds.
 A small warm-up on both places comes first (not recorded: the first compaction in a process
 paid 4 s of first-call costs). The places alternate within a round (local, S3, then S3,
-local), so a drift of the machine falls on both; the best of the rounds is compared. moto keeps objects in memory: this measures the cost of going through the S3
-protocol and of delta-rs' object-store commits, not of a network or of AWS.
+local), so a drift of the machine falls on both; the best of the rounds is compared.
+
+moto keeps objects in memory: this measures the cost of going through the S3 protocol and of
+delta-rs' object-store commits, not of a network or of AWS.
 """
 
 from __future__ import annotations

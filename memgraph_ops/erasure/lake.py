@@ -62,15 +62,8 @@ class TableHits:
 
 
 def delta_tables(root: str) -> dict[str, str]:
-    """Every Delta table under the lake root (a local path or an object-store URI), by its
-    path relative to the root."""
-    tables: dict[str, str] = {}
-    for entry in objects.list_files(root):
-        parts = objects.relative(entry.uri, root).split("/")
-        if "_delta_log" in parts[:-1]:
-            name = "/".join(parts[: parts.index("_delta_log")])
-            tables.setdefault(name, delta.join(root, name))
-    return dict(sorted(tables.items()))
+    """Every Delta table under the lake root (a local path or an object-store URI)."""
+    return objects.delta_tables(root)
 
 
 def _rows(

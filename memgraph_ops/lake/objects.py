@@ -84,3 +84,15 @@ def normalize(uri: str) -> str:
 
 def relative(uri: str, root: str) -> str:
     return normalize(uri).removeprefix(normalize(root).rstrip("/") + "/")
+
+
+def delta_tables(root: str) -> dict[str, str]:
+    """Every Delta table under `root` (a folder holding `_delta_log/`), by its path relative to
+    the root."""
+    tables: dict[str, str] = {}
+    for entry in list_files(root):
+        parts = relative(entry.uri, root).split("/")
+        if "_delta_log" in parts[:-1]:
+            name = "/".join(parts[: parts.index("_delta_log")])
+            tables.setdefault(name, f"{root.rstrip('/')}/{name}")
+    return dict(sorted(tables.items()))

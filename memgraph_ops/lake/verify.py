@@ -17,7 +17,7 @@ from urllib.parse import unquote
 from deltalake import DeltaTable
 
 from memgraph_ops.findings import Layer, LayerReport, Problem, Progress, counter, relative
-from memgraph_ops.lake import _integrity
+from memgraph_ops.lake import _integrity, objects
 from memgraph_ops.lake._integrity import Damage, Digest
 from memgraph_ops.lake.tables import TABLES
 
@@ -41,16 +41,7 @@ def verify_lake(lake_uri: str, *, home: Path, progress: Progress | None = None) 
     report = LayerReport("lake")
     root = _integrity.local_dir(lake_uri)
     if root is None:
-        report.problems.append(
-            Problem(
-                "lake",
-                lake_uri,
-                "was not checked: verify reads local lakes only",
-                "check the object store's own integrity reports",
-                "warning",
-            )
-        )
-        return report
+        return verify_remote_lake(lake_uri)
     if not root.exists():
         return report
     tables = find_tables(root)
@@ -61,6 +52,60 @@ def verify_lake(lake_uri: str, *, home: Path, progress: Progress | None = None) 
         verify_table(directory, layer="lake", home=home, report=report, advance=advance)
     if progress:
         progress(total, total)
+    return report
+
+
+def verify_remote_lake(lake_uri: str) -> LayerReport:
+    """Check every Delta table under an object-store lake: its log loads, and every data file
+    of its snapshot exists with the size the log records. Contents are not hashed: the digests
+    `verify` checks on local lakes are recorded on local disk only (a warning says so)."""
+    report = LayerReport("lake")
+    for name, uri in objects.delta_tables(lake_uri).items():
+        report.count("tables")
+        try:
+            table = DeltaTable(uri)
+        except BaseException as exc:  # delta-rs panics are BaseExceptions
+            if not _integrity.is_engine_failure(exc):
+                raise
+            report.problems.append(
+                Problem(
+                    "lake",
+                    uri,
+                    f"cannot be loaded by Delta: {_integrity.short(exc)}",
+                    "restore the table's `_delta_log` from the bucket's versions or a backup",
+                )
+            )
+            continue
+        sizes = {objects.relative(e.uri, uri): e.size for e in objects.list_files(uri)}
+        files = _integrity.adds(table)
+        report.count("data_files", len(files))
+        report.count("bytes", sum(size for _, size in files))
+        for path, size in files:
+            key = unquote(path)
+            found = sizes.get(key)
+            if found == size:
+                continue
+            what = "is missing" if found is None else f"is {found:,} bytes, the log says {size:,}"
+            report.problems.append(
+                Problem(
+                    "lake",
+                    f"{uri}/{key}",
+                    f"{what} (a data file of {name} version {table.version()})",
+                    f"restore it from the bucket's versions or a backup, or read {name} as of a "
+                    "version before the one that added it",
+                )
+            )
+    if report.checked.get("tables"):
+        report.problems.append(
+            Problem(
+                "lake",
+                lake_uri,
+                "data files on object storage were checked for presence and size only, not "
+                "content (no digests are recorded for them)",
+                "enable the object store's own checksums (S3 additional checksums) for content",
+                "warning",
+            )
+        )
     return report
 
 

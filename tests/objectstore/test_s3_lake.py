@@ -25,6 +25,7 @@ from memgraph_ops.erasure import Subject, erase
 from memgraph_ops.erasure.steps import scan
 from memgraph_ops.errors import StoreMismatchError
 from memgraph_ops.lake import no_redaction
+from memgraph_ops.lake.verify import verify_lake
 from tests.erasure.conftest import EMAIL, OTHER_USERS, SUBJECT, build, pseudonyms, subject_token
 from tests.factories import edge, session
 
@@ -213,3 +214,26 @@ def test_two_hot_nodes_on_one_s3_lake_the_older_one_is_refused_and_loses_nothing
         assert {n: first.lake.version(n) for n in versions} == versions
         assert set(first.lake.nodes(types=["Session"])["id"].to_list()) == {"a1", "b1"}
         assert first.store.context("a2"), "the refused events stay in HOT"
+
+
+def test_verify_checks_every_data_file_of_an_s3_lake(home: Path, s3_lake: str) -> None:
+    with memgraph_ops.open(home) as mg:
+        mg.ingest(session("s1", 3) + session("s2", 2))
+        mg.compact()
+        observatory.refresh(mg)
+        settings = mg.settings
+    clean = verify_lake(settings.lake_uri, home=home)
+    assert clean.errors == [] and clean.checked["tables"] >= 5, clean
+    assert any("presence and size only" in p.what for p in clean.problems)
+    bucket, _ = _bucket(s3_lake)
+    client = boto3.client("s3")
+    data = [k for k in _objects(s3_lake) if k.startswith("lake/nodes/") and "_delta_log" not in k]
+    gone, cut = data[0], data[1]
+    client.delete_object(Bucket=bucket, Key=gone)
+    body = client.get_object(Bucket=bucket, Key=cut)["Body"].read()
+    client.put_object(Bucket=bucket, Key=cut, Body=body[: len(body) // 2])
+    damaged = verify_lake(settings.lake_uri, home=home)
+    found = {p.path.rsplit("/", 1)[-1]: p.what for p in damaged.errors}
+    assert found.keys() == {gone.rsplit("/", 1)[-1], cut.rsplit("/", 1)[-1]}, damaged.errors
+    assert "is missing" in found[gone.rsplit("/", 1)[-1]]
+    assert "the log says" in found[cut.rsplit("/", 1)[-1]]
