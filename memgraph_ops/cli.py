@@ -17,8 +17,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-from tqdm import tqdm
-
 from memgraph_ops.errors import ConfigError, InputError, MemgraphError
 from memgraph_ops.home import open_home
 
@@ -269,6 +267,8 @@ def _positive_int(text: str) -> int:
 @contextmanager
 def _bar(desc: str, unit: str, total: int | None = None) -> Iterator[Callable[[int, int], None]]:
     """A progress callback (done, total) drawing a bar on stderr when it is a terminal."""
+    from tqdm import tqdm  # 50 ms of imports, paid only by the commands that draw a bar
+
     with tqdm(desc=desc, unit=unit, total=total or None, file=_stderr(), disable=None) as bar:
 
         def update(done: int, total_now: int) -> None:

@@ -38,5 +38,6 @@ def test_status_and_restore_do_not_load_detection(home: Path) -> None:
     status = _imported("status", "--home", str(home))
     assert "duckdb" in status or "deltalake" in status  # it did read the data root
     assert status & set(DETECTION) == set()
+    assert "tqdm" not in status  # it draws no progress bar
     restore = _imported("restore", "no-such-session", "--home", str(home))
     assert restore & set(DETECTION) == set()
