@@ -1,12 +1,10 @@
-"""The resources every definition of the code location uses, bound once."""
+"""The resource every definition of the code location uses, bound once."""
 
 import dagster as dg
 
-from pipelines.resources import LakeResource, PrivacyResource, StoreResource
+from pipelines.resources import MemgraphResource
 
 
 @dg.definitions
 def resources() -> dg.Definitions:
-    return dg.Definitions(
-        resources={"store": StoreResource(), "lake": LakeResource(), "privacy": PrivacyResource()}
-    )
+    return dg.Definitions(resources={"memgraph": MemgraphResource()})

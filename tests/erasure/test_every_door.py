@@ -16,7 +16,7 @@ from memgraph_ops.erasure import Subject, erase
 from memgraph_ops.errors import RestoreRefusedError
 from memgraph_ops.store import Store
 from memgraph_ops.vault import Vault
-from pipelines.resources import StoreResource
+from pipelines.resources import MemgraphResource
 from tests.erasure.conftest import SUBJECT, build
 from tests.factories import session
 
@@ -54,7 +54,7 @@ def test_every_door_refuses_the_erased_subject(erased: Path, tmp_path: Path) -> 
     with Store.open(erased / "hot.duckdb") as bare:  # the public Store, no facade
         sent = _subjects_old_events("store")
         _only_refusals(bare.ingest(sent), sent)
-    with StoreResource(home=str(erased)).open() as dagster_store:  # what Dagster assets use
+    with MemgraphResource(home=str(erased)).store() as dagster_store:  # what Dagster assets use
         sent = _subjects_old_events("dagster")
         _only_refusals(dagster_store.ingest(sent), sent)
     sent = _subjects_old_events("cli")

@@ -11,7 +11,7 @@ from memgraph_ops import Memgraph
 from memgraph_ops.erasure import Queue, Subject, submit
 from memgraph_ops.erasure.steps import scan
 from pipelines.defs.erasure.jobs import erasure_job, erasure_queue_sensor
-from pipelines.resources import StoreResource
+from pipelines.resources import MemgraphResource
 from tests.factories import session
 
 SUBJECT = "dagster-subject-9e2d"
@@ -26,24 +26,24 @@ def test_sensor_drains_the_queue_without_the_subject_in_dagster(mg: Memgraph) ->
     request = submit(mg, Subject("user", SUBJECT))
     mg.close()
     home = mg.settings.home
-    store = StoreResource(home=str(home))
+    store = MemgraphResource(home=str(home))
     (home / "dagster").mkdir(parents=True, exist_ok=True)
     with dg.instance_for_test(temp_dir=str(home / "dagster")) as instance:
-        context = dg.build_sensor_context(instance=instance, resources={"store": store})
-        result = erasure_queue_sensor(context)
+        # the resource has a teardown, so Dagster opens it inside a context manager
+        with dg.build_sensor_context(instance=instance, resources={"memgraph": store}) as context:
+            result = erasure_queue_sensor(context)
         assert isinstance(result, dg.SensorResult)
         (run,) = result.run_requests or []
         shown = json.dumps({"config": run.run_config, "tags": run.tags}, default=str)
         assert request.request_id in shown and SUBJECT not in shown
         outcome = erasure_job.execute_in_process(
-            run_config=run.run_config, instance=instance, resources={"store": store},
+            run_config=run.run_config, instance=instance, resources={"memgraph": store},
             tags=run.tags,
         )  # fmt: skip
         assert outcome.success
         assert Queue(home).get(request.request_id).status == "done"
-        again = erasure_queue_sensor(
-            dg.build_sensor_context(instance=instance, resources={"store": store})
-        )
+        with dg.build_sensor_context(instance=instance, resources={"memgraph": store}) as context:
+            again = erasure_queue_sensor(context)
         assert isinstance(again, dg.SensorResult) and not again.run_requests
     with Memgraph(mg.settings) as after:
         assert scan(after, [SUBJECT]) == []  # Dagster's run storage under the root included

@@ -13,7 +13,7 @@ import memgraph_ops
 from memgraph_ops import observatory
 from memgraph_ops.lake import Lake
 from pipelines.defs.observatory import assets
-from pipelines.resources import LakeResource, PrivacyResource, StoreResource
+from pipelines.resources import MemgraphResource
 
 OBSERVATORY_ASSETS = [assets.observatory_daily, assets.observatory_snapshots]
 OBSERVATORY_CHECKS = [assets.daily_totals_match_lake, assets.snapshot_totals_match_lake]
@@ -62,7 +62,7 @@ def test_definitions_with_observatory_resolve_every_job() -> None:
         asset_checks=OBSERVATORY_CHECKS,
         jobs=[assets.observatory_job],
         schedules=[assets.observatory_schedule],
-        resources={"store": StoreResource(), "lake": LakeResource(), "privacy": PrivacyResource()},
+        resources={"memgraph": MemgraphResource()},
     )
     for job in defs.resolve_all_job_defs():
         assert job.name
@@ -75,7 +75,7 @@ def test_definitions_with_observatory_resolve_every_job() -> None:
 
 
 def test_materialize_twice_checks_pass_and_second_run_is_a_no_op(writable_home: Path) -> None:
-    resources = {"lake": LakeResource(home=str(writable_home))}
+    resources = {"memgraph": MemgraphResource(home=str(writable_home))}
     with dg.instance_for_test() as instance:
         first = dg.materialize(
             [*OBSERVATORY_ASSETS, *OBSERVATORY_CHECKS], resources=resources, instance=instance

@@ -16,7 +16,7 @@ from pipelines.defs.compaction.assets import (
     lake_tables,
     nodes_unique,
 )
-from pipelines.resources import LakeResource, PrivacyResource, StoreResource
+from pipelines.resources import MemgraphResource
 from tests.factories import edge, event, session
 
 
@@ -53,11 +53,7 @@ def test_schedule_interval_comes_from_settings(monkeypatch: pytest.MonkeyPatch) 
 def _materialize(home: Path, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [lake_tables, nodes_unique, edges_unique, event_log_exactly_once],
-        resources={
-            "store": StoreResource(home=str(home)),
-            "lake": LakeResource(home=str(home)),
-            "privacy": PrivacyResource(home=str(home)),
-        },
+        resources={"memgraph": MemgraphResource(home=str(home))},
         instance=instance,
     )
 

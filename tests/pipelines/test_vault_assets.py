@@ -10,7 +10,7 @@ from memgraph_ops.lake import no_redaction
 from pipelines.definitions import defs
 from pipelines.defs.restore.jobs import restore_session_job
 from pipelines.defs.retention.assets import vault
-from pipelines.resources import StoreResource
+from pipelines.resources import MemgraphResource
 from tests.factories import session
 
 
@@ -33,7 +33,7 @@ def test_retention_asset_reports_counts_and_restore_job_takes_the_session(home: 
     with memgraph_ops.open(home) as mg:
         mg.ingest(session("s1", 2) + session("s2", 2))  # dated 2026-01-01: long inactive
         mg.compact(redact=no_redaction)
-    resources = {"store": StoreResource(home=str(home))}
+    resources = {"memgraph": MemgraphResource(home=str(home))}
     with dg.instance_for_test() as instance:
         result = dg.materialize([vault], resources=resources, instance=instance)
         assert result.success
@@ -62,7 +62,6 @@ def test_retention_asset_reports_counts_and_restore_job_takes_the_session(home: 
 def test_observatory_totals_still_match_after_sessions_move_to_the_vault(home: Path) -> None:
     from memgraph_ops import observatory
     from pipelines.defs.observatory.assets import daily_totals_match_lake
-    from pipelines.resources import LakeResource
 
     with memgraph_ops.open(home) as mg:
         mg.ingest(session("s1", 2) + session("s2", 3))
@@ -70,6 +69,6 @@ def test_observatory_totals_still_match_after_sessions_move_to_the_vault(home: P
         observatory.refresh(mg)
         mg.archive(["s2"])
     # Calling an asset check is typed as returning `object`; this one returns its result.
-    result = cast(dg.AssetCheckResult, daily_totals_match_lake(LakeResource(home=str(home))))
+    result = cast(dg.AssetCheckResult, daily_totals_match_lake(MemgraphResource(home=str(home))))
     assert result.passed, result.metadata
     assert result.metadata["lake_prompts"].value == 5  # 2 in the lake + 3 archived

@@ -21,7 +21,7 @@ from pipelines.defs.compaction.assets import (
     lake_tables,
     nodes_unique,
 )
-from pipelines.resources import LakeResource, PrivacyResource, StoreResource
+from pipelines.resources import MemgraphResource
 from tests.service.conftest import Keys, Server
 
 WRITERS = 16
@@ -46,11 +46,7 @@ print(json.dumps(acked))
 def _compact(home: Path, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [lake_tables, nodes_unique, edges_unique, event_log_exactly_once],
-        resources={
-            "store": StoreResource(home=str(home)),
-            "lake": LakeResource(home=str(home)),
-            "privacy": PrivacyResource(home=str(home)),
-        },
+        resources={"memgraph": MemgraphResource(home=str(home))},
         instance=instance,
     )
 

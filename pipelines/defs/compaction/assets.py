@@ -9,7 +9,7 @@ import polars as pl
 from memgraph_ops.errors import TransientError
 from memgraph_ops.lake import compact
 from memgraph_ops.retention import RetentionPolicy
-from pipelines.resources import LakeResource, PrivacyResource, StoreResource
+from pipelines.resources import MemgraphResource
 
 GROUP = "compaction"
 
@@ -38,18 +38,17 @@ LAKE_TABLES = ("event_log", "nodes", "edges", "pii_findings")
 )
 def lake_tables(
     context: dg.AssetExecutionContext,
-    store: StoreResource,
-    lake: LakeResource,
-    privacy: PrivacyResource,
+    memgraph: MemgraphResource,
 ) -> Iterator[dg.MaterializeResult[Any]]:
     """Compact new HOT events, redacted, into the lake's Delta tables; then trim HOT."""
-    settings = store.settings()
-    redact = privacy.redactor()  # before opening anything: a missing key fails cleanly
+    mg = memgraph.open()
+    settings = mg.settings
+    redact = mg.redactor()  # before opening the store: a missing key fails cleanly
     try:
-        with store.open() as hot:
+        with memgraph.store() as hot:
             report = compact(
                 hot,
-                lake.lake(),
+                mg.lake,
                 redact=redact,
                 batch_rows=settings.compact_batch,
                 hot_window=settings.hot_window,
@@ -60,7 +59,7 @@ def lake_tables(
             )
     except TransientError as exc:
         raise dg.RetryRequested(max_retries=3, seconds_to_wait=10) from exc
-    stats = lake.lake().stats()
+    stats = mg.lake.stats()
     common = {
         "events_compacted": report.events,
         "batches": report.batches,
@@ -93,18 +92,20 @@ def lake_tables(
 
 
 @dg.asset_check(asset="nodes", description="Every node id appears once in the lake.")
-def nodes_unique(lake: LakeResource) -> dg.AssetCheckResult:
-    return _unique_ids(lake, "nodes")
+def nodes_unique(memgraph: MemgraphResource) -> dg.AssetCheckResult:
+    return _unique_ids(memgraph, "nodes")
 
 
 @dg.asset_check(asset="edges", description="Every edge id appears once in the lake.")
-def edges_unique(lake: LakeResource) -> dg.AssetCheckResult:
-    return _unique_ids(lake, "edges")
+def edges_unique(memgraph: MemgraphResource) -> dg.AssetCheckResult:
+    return _unique_ids(memgraph, "edges")
 
 
-def _unique_ids(lake: LakeResource, name: str) -> dg.AssetCheckResult:
+def _unique_ids(memgraph: MemgraphResource, name: str) -> dg.AssetCheckResult:
     counts = (
-        lake.lake().scan(name).select(pl.len().alias("rows"), pl.col("id").n_unique().alias("ids"))
+        memgraph.open()
+        .lake.scan(name)
+        .select(pl.len().alias("rows"), pl.col("id").n_unique().alias("ids"))
     ).collect()
     rows, ids = int(counts["rows"][0]), int(counts["ids"][0])
     return dg.AssetCheckResult(
@@ -117,8 +118,8 @@ def _unique_ids(lake: LakeResource, name: str) -> dg.AssetCheckResult:
     description="The event log holds every compacted event exactly once: one row per seq "
     "from 1 to the watermark, no event id twice.",
 )
-def event_log_exactly_once(lake: LakeResource) -> dg.AssetCheckResult:
-    handle = lake.lake()
+def event_log_exactly_once(memgraph: MemgraphResource) -> dg.AssetCheckResult:
+    handle = memgraph.open().lake
     watermark = handle.watermark()
     counts = (
         handle.scan("event_log")

@@ -8,10 +8,9 @@ from typing import Any
 
 import dagster as dg
 
-import memgraph_ops
 from memgraph_ops import erasure
 from memgraph_ops.errors import TransientError
-from pipelines.resources import StoreResource
+from pipelines.resources import MemgraphResource
 
 TAG_REQUEST = "memgraph/erasure_request"
 TAG_SUBJECT = "memgraph/subject_hash"
@@ -28,20 +27,19 @@ class ErasureRequestConfig(dg.Config):
 # errors (a busy lock) by RetryRequested below, and terminal ones fail at once.
 @dg.op(tags={"dagster/concurrency_key": "memgraph_erasure"})
 def run_erasure_request(
-    context: dg.OpExecutionContext, config: ErasureRequestConfig, store: StoreResource
+    context: dg.OpExecutionContext, config: ErasureRequestConfig, memgraph: MemgraphResource
 ) -> dg.Output[None]:
     """Execute one queued erasure request (resuming an interrupted one), verify, sign."""
-    with memgraph_ops.open(store.home) as mg:
-        try:
-            request = erasure.run(mg, config.request_id)
-        except erasure.ErasureFailed as exc:
-            if isinstance(exc.__cause__, TransientError):
-                raise dg.RetryRequested(max_retries=3, seconds_to_wait=30) from exc
-            raise dg.Failure(
-                description=f"erasure {config.request_id} failed; it stays queued as failed "
-                "and the sensor retries it",
-                metadata={"request_id": config.request_id, "subject_hash": config.subject_hash},
-            ) from exc
+    try:
+        request = erasure.run(memgraph.open(), config.request_id)
+    except erasure.ErasureFailed as exc:
+        if isinstance(exc.__cause__, TransientError):
+            raise dg.RetryRequested(max_retries=3, seconds_to_wait=30) from exc
+        raise dg.Failure(
+            description=f"erasure {config.request_id} failed; it stays queued as failed "
+            "and the sensor retries it",
+            metadata={"request_id": config.request_id, "subject_hash": config.subject_hash},
+        ) from exc
     receipt: dict[str, Any] = request.receipt or {}
     context.log.info(f"erasure {request.request_id}: {request.status}")
     return dg.Output(
@@ -70,10 +68,10 @@ def erasure_job() -> None:
     job=erasure_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING
 )
 def erasure_queue_sensor(
-    context: dg.SensorEvaluationContext, store: StoreResource
+    context: dg.SensorEvaluationContext, memgraph: MemgraphResource
 ) -> dg.SensorResult:
     """Start a run for every queued, failed (retry) or interrupted erasure request."""
-    settings = store.settings()
+    settings = memgraph.settings()
     requests = erasure.Queue(settings.home).pending()
     return dg.SensorResult(
         run_requests=[

@@ -9,11 +9,9 @@ from typing import Any
 
 import dagster as dg
 
-from memgraph_ops import load_settings
 from memgraph_ops.errors import TransientError
 from memgraph_ops.observatory import tables
-from memgraph_ops.vault import Vault
-from pipelines.resources import LakeResource
+from pipelines.resources import MemgraphResource
 
 GROUP = "observatory"
 LAKE_DEPS = [dg.AssetKey("nodes"), dg.AssetKey("edges"), dg.AssetKey("event_log")]
@@ -26,13 +24,13 @@ LAKE_DEPS = [dg.AssetKey("nodes"), dg.AssetKey("edges"), dg.AssetKey("event_log"
     kinds={"delta", "polars"},
 )
 def observatory_daily(
-    context: dg.AssetExecutionContext, lake: LakeResource
+    context: dg.AssetExecutionContext, memgraph: MemgraphResource
 ) -> dg.MaterializeResult[Any]:
     """Observatory metrics per day (activity, tools, handoffs, context windows, anomalies):
     recompute the new or changed day partitions only."""
     try:
         report = tables.refresh_metrics(
-            lake.lake(),
+            memgraph.open().lake,
             progress=lambda done, total: context.log.info(f"day chunk {done}/{total}"),
         )
     except TransientError as exc:
@@ -56,11 +54,11 @@ def observatory_daily(
     deps=LAKE_DEPS,
     kinds={"delta", "polars"},
 )
-def observatory_snapshots(lake: LakeResource) -> dg.MaterializeResult[Any]:
+def observatory_snapshots(memgraph: MemgraphResource) -> dg.MaterializeResult[Any]:
     """Graph structure (counts, degrees, components, PageRank) and lineage (template closure,
     prompt lineage, FOLLOWS chains) of the whole graph, rewritten when the lake moved."""
     try:
-        report = tables.refresh_snapshots(lake.lake())
+        report = tables.refresh_snapshots(memgraph.open().lake)
     except TransientError as exc:
         raise dg.RetryRequested(max_retries=3, seconds_to_wait=10) from exc
     return dg.MaterializeResult(
@@ -78,10 +76,10 @@ def observatory_snapshots(lake: LakeResource) -> dg.MaterializeResult[Any]:
     description="Prompts, responses and tool calls summed over the day partitions equal the "
     "lake's counts.",
 )
-def daily_totals_match_lake(lake: LakeResource) -> dg.AssetCheckResult:
-    archived = Vault(load_settings(lake.home).vault_path).index()
+def daily_totals_match_lake(memgraph: MemgraphResource) -> dg.AssetCheckResult:
+    archived = memgraph.open().vault.index()
     result = tables.check_daily_totals(
-        lake.lake(),
+        memgraph.open().lake,
         archived={
             "Prompt": int(archived["prompts"].sum()),
             "Response": int(archived["responses"].sum()),
@@ -95,8 +93,8 @@ def daily_totals_match_lake(lake: LakeResource) -> dg.AssetCheckResult:
     asset=observatory_snapshots,
     description="Node and edge counts of the graph snapshot equal the lake's rows.",
 )
-def snapshot_totals_match_lake(lake: LakeResource) -> dg.AssetCheckResult:
-    result = tables.check_snapshot_totals(lake.lake())
+def snapshot_totals_match_lake(memgraph: MemgraphResource) -> dg.AssetCheckResult:
+    result = tables.check_snapshot_totals(memgraph.open().lake)
     return dg.AssetCheckResult(passed=result.passed, metadata=dict(result.figures))
 
 

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pipelines.resources import StoreResource
+from pipelines.resources import MemgraphResource
 
 
 class RestoreConfig(dg.Config):
@@ -11,10 +11,9 @@ class RestoreConfig(dg.Config):
 
 @dg.op(description="Restore one archived session into the operational store.")
 def restore_session(
-    context: dg.OpExecutionContext, config: RestoreConfig, store: StoreResource
+    context: dg.OpExecutionContext, config: RestoreConfig, memgraph: MemgraphResource
 ) -> None:
-    with store.memgraph() as mg:
-        result = mg.restore(config.session_id)
+    result = memgraph.open().restore(config.session_id)
     context.add_output_metadata(
         {
             "restored": result.restored,

@@ -6,7 +6,7 @@ from typing import Any
 import dagster as dg
 
 from memgraph_ops.errors import TransientError
-from pipelines.resources import StoreResource
+from pipelines.resources import MemgraphResource
 
 GROUP = "vault"
 
@@ -18,14 +18,16 @@ GROUP = "vault"
     description="Archived sessions (zstd frames + Delta vault_index), maintained by the "
     "retention policy.",
 )
-def vault(context: dg.AssetExecutionContext, store: StoreResource) -> dg.MaterializeResult[Any]:
+def vault(
+    context: dg.AssetExecutionContext, memgraph: MemgraphResource
+) -> dg.MaterializeResult[Any]:
     """Apply the retention policy: archive inactive lake sessions into the vault, delete expired
     sessions from the lake and the vault (keeping anonymous daily aggregates), expire restored
     copies. Legal holds are honoured."""
     try:
-        with store.memgraph() as mg:
-            report = mg.retention()
-            stats = mg.vault.stats()
+        mg = memgraph.open()
+        report = mg.retention()
+        stats = mg.vault.stats()
     except TransientError as exc:
         raise dg.RetryRequested(max_retries=3, seconds_to_wait=30) from exc
     plan = report.plan
