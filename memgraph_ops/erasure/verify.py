@@ -1,4 +1,5 @@
-"""Byte-level proof: search every file under the data root for the subject's values.
+"""Byte-level proof: search every file under the data root, and every object of a lake kept
+outside it (`s3://…`, through `lake.objects`), for the subject's values.
 
 Compressed bytes prove nothing when searched raw, so each file is also searched decoded:
 - Parquet (Delta data files, `_change_data`, checkpoints): every string and binary leaf of every
