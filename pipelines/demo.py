@@ -4,7 +4,8 @@
    ingest it into the operational store;
 2. compact it with redaction (Dagster `compaction_job`), show one message before and after, and
    check that no planted PII value reached any lake file;
-3. compute the Observatory's metrics and lineage (Dagster `observatory_job`);
+3. compute the Observatory's metrics and lineage (Dagster `observatory_days_job`, one run over
+   the changed days' partitions, and `observatory_job`);
 4. archive the sessions into the vault (Dagster `retention_job`, with a demo policy that archives
    every inactive session and deletes nothing) and show the compression;
 5. restore one session (Dagster `restore_session_job`) and show its context;
@@ -22,7 +23,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ from memgraph_ops.privacy.pseudonyms import (
 )
 from memgraph_ops.workload import pii_sidecar_path, write_workload
 from pipelines.definitions import defs
+from pipelines.defs.observatory.assets import changed_days_request
 from pipelines.instance import prepare_dagster_home
 
 DEFAULT_SESSIONS = 2_000
@@ -117,7 +119,15 @@ def _stages(home: Path, workload: Path, args: argparse.Namespace) -> int:
         if failed or not leaks.is_empty():
             return 1
 
-    with _stage("3/7 metrics and lineage (Dagster observatory_job)"):
+    with _stage("3/7 metrics and lineage (Dagster observatory_days_job, observatory_job)"):
+        with open_memgraph(home) as mg:
+            changed = changed_days_request(mg.lake)
+        # one run over the changed days' partitions
+        if (
+            isinstance(changed, dg.RunRequest)
+            and not _run(instance, "observatory_days_job", tags=changed.tags).success
+        ):
+            return 1
         if not _run(instance, "observatory_job").success:
             return 1
 
@@ -182,21 +192,33 @@ def _stage(title: str) -> Iterator[None]:
 
 
 def _run(
-    instance: dg.DagsterInstance, job: str, config: dict[str, Any] | None = None
+    instance: dg.DagsterInstance,
+    job: str,
+    config: dict[str, Any] | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> dg.ExecuteInProcessResult:
     """One real Dagster run of `job`, its materialization metadata printed."""
     result = defs.resolve_job_def(job).execute_in_process(
-        instance=instance, run_config={**LOGS, **(config or {})}, raise_on_error=False
+        instance=instance,
+        run_config={**LOGS, **(config or {})},
+        raise_on_error=False,
+        tags=tags,
     )
     _say(f"Dagster run {result.run_id} of {job}: {'succeeded' if result.success else 'FAILED'}")
+    # a run over many day partitions materializes each: one line per asset, with the count
+    by_asset: dict[str, list[dg.AssetMaterialization]] = {}
     for event in result.get_asset_materialization_events():
-        materialization = event.materialization
+        by_asset.setdefault(event.materialization.asset_key.to_user_string(), []).append(
+            event.materialization
+        )
+    for key, materializations in by_asset.items():
         shown = {
             k: v.value
-            for k, v in materialization.metadata.items()
+            for k, v in materializations[0].metadata.items()
             if isinstance(v.value, int | float | str) and len(str(v.value)) < 40
         }
-        _say(f"  {materialization.asset_key.to_user_string()}: {_compact(shown)}")
+        partitions = f" ({len(materializations)} partitions)" if len(materializations) > 1 else ""
+        _say(f"  {key}{partitions}: {_compact(shown)}")
     if not result.success:
         _say("  see `make dagster-dev` (Runs) for its logs")
     return result

@@ -239,27 +239,27 @@ def test_verify_checks_every_data_file_of_an_s3_lake(home: Path, s3_lake: str) -
     assert "the log says" in found[cut.rsplit("/", 1)[-1]]
 
 
-DAYS_WRITER = """
+DAYS_RUN = """
 import sys
-from datetime import date
-import memgraph_ops
-from memgraph_ops.observatory import tables
-mg = memgraph_ops.open()
-days = [date.fromisoformat(d) for d in sys.argv[1].split(",")]
-for _ in range(3):
-    tables.refresh_metrics(mg.lake, days=days)
-mg.close()
+import dagster as dg
+from pipelines.definitions import defs
+from pipelines.defs.observatory.assets import RANGE_END, RANGE_START
+with dg.instance_for_test() as instance:
+    result = defs.resolve_job_def("observatory_days_job").execute_in_process(
+        instance=instance, tags={RANGE_START: sys.argv[1], RANGE_END: sys.argv[2]}
+    )
+sys.exit(0 if result.success else 1)
 """
 
 
 @pytest.mark.heavy
-def test_two_processes_write_disjoint_observatory_days_of_one_s3_table_at_once(
+def test_two_partition_runs_of_disjoint_days_write_one_s3_table_at_once(
     home: Path, s3_lake: str
 ) -> None:
-    """What a partitioned run needs from the tables: the daily Observatory tables are
-    partitioned by day, and two writers of disjoint days commit side by side (each overwrite
-    names its days; a conflict is retried), leaving every day computed once and the totals
-    equal to the lake's."""
+    """Two Dagster runs of `observatory_days_job`, over disjoint day ranges, in two processes at
+    once (as a backfill fans out): the Delta tables are partitioned by day and each overwrite
+    names its days (a commit conflict is retried), so both land, every day computed once, and
+    the totals equal the lake's."""
     with memgraph_ops.open(home) as mg:
         events = [e for d in range(6) for e in session(f"d{d}", 3, start=d * 86_400)]
         mg.ingest(events)
@@ -269,7 +269,7 @@ def test_two_processes_write_disjoint_observatory_days_of_one_s3_table_at_once(
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": str(root)}
     writers = [
-        subprocess.Popen([sys.executable, "-c", DAYS_WRITER, ",".join(part)], env=env, cwd=root)
+        subprocess.Popen([sys.executable, "-c", DAYS_RUN, part[0], part[-1]], env=env, cwd=root)
         for part in (days[:3], days[3:])
     ]
     assert [w.wait(timeout=300) for w in writers] == [0, 0]

@@ -60,37 +60,68 @@ def test_definitions_with_observatory_resolve_every_job() -> None:
     defs = dg.Definitions(
         assets=OBSERVATORY_ASSETS,
         asset_checks=OBSERVATORY_CHECKS,
-        jobs=[assets.observatory_job],
-        schedules=[assets.observatory_schedule],
+        jobs=[assets.observatory_job, assets.observatory_days_job],
+        schedules=[assets.observatory_schedule, assets.observatory_days_hourly],
         resources={"memgraph": MemgraphResource()},
     )
     for job in defs.resolve_all_job_defs():
         assert job.name
-    job = defs.resolve_job_def("observatory_job")
-    assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} == {
-        "observatory_daily",
-        "observatory_snapshots",
+    snapshots = defs.resolve_job_def("observatory_job")
+    assert {k.to_user_string() for k in snapshots.asset_layer.executable_asset_keys} == {
+        "observatory_snapshots"
     }
+    days = defs.resolve_job_def("observatory_days_job")
+    assert {k.to_user_string() for k in days.asset_layer.executable_asset_keys} == {
+        "observatory_daily"
+    }
+    assert days.partitions_def == assets.DAYS
     assert defs.resolve_schedule_def("observatory_hourly").cron_schedule == "5 * * * *"
+    assert defs.resolve_schedule_def("observatory_days_hourly").cron_schedule == "5 * * * *"
 
 
-def test_materialize_twice_checks_pass_and_second_run_is_a_no_op(writable_home: Path) -> None:
-    resources = {"memgraph": MemgraphResource(home=str(writable_home))}
+def _days_run(
+    request: dg.RunRequest | dg.SkipReason, instance: dg.DagsterInstance, home: Path
+) -> dg.ExecuteInProcessResult:
+    assert isinstance(request, dg.RunRequest), request
+    job = dg.Definitions(
+        assets=OBSERVATORY_ASSETS,
+        asset_checks=OBSERVATORY_CHECKS,
+        jobs=[assets.observatory_days_job],
+        resources={"memgraph": MemgraphResource(home=str(home))},
+    ).resolve_job_def("observatory_days_job")
+    return job.execute_in_process(instance=instance, tags=request.tags)
+
+
+def test_the_schedule_runs_the_changed_days_once_then_skips(writable_home: Path) -> None:
+    """The hourly schedule asks the lake which days changed: one run over them (one day
+    partition each, totals checked), then nothing until the lake changes again."""
     with dg.instance_for_test() as instance:
-        first = dg.materialize(
-            [*OBSERVATORY_ASSETS, *OBSERVATORY_CHECKS], resources=resources, instance=instance
-        )
+        with memgraph_ops.open(writable_home) as mg:
+            request = assets.changed_days_request(mg.lake)
+            changed = observatory.tables.dirty_days(mg.lake)
+        assert len(changed) > 1
+        first = _days_run(request, instance, writable_home)
         assert first.success
         checks = first.get_asset_check_evaluations()
-        assert len(checks) == 2 and all(c.passed for c in checks)
-        second = dg.materialize(
-            [*OBSERVATORY_ASSETS, *OBSERVATORY_CHECKS], resources=resources, instance=instance
-        )
-        assert second.success
-        events = second.get_asset_materialization_events()
-        meta = {
-            e.asset_key.path[-1]: e.event_specific_data.materialization.metadata for e in events
-        }
-        assert meta["observatory_daily"]["days_computed"].value == 0
-        assert meta["observatory_snapshots"]["skipped_unchanged"].value is True
-        assert all(c.passed for c in second.get_asset_check_evaluations())
+        assert len(checks) == 1 and checks[0].passed, checks
+        (event,) = first.get_asset_materialization_events()[:1]
+        metadata = event.event_specific_data.materialization.metadata
+        span = (changed[-1] - changed[0]).days + 1
+        assert metadata["days_computed"].value == span
+        keys = {e.partition for e in first.get_asset_materialization_events()}
+        assert keys == {(changed[0] + timedelta(days=i)).isoformat() for i in range(span)}
+        with memgraph_ops.open(writable_home) as mg:
+            again = assets.changed_days_request(mg.lake)
+        assert isinstance(again, dg.SkipReason), again
+
+
+def test_snapshots_are_skipped_when_the_lake_did_not_move(writable_home: Path) -> None:
+    resources = {"memgraph": MemgraphResource(home=str(writable_home))}
+    snapshots = [assets.observatory_snapshots, assets.snapshot_totals_match_lake]
+    with dg.instance_for_test() as instance:
+        first = dg.materialize(snapshots, resources=resources, instance=instance)
+        assert first.success and all(c.passed for c in first.get_asset_check_evaluations())
+        second = dg.materialize(snapshots, resources=resources, instance=instance)
+        (event,) = second.get_asset_materialization_events()
+        metadata = event.event_specific_data.materialization.metadata
+        assert metadata["skipped_unchanged"].value is True

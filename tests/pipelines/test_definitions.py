@@ -22,7 +22,8 @@ from tests.factories import edge, event, session
 
 def test_definitions_load_and_every_job_resolves() -> None:
     assert {job.name for job in defs.resolve_all_job_defs()} >= {
-        "compaction_job", "retention_job", "restore_session_job", "observatory_job", "erasure_job"
+        "compaction_job", "retention_job", "restore_session_job", "observatory_job", "erasure_job",
+        "observatory_days_job",
     }  # fmt: skip
     job = defs.resolve_job_def("compaction_job")
     assert {k.to_user_string() for k in job.asset_layer.selected_asset_keys} == set(LAKE_TABLES)

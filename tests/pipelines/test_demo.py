@@ -47,7 +47,8 @@ def test_demo_runs_every_stage_through_dagster_and_ends_with_a_valid_receipt(
     out = capsys.readouterr().out
     for stage in range(1, 8):
         assert f"== {stage}/7 " in out
-    jobs = ["compaction_job", "observatory_job", "retention_job", "restore_session_job"]
+    jobs = ["compaction_job", "observatory_days_job", "observatory_job", "retention_job"]
+    jobs.append("restore_session_job")
     for job in [*jobs, "erasure_job"]:
         assert f"of {job}: succeeded" in out
     assert "asset checks:   3/3 passed" in out
