@@ -96,8 +96,11 @@ def test_the_schedule_runs_the_changed_days_once_then_skips(writable_home: Path)
     """The hourly schedule asks the lake which days changed: one run over them (one day
     partition each, totals checked), then nothing until the lake changes again."""
     with dg.instance_for_test() as instance:
+        resource = MemgraphResource(home=str(writable_home))
+        with dg.build_schedule_context(instance=instance, resources={"memgraph": resource}) as c:
+            request = assets.observatory_days_hourly(c)  # the schedule as the daemon runs it
+        assert isinstance(request, dg.RunRequest), request
         with memgraph_ops.open(writable_home) as mg:
-            request = assets.changed_days_request(mg.lake)
             changed = observatory.tables.dirty_days(mg.lake)
         assert len(changed) > 1
         first = _days_run(request, instance, writable_home)
