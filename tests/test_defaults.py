@@ -92,6 +92,7 @@ def test_a_rule_can_turn_deletion_on_for_one_tenant_only(home: Path) -> None:
 MAY_START_RUNNING = {
     "compaction_schedule": "moves HOT events into the lake; trims HOT only of what it holds",
     "observatory_hourly": "recomputes derived metrics tables from the lake",
+    "observatory_days_hourly": "recomputes derived day partitions of metrics from the lake",
     "erasure_queue_sensor": "runs only the erasure requests someone queued with `erase`",
 }
 
