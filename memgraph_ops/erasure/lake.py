@@ -61,11 +61,6 @@ class TableHits:
         }
 
 
-def delta_tables(root: str) -> dict[str, str]:
-    """Every Delta table under the lake root (a local path or an object-store URI)."""
-    return objects.delta_tables(root)
-
-
 def _rows(
     identity: Identity, table: DeltaTable, uris: list[str] | None = None
 ) -> tuple[pl.LazyFrame, list[str], list[str]]:

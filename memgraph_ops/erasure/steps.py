@@ -179,7 +179,7 @@ def _resolve(
     collected from the subject's own rows (HOT may no longer hold them)."""
     _, pseudonyms = _keys(layers)
     store = layers.existing_store()
-    tables = lake.delta_tables(_lake_root(layers))
+    tables = objects.delta_tables(_lake_root(layers))
     tenants = set(store.tenants()) if store is not None else set()
     nodes = layers.lake.scan("nodes")
     tenants |= set(nodes.select(pl.col("tenant").unique()).collect()["tenant"].drop_nulls())
@@ -479,7 +479,7 @@ def _verify(ctx: _Context, progress: Progress) -> None:
     raises ErasureFailed unless it passed (or only listed rows of other people remain)."""
     layers, target = ctx.layers, ctx.target
     listed = ctx.subject.mode == "list" and ctx.hits().others
-    target.lake_tables = lake.delta_tables(_lake_root(layers))
+    target.lake_tables = objects.delta_tables(_lake_root(layers))
     found = _find(layers, target, mentions=False)
     rows_left = bool(
         found.hot.total - found.hot.other_rows

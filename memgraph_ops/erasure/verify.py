@@ -118,18 +118,18 @@ def scan_bytes(
 ) -> list[Hit]:
     """The places in one file's bytes (`name` labels the hits) holding any needle: the raw
     bytes, and the decoded content of Parquet, zstd and gzip."""
-    hits = [Hit(name, "raw")] if _holds(data, _raw(needles)) else []
+    raw = _raw(needles)
+    hits = [Hit(name, "raw")] if _holds(data, raw) else []
     head = data[:16]
     if head.startswith(PARQUET_MAGIC):
         hits += [Hit(name, f"parquet:{c}") for c in _parquet_columns(data, needles)]
     elif head.startswith(FRAME_MAGIC):
-        raw = _raw(needles)
         hits += [
             Hit(name, f"zstd:frame@{offset}")
             for offset, content in iter_frames(data, dictionaries or {})
             if _holds(content, raw)
         ]
-    elif head.startswith(GZIP_MAGIC) and _holds(gzip.decompress(data), _raw(needles)):
+    elif head.startswith(GZIP_MAGIC) and _holds(gzip.decompress(data), raw):
         hits.append(Hit(name, "gzip"))
     return hits
 

@@ -33,21 +33,21 @@ def is_local(uri: str) -> bool:
 def _split(uri: str) -> tuple[pafs.FileSystem, str, str]:
     """(filesystem, path inside it, the URI prefix that path is written under)."""
     if is_local(uri):
-        path = os.path.abspath(uri.removeprefix("file://"))
-        return _local(), path, ""
-    scheme = uri.split("://", 1)[0]
-    filesystem, path = _remote(uri)
-    return filesystem, path.rstrip("/"), f"{scheme}://"
+        return _filesystem("", None), os.path.abspath(uri.removeprefix("file://")), ""
+    scheme, rest = uri.split("://", 1)
+    bucket, _, key = rest.partition("/")
+    filesystem = _filesystem(f"{scheme}://{bucket}", os.environ.get("AWS_ENDPOINT_URL"))
+    return filesystem, f"{bucket}/{key}".rstrip("/"), f"{scheme}://"
 
 
 @cache
-def _local() -> pafs.FileSystem:
-    return pafs.LocalFileSystem()
-
-
-def _remote(uri: str) -> tuple[pafs.FileSystem, str]:
-    filesystem, path = pafs.FileSystem.from_uri(uri)
-    return filesystem, path
+def _filesystem(root: str, endpoint: str | None) -> pafs.FileSystem:
+    """One filesystem per bucket (and endpoint): an erasure's byte scan reads every object of
+    the lake, and a new S3 client per object would resolve credentials and connect each time."""
+    if not root:
+        return pafs.LocalFileSystem()
+    filesystem, _ = pafs.FileSystem.from_uri(root)
+    return filesystem
 
 
 def list_files(uri: str) -> list[Entry]:
